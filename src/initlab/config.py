@@ -1,0 +1,163 @@
+"""The study's configuration: schema validation plus the checks a schema cannot express.
+
+`load_config` is what the Snakefile and the tests call; `resolve_variant` turns one declared
+variant (data in config.yaml) into the complete spec the trainer needs, with the shared
+training settings merged under the variant's overrides.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+FAMILY_DEFAULTS = {"shallow": {"width": 200, "depth": 1}, "deep": {"width": 100, "depth": 5}}
+TENSOR_KINDS = ("embedding", "hidden_weight", "hidden_bias", "output_weight", "output_bias")
+WEIGHT_ONLY_SCHEMES = {"kaiming", "xavier", "orthogonal"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key and says what to do."""
+
+
+def validate_config(config: dict, schema: str | Path = SCHEMA) -> dict:
+    """Validate against the JSON Schema (filling defaults), then the cross-field rules."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema), set_default=True)
+    except WorkflowError as err:
+        raise ConfigError(_schema_message(err)) from None
+    check_config(config)
+    return config
+
+
+def _schema_message(err: Exception) -> str:
+    cause = err.__cause__ or err.__context__ or err
+    path = "/".join(str(p) for p in getattr(cause, "absolute_path", []))
+    message = getattr(cause, "message", str(err))
+    where = f"at `{path}`" if path else "at the top level"
+    return f"config error {where}: {message} (see workflow/schemas/config.schema.yaml)"
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    config.update(overrides or {})
+    return validate_config(config)
+
+
+def parse_gain(value: float | int | str, where: str = "gain") -> float:
+    """5/3, "5/3", "tanh" -> 1.666...; nonlinearity names go through torch.nn.init."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if "/" in value:
+        return float(Fraction(value))
+    try:
+        return float(torch.nn.init.calculate_gain(value))
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def check_config(config: dict) -> None:
+    variants = config["variants"]
+    unknown = [name for name in config["run_variants"] if name not in variants]
+    if unknown:
+        raise ConfigError(f"run_variants names {unknown}, which are not declared under "
+                          f"`variants` (declared: {sorted(variants)})")
+    for name in variants:
+        resolve_variant(config, name)  # raises ConfigError naming the variant and field
+
+
+def selected_variants(config: dict) -> list[str]:
+    return list(config["run_variants"]) or list(config["variants"])
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    family: str
+    width: int
+    depth: int
+    embedding_dim: int
+    norm: str
+    bn_momentum: float
+    bn_eps: float
+    init: dict  # kind -> {"scheme", "gain" (float), "scale"}
+    steps: int
+    batch_size: int
+    seeds: list[int]
+    lr_schedule: list[tuple[int, float]]  # (first step, lr), steps ascending from 0
+    capture_steps: list[int]
+    description: str = ""
+
+    @property
+    def batchnorm(self) -> bool:
+        return self.norm == "batchnorm"
+
+    def lr_at(self, step: int) -> float:
+        lr = self.lr_schedule[0][1]
+        for start, value in self.lr_schedule:
+            if step >= start:
+                lr = value
+        return lr
+
+
+def resolve_variant(config: dict, name: str) -> VariantSpec:
+    if name not in config["variants"]:
+        raise ConfigError(f"variant {name!r} is not declared under `variants`")
+    declared = config["variants"][name]
+    where = f"variants.{name}"
+    model = declared["model"]
+    family = model["family"]
+    training = copy.deepcopy(config["training"])
+    training.update(declared["training"])
+    steps = training["steps"]
+
+    schedule = training["lr_schedule"]
+    starts = [entry["at"] for entry in schedule]
+    if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+        raise ConfigError(f"{where}.training.lr_schedule: `at` must start at 0 and increase, "
+                          f"got {starts}")
+    lr_schedule = [(math.floor(entry["at"] * steps), float(entry["lr"])) for entry in schedule]
+
+    init = {}
+    for kind in TENSOR_KINDS:
+        entry = declared["init"][kind]
+        if entry["scheme"] in WEIGHT_ONLY_SCHEMES and not kind.endswith("_weight"):
+            raise ConfigError(f"{where}.init.{kind}.scheme: {entry['scheme']!r} needs a weight "
+                              "matrix; use normal, zeros or ones here")
+        init[kind] = {"scheme": entry["scheme"], "scale": float(entry["scale"]),
+                      "gain": parse_gain(entry["gain"], f"{where}.init.{kind}.gain")}
+
+    capture = []
+    for step in config["diagnostics"]["steps"]:
+        step = steps if step == "last" else step
+        if step > steps:
+            raise ConfigError(f"diagnostics.steps: step {step} is beyond the {steps} training "
+                              f"steps of variant {name!r}; lower it or use `last`")
+        capture.append(step)
+
+    return VariantSpec(
+        name=name,
+        family=family,
+        width=model.get("width", FAMILY_DEFAULTS[family]["width"]),
+        depth=model.get("depth", FAMILY_DEFAULTS[family]["depth"]),
+        embedding_dim=model["embedding_dim"],
+        norm=declared["norm"],
+        bn_momentum=float(declared["batchnorm"]["momentum"]),
+        bn_eps=float(declared["batchnorm"]["eps"]),
+        init=init,
+        steps=steps,
+        batch_size=training["batch_size"],
+        seeds=[training["seed"] + k for k in range(training["seeds"])],
+        lr_schedule=lr_schedule,
+        capture_steps=sorted(set(capture)),
+        description=declared["description"],
+    )

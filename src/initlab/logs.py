@@ -1,0 +1,22 @@
+"""Logging into a rule's log file (and stderr), the one place the format is set."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+
+def setup(log_path: str | Path | None, level: int = logging.INFO) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    logging.basicConfig(level=level, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def fail(message: str) -> None:
+    """Log a user-facing error as one line and exit non-zero (Snakemake removes the outputs)."""
+    logging.getLogger("initlab").error(message)
+    raise SystemExit(1)

@@ -1,0 +1,235 @@
+"""Train every seed of one variant in lockstep.
+
+Seed k draws its initial weights from torch.Generator(seed_k) and its minibatches from a
+second generator derived from seed_k, so seed k of every variant sees the same minibatches and
+variants differ only by initialization and normalization. Minibatch indices are drawn a chunk
+of steps at a time, and the loop never waits on the host except at log lines and at the
+divergence check once per chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from initlab import diagnostics
+from initlab.config import VariantSpec
+from initlab.data import write_json
+from initlab.models import MLP, Architecture, cross_entropy, init_parameters
+
+log = logging.getLogger(__name__)
+
+BATCH_STREAM_OFFSET = 1_000_003  # batch generator seed = weight seed + this
+PROBE_SEED = 20_240_613  # the diagnostics probe batch is the same for every variant and seed
+CHUNK = 1000  # steps of minibatch indices drawn at once
+EVAL_CHUNK = 8192
+DENSE_UPDATE_RATIO_STEPS = 1000  # update:data ratio recorded every step before this
+
+
+def architecture(spec: VariantSpec, vocab_size: int, context_size: int) -> Architecture:
+    return Architecture(vocab_size=vocab_size, context_size=context_size,
+                        embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
+                        batchnorm=spec.batchnorm, bn_momentum=spec.bn_momentum,
+                        bn_eps=spec.bn_eps)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config asks for device: cuda, but torch sees no CUDA device; "
+                           "set device: cpu or auto")
+    return torch.device(device)
+
+
+def probe_batch(n_examples: int, n_train: int) -> Tensor:
+    g = torch.Generator().manual_seed(PROBE_SEED)
+    return torch.randperm(n_train, generator=g)[:n_examples]
+
+
+def batch_stream(seeds: list[int], n_train: int, batch_size: int):
+    """Yield index chunks [CHUNK, S, B]: seed k's stream depends on seed k alone."""
+    generators = [torch.Generator().manual_seed(s + BATCH_STREAM_OFFSET) for s in seeds]
+    while True:
+        yield torch.stack([torch.randint(0, n_train, (CHUNK, batch_size), generator=g)
+                           for g in generators], dim=1)
+
+
+def split_loss(model: MLP, X: Tensor, Y: Tensor, batch_stats: bool = False) -> Tensor:
+    """Mean cross-entropy per seed [S] over a whole split, in chunks.
+
+    With batch_stats, batch norm normalizes each chunk with its own statistics (used at step 0,
+    before any running statistics exist) and leaves the running statistics alone.
+    """
+    S = model.n_seeds
+    total = torch.zeros(S, dtype=torch.float64)
+    bns = model.batchnorms()
+    was_training = [bn.training for bn in bns]
+    for bn in bns:
+        bn.training, bn.track_running_stats = batch_stats, False
+    try:
+        with torch.no_grad():
+            for start in range(0, len(Y), EVAL_CHUNK):
+                xb = X[start:start + EVAL_CHUNK].unsqueeze(0).expand(S, -1, -1)
+                yb = Y[start:start + EVAL_CHUNK].unsqueeze(0).expand(S, -1)
+                logp = torch.log_softmax(model.forward(xb), dim=-1)
+                total += -logp.gather(-1, yb.unsqueeze(-1)).double().sum((1, 2)).cpu()
+    finally:
+        for bn, mode in zip(bns, was_training, strict=True):
+            bn.training, bn.track_running_stats = mode, True
+    return total / len(Y)
+
+
+@dataclass
+class TrainResult:
+    state: dict[str, Tensor]
+    losses: np.ndarray  # [S, steps] float32, the minibatch loss of every step
+    initial_batch_loss: np.ndarray  # [S]
+    initial_train_loss: np.ndarray  # [S], whole training set, before any update
+    diverged_at: list[int | None]  # first step with a non-finite loss, per seed
+    update_steps: np.ndarray  # [U]
+    update_ratios: np.ndarray  # [U, S, P]
+    captures: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps_done: int = 0
+
+
+def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_examples: int = 512,
+                  histogram_bins: int = 60, update_ratio_every: int = 100,
+                  log_every: int | None = None) -> TrainResult:
+    """Train all seeds of `spec` on data["train"] (as written by the split stage)."""
+    dev = resolve_device(device)
+    Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
+    arch = architecture(spec, len(data["itos"]), data["context_size"])
+    model = MLP(arch, init_parameters(arch, spec.init, spec.seeds, dev))
+    S, steps = len(spec.seeds), spec.steps
+    log.info("variant %s: %s, %d parameters per seed, %d seeds, %d steps, device %s",
+             spec.name, arch, arch.n_params(), S, steps, dev)
+
+    probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
+    Xprobe, Yprobe = Xtr[probe], Ytr[probe]
+    captures: dict[int, dict] = {}
+    initial_train_loss = split_loss(model, Xtr, Ytr, batch_stats=arch.batchnorm).numpy()
+
+    params = model.parameters()
+    losses = torch.full((steps, S), float("nan"), device=dev)
+    update_steps = [s for s in range(steps)
+                    if s < DENSE_UPDATE_RATIO_STEPS or s % update_ratio_every == 0]
+    ratio_rows = {s: i for i, s in enumerate(update_steps)}
+    ratios = torch.full((len(update_steps), S, len(diagnostics.weight_matrices(model))),
+                        float("nan"), device=dev)
+    diverged_at: list[int | None] = [None] * S
+    log_every = log_every or max(1, min(10_000, steps // 20))
+    stream = batch_stream(spec.seeds, len(Ytr), spec.batch_size)
+    start_time = last_time = time.perf_counter()
+    step = 0
+    while step < steps:
+        idx = next(stream).to(dev)  # [CHUNK, S, B]
+        Xc, Yc = Xtr[idx], Ytr[idx]
+        chunk_start = step
+        for t in range(min(CHUNK, steps - step)):
+            if step in spec.capture_steps:
+                captures[step] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
+            lr = spec.lr_at(step)
+            logits = model.forward(Xc[t])
+            loss, dlogits = cross_entropy(logits, Yc[t])
+            model.backward(dlogits)
+            if step in ratio_rows:
+                ratios[ratio_rows[step]] = diagnostics.update_ratios(model, lr)
+            torch._foreach_add_(params, model.grads(), alpha=-lr)
+            losses[step] = loss
+            step += 1
+            if step % log_every == 0 or step == steps:
+                now = time.perf_counter()
+                rate = log_every / max(now - last_time, 1e-9) if step % log_every == 0 else 0
+                last_time = now
+                eta = (steps - step) / rate if rate else 0.0
+                log.info("step %7d/%d  loss %s  lr %.4g  %.0f steps/s  ETA %.0fs", step, steps,
+                         " ".join(f"{v:.4f}" for v in loss.tolist()), lr, rate, eta)
+        bad = ~torch.isfinite(losses[chunk_start:step])
+        for s in range(S):
+            if diverged_at[s] is None and bad[:, s].any():
+                diverged_at[s] = chunk_start + int(bad[:, s].nonzero()[0, 0])
+                log.warning("seed %d diverged: non-finite loss at step %d", spec.seeds[s],
+                            diverged_at[s])
+        if all(d is not None for d in diverged_at):
+            log.warning("every seed diverged; stopping at step %d of %d", step, steps)
+            break
+    if steps in spec.capture_steps:
+        captures[steps] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
+    seconds = time.perf_counter() - start_time
+    log.info("trained %d steps x %d seeds in %.1fs (%.1f us per model-step)", step, S, seconds,
+             1e6 * seconds / max(step * S, 1))
+
+    return TrainResult(
+        state={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        losses=losses.T.float().cpu().numpy(),
+        initial_batch_loss=losses[0].float().cpu().numpy(),
+        initial_train_loss=initial_train_loss.astype(np.float32),
+        diverged_at=diverged_at,
+        update_steps=np.array(update_steps, dtype=np.int64),
+        update_ratios=ratios.float().cpu().numpy(),
+        captures=diagnostics.stack_captures(captures) if captures else {},
+        seconds=seconds,
+        steps_done=step,
+    )
+
+
+def summarize(values) -> dict:
+    """{mean, std, per_seed} over seeds; non-finite values count as diverged, not as numbers."""
+    per_seed = [float(v) for v in values]
+    finite = [v for v in per_seed if math.isfinite(v)]
+    mean = sum(finite) / len(finite) if finite else None
+    std = (math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1))
+           if len(finite) > 1 else 0.0 if finite else None)
+    return {"mean": mean, "std": std,
+            "per_seed": [v if math.isfinite(v) else None for v in per_seed]}
+
+
+# --- files ------------------------------------------------------------------------------------
+def save_checkpoint(path, spec: VariantSpec, arch: Architecture, result: TrainResult) -> None:
+    torch.save({"variant": spec.name, "arch": asdict(arch), "seeds": spec.seeds,
+                "state": result.state}, path)
+
+
+def load_checkpoint(path) -> tuple[MLP, dict]:
+    checkpoint = torch.load(path, weights_only=True)
+    arch = Architecture(**checkpoint["arch"])
+    return MLP.from_state_dict(arch, checkpoint["state"]), checkpoint
+
+
+def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *, checkpoint,
+                  train_log, diagnostics_path, summary_path) -> dict:
+    save_checkpoint(checkpoint, spec, arch, result)
+    np.savez_compressed(train_log, losses=result.losses, update_steps=result.update_steps,
+                        update_ratios=result.update_ratios,
+                        lr=np.array([spec.lr_at(s) for s in range(spec.steps)], np.float32))
+    np.savez_compressed(diagnostics_path, **result.captures,
+                        layer_names=np.array([f"tanh{i}" for i in range(arch.depth)]),
+                        weight_names=np.array(_weight_names(arch)))
+    diverged = [d is not None for d in result.diverged_at]
+    summary = {
+        "variant": spec.name,
+        "n_params": arch.n_params(),
+        "vocab_size": arch.vocab_size,
+        "seeds": spec.seeds,
+        "steps": spec.steps,
+        "steps_done": result.steps_done,
+        "train_seconds": result.seconds,
+        "initial_batch_loss": summarize(result.initial_batch_loss),
+        "initial_loss": summarize(result.initial_train_loss),
+        "diverged_at": result.diverged_at,
+        "status": "diverged" if any(diverged) else "ok",
+    }
+    write_json(summary_path, summary)
+    return summary
+
+
+def _weight_names(arch: Architecture) -> list[str]:
+    return ["embedding", *(f"hidden{i}.weight" for i in range(arch.depth)), "output.weight"]

@@ -1,0 +1,42 @@
+rule clean:
+    input:
+        dataset=config["dataset"],
+        code=package("data"),
+    output:
+        names="results/data/names.txt",
+        summary="results/data/clean_summary.json",
+    log:
+        "results/logs/clean.log",
+    script:
+        "../scripts/clean.py"
+
+
+rule tokenize:
+    input:
+        names="results/data/names.txt",
+        code=package("data"),
+    output:
+        vocab="results/data/vocab.json",
+    log:
+        "results/logs/tokenize.log",
+    script:
+        "../scripts/tokenize.py"
+
+
+rule split:
+    input:
+        names="results/data/names.txt",
+        vocab="results/data/vocab.json",
+        code=package("data"),
+    output:
+        tensors="results/data/splits.pt",
+        names="results/data/split_names.json",
+        summary="results/data/summary.json",
+    params:
+        context_size=config["context_size"],
+        fractions=config["split"],
+        seed=config["split_seed"],
+    log:
+        "results/logs/split.log",
+    script:
+        "../scripts/split.py"

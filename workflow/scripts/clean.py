@@ -1,0 +1,10 @@
+"""Rule `clean`: one raw name per line -> one cleaned name per line."""
+
+from initlab import logs
+from initlab.data import DatasetError, clean_file
+
+logs.setup(snakemake.log[0])
+try:
+    clean_file(snakemake.input.dataset, snakemake.output.names, snakemake.output.summary)
+except DatasetError as err:
+    logs.fail(str(err))

@@ -1,0 +1,13 @@
+"""Rule `split`: seeded train/dev/test split and the (context -> next char) tensors."""
+
+from initlab import logs
+from initlab.data import DatasetError, split_file
+
+logs.setup(snakemake.log[0])
+try:
+    split_file(snakemake.input.names, snakemake.input.vocab, snakemake.output.tensors,
+               snakemake.output.names, snakemake.output.summary,
+               context_size=snakemake.params.context_size,
+               fractions=snakemake.params.fractions, seed=snakemake.params.seed)
+except DatasetError as err:
+    logs.fail(str(err))
