@@ -45,4 +45,6 @@ def all_outputs():
     return [
         "results/data/summary.json",
         *variant_files("metrics.json"),
+        *analysis_outputs(),
+        *report_outputs(),
     ]

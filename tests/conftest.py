@@ -1,0 +1,35 @@
+"""Shared fixtures. `tiny_run` runs the whole DAG once per test session on a tiny config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
+BIRDS = REPO / "datasets" / "birds" / "birds.csv"
+
+
+def snakemake(workdir: Path, *args: str, configfiles: list[Path] | None = None,
+              check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in `workdir` (results land in workdir/results)."""
+    configfiles = configfiles or [REPO / "config.yaml", TINY_CONFIG]
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", *map(str, configfiles), *args]
+    if not any(a.startswith("dataset=") for a in args):
+        cmd += ["--config", f"dataset={BIRDS}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The tiny study, run end to end with `--cores 2`; returns its results/ folder."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    snakemake(workdir, "--cores", "2")
+    return workdir / "results"

@@ -1,0 +1,5 @@
+# Diagnostics plots, sampling and the variance-growth demonstration (issue 4).
+
+
+def analysis_outputs():
+    return []
