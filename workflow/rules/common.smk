@@ -38,7 +38,7 @@ def variant_params(wildcards):
 
 
 def variant_files(name):
-    return expand("results/variants/{variant}/" + name, variant=VARIANTS)
+    return expand(f"results/variants/{{variant}}/{name}", variant=VARIANTS)
 
 
 def all_outputs():

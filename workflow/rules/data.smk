@@ -5,6 +5,8 @@ rule clean:
     output:
         names="results/data/names.txt",
         summary="results/data/clean_summary.json",
+    conda:
+        "../envs/initlab.yaml"
     log:
         "results/logs/clean.log",
     script:
@@ -17,6 +19,8 @@ rule tokenize:
         code=package("data"),
     output:
         vocab="results/data/vocab.json",
+    conda:
+        "../envs/initlab.yaml"
     log:
         "results/logs/tokenize.log",
     script:
@@ -36,6 +40,8 @@ rule split:
         context_size=config["context_size"],
         fractions=config["split"],
         seed=config["split_seed"],
+    conda:
+        "../envs/initlab.yaml"
     log:
         "results/logs/split.log",
     script:

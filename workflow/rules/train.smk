@@ -13,6 +13,8 @@ rule train:
     resources:
         mem_mb=1000,
         runtime=30,
+    conda:
+        "../envs/initlab.yaml"
     log:
         "results/logs/train/{variant}.log",
     benchmark:
@@ -30,6 +32,8 @@ rule evaluate:
     output:
         metrics="results/variants/{variant}/metrics.json",
     threads: 1
+    conda:
+        "../envs/initlab.yaml"
     log:
         "results/logs/evaluate/{variant}.log",
     benchmark:
