@@ -14,10 +14,11 @@ BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 
 
 def snakemake(workdir: Path, *args: str, configfiles: list[Path] | None = None,
-              check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+              check: bool = True, timeout: int = 900,
+              snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
     """Run the repository's workflow in `workdir` (results land in workdir/results)."""
     configfiles = configfiles or [REPO / "config.yaml", TINY_CONFIG]
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile),
            "--directory", str(workdir), "--configfile", *map(str, configfiles), *args]
     if not any(a.startswith("dataset=") for a in args):
         cmd += ["--config", f"dataset={BIRDS}"]

@@ -9,6 +9,8 @@ rule clean:
         "../envs/initlab.yaml"
     log:
         "results/logs/clean.log",
+    benchmark:
+        "results/benchmarks/clean.tsv"
     script:
         "../scripts/clean.py"
 
@@ -23,6 +25,8 @@ rule tokenize:
         "../envs/initlab.yaml"
     log:
         "results/logs/tokenize.log",
+    benchmark:
+        "results/benchmarks/tokenize.tsv"
     script:
         "../scripts/tokenize.py"
 
@@ -44,5 +48,7 @@ rule split:
         "../envs/initlab.yaml"
     log:
         "results/logs/split.log",
+    benchmark:
+        "results/benchmarks/split.tsv"
     script:
         "../scripts/split.py"
