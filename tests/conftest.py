@@ -7,10 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
 BIRDS = REPO / "datasets" / "birds" / "birds.csv"
+
+# The test processes share two cores with the workflow runs they start; torch's default thread
+# pool oversubscribes them (a 30-step run took 8.7 s instead of 0.02 s under load).
+torch.set_num_threads(1)
 
 
 def snakemake(workdir: Path, *args: str, configfiles: list[Path] | None = None,

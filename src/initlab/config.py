@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -35,6 +34,9 @@ def validate_config(config: dict, schema: str | Path = SCHEMA) -> dict:
         validate(config, str(schema), set_default=True)
     except WorkflowError as err:
         raise ConfigError(_schema_message(err)) from None
+    # The schema fills a missing key with its default object itself, so variants that rely on
+    # defaults would share (alias) one dict; give each variant its own copy.
+    config["variants"] = {name: copy.deepcopy(spec) for name, spec in config["variants"].items()}
     check_config(config)
     return config
 
@@ -54,18 +56,38 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
 
 
 def parse_gain(value: float | int | str, where: str = "gain") -> float:
-    """5/3, "5/3", "tanh" -> 1.666...; nonlinearity names go through torch.nn.init."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    if "/" in value:
-        return float(Fraction(value))
-    try:
-        return float(torch.nn.init.calculate_gain(value))
-    except ValueError as err:
-        raise ConfigError(f"{where}: {err}") from None
+    """5/3, "5/3", "tanh" -> 1.666...; nonlinearity names go through torch.nn.init.
+
+    A gain must be a finite number above 0; anything else is a ConfigError naming `where`.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: {value!r} is not a gain; use a number, \"p/q\" or a "
+                          "nonlinearity name such as tanh or relu")
+    if isinstance(value, str) and "/" in value:
+        numerator, _, denominator = value.partition("/")
+        try:
+            gain = float(numerator) / float(denominator)
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"{where}: {value!r} is not a fraction p/q of two numbers with "
+                              "q > 0") from None
+    elif isinstance(value, str):
+        try:
+            gain = float(torch.nn.init.calculate_gain(value))
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    else:
+        gain = float(value)
+    if not (math.isfinite(gain) and gain > 0):
+        raise ConfigError(f"{where}: the gain must be a finite number above 0, got {value!r}")
+    return gain
 
 
 def check_config(config: dict) -> None:
+    """The rules a schema cannot express; run after the schema filled in the defaults."""
+    fractions = config["split"]
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"split: the fractions {fractions} must sum to 1 (train, dev, test)")
+    _check_schedule(config["training"]["lr_schedule"], "training.lr_schedule")
     variants = config["variants"]
     unknown = [name for name in config["run_variants"] if name not in variants]
     if unknown:
@@ -73,6 +95,12 @@ def check_config(config: dict) -> None:
                           f"`variants` (declared: {sorted(variants)})")
     for name in variants:
         resolve_variant(config, name)  # raises ConfigError naming the variant and field
+
+
+def _check_schedule(schedule: list[dict], where: str) -> None:
+    starts = [entry["at"] for entry in schedule]
+    if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+        raise ConfigError(f"{where}: `at` must start at 0 and increase, got {starts}")
 
 
 def selected_variants(config: dict) -> list[str]:
@@ -121,10 +149,9 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
     steps = training["steps"]
 
     schedule = training["lr_schedule"]
-    starts = [entry["at"] for entry in schedule]
-    if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
-        raise ConfigError(f"{where}.training.lr_schedule: `at` must start at 0 and increase, "
-                          f"got {starts}")
+    # name the key the user wrote: the variant's override, or the shared schedule
+    _check_schedule(schedule, f"{where}.training.lr_schedule" if "lr_schedule"
+                    in declared["training"] else "training.lr_schedule")
     lr_schedule = [(math.floor(entry["at"] * steps), float(entry["lr"])) for entry in schedule]
 
     init = {}

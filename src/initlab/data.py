@@ -20,6 +20,8 @@ END = "."  # start/end marker, always index 0 of the vocabulary
 SEPARATOR = "_"  # what every character outside [a-z0-9] becomes
 _NOT_ALLOWED = re.compile(r"[^a-z0-9]+")
 SPLITS = ("train", "dev", "test")
+MAX_LINE_CHARS = 1_000  # no name is this long (birds: 35, makemore names: 15); a longer line
+# means the file is not one name per line (a CSV row, a binary blob, old Mac CR line endings)
 
 
 class DatasetError(ValueError):
@@ -89,19 +91,23 @@ def clean_names(lines: Iterable[str], source: str = "<memory>") -> tuple[list[st
 def read_lines(path: str | Path) -> list[str]:
     """Read a UTF-8 text file as lines; a BOM and CRLF endings are accepted.
 
-    Errors name the file and, for bad bytes, the line, so the user knows what to fix.
+    Errors name the file and, for bad bytes or an overlong line, the line, so the user knows
+    what to fix. A file of only blank lines is read (as blank lines): `clean_file` reports it.
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: dataset file not found; set `dataset:` in the config to an "
                            "existing one-name-per-line text file")
     data = path.read_bytes()
-    if not data.strip():
-        raise DatasetError(f"{path}: dataset file is empty; it needs one name per line")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if not data:
+        raise DatasetError(f"{path}: dataset file is empty; it needs one name per line")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DatasetError(f"{path}:1: the file is UTF-16 (it starts with a UTF-16 byte-order "
+                           "mark); save it as UTF-8 text, one name per line")
     lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
+    if lines[-1] == b"":
         lines.pop()
     out = []
     for number, raw in enumerate(lines, start=1):
@@ -111,6 +117,10 @@ def read_lines(path: str | Path) -> list[str]:
             raise DatasetError(
                 f"{path}:{number}: not valid UTF-8 (byte {err.start + 1} of the line); "
                 "save the dataset as UTF-8 text, one name per line") from None
+        if len(text) > MAX_LINE_CHARS:
+            raise DatasetError(
+                f"{path}:{number}: line is {len(text):,} characters long, more than the "
+                f"{MAX_LINE_CHARS:,} a name may have; the file needs one name per line")
         if "\x00" in text:
             raise DatasetError(f"{path}:{number}: contains a NUL byte; this looks like a binary "
                                "file, not one name per line")
@@ -120,10 +130,15 @@ def read_lines(path: str | Path) -> list[str]:
 
 def clean_file(src: str | Path, dst: str | Path, summary_path: str | Path) -> CleanSummary:
     names, summary = clean_names(read_lines(src), source=str(src))
+    if not names and summary.blank_lines == summary.input_lines:
+        raise DatasetError(f"{src}: all {summary.input_lines} lines are blank; the file needs "
+                           "one name per line")
     if not names:
+        examples = ", ".join(repr(e) for e in summary.examples_dropped[:3])
         raise DatasetError(f"{src}: no names left after cleaning ({summary.input_lines} lines, "
                            f"{summary.blank_lines} blank, {summary.dropped_empty} without any "
-                           "letter or digit); the file needs names made of letters or digits")
+                           f"letter or digit, e.g. {examples}); the file needs names made of "
+                           "letters or digits")
     Path(dst).write_text("".join(n + "\n" for n in names), encoding="utf-8")
     write_json(summary_path, summary.to_dict())
     return summary
@@ -188,9 +203,12 @@ def build_examples(names: Sequence[str], itos: Sequence[str],
     missing = set(text) - set(itos)
     if missing:
         raise DatasetError(f"characters {sorted(missing)} are not in the vocabulary")
-    lut = np.zeros(128, dtype=np.int64)  # every vocabulary symbol is ASCII after cleaning
+    # code points -> indices through a lookup table; cleaned names are ASCII, but any
+    # vocabulary works (one 32-bit code point per character in UTF-32)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    lut = np.zeros(max(ord(c) for c in itos) + 1, dtype=np.int64)
     lut[[ord(c) for c in itos]] = np.arange(len(itos))
-    targets = lut[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+    targets = lut[codes]
     lengths = np.fromiter((len(n) + 1 for n in names), dtype=np.int64, count=len(names))
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     position = np.arange(len(targets)) - starts  # index of each target within its name

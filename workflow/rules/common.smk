@@ -1,16 +1,13 @@
 import re
 from pathlib import Path
 
-from snakemake.utils import validate
-
-from initlab.config import ConfigError, check_config, selected_variants
+from initlab.config import ConfigError, selected_variants, validate_config
 
 
-# Schema first (fills every default), then the rules a schema cannot express; both fail
-# before any job runs, naming the key.
-validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+# The JSON Schema (snakemake.utils.validate, filling every default), then the rules a schema
+# cannot express; both fail before any job runs with one line naming the key.
 try:
-    check_config(config)
+    validate_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 

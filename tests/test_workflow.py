@@ -1,0 +1,141 @@
+"""The workflow from the outside (Snakemake in a tmp dir): the DAG, bad datasets and bad configs
+failing loudly with nothing left behind, and other datasets going through the data stages."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+
+import pytest
+from conftest import BIRDS, REPO, snakemake
+
+pytestmark = pytest.mark.slow
+
+REFERENCE_NAMES = REPO.parent / "shared" / "reference" / "names.txt"
+DEFAULT_VARIANTS = 9
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> number of jobs."""
+    table = output[output.index("Job stats:"):]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"(\S+)\s+(\d+)", line.strip())
+        if not match:
+            break
+        counts[match[1]] = int(match[2])
+    return counts
+
+
+def test_dry_run_lists_the_full_default_dag(tmp_path):
+    # the default study (no tiny override): 200k steps, but -n runs nothing
+    result = snakemake(tmp_path, "-n", configfiles=[REPO / "config.yaml"])
+    counts = job_counts(result.stdout)
+    assert counts["clean"] == counts["tokenize"] == counts["split"] == 1
+    assert counts["train"] == counts["evaluate"] == DEFAULT_VARIANTS
+    assert counts["all"] == 1
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing
+
+
+def test_dry_run_of_one_variants_metrics_plans_only_its_chain(tmp_path):
+    result = snakemake(tmp_path, "-n", "results/variants/xavier/metrics.json")
+    counts = job_counts(result.stdout)
+    assert counts == {"clean": 1, "tokenize": 1, "split": 1, "train": 1, "evaluate": 1,
+                      "total": 5}
+
+
+# ------------------------------------------------------------------------------ bad datasets
+# The unit tests (test_data.py) cover every bad file; these check that the rule turns each
+# kind of failure into a failed run that names the file and leaves nothing behind.
+BAD_DATASETS = {
+    # name: (file content or None for a missing file, what the error must say)
+    "missing": (None, r"nope\.txt"),
+    "not_utf8": (b"Robin\nWren\nCaf\xe9 Owl\n", r"bad\.txt:3: not valid UTF-8"),
+    "punctuation": (b"!!!\n--\n'\n...\n", r"bad\.txt: no names left after cleaning"),
+    "long_line": (b"Robin\n" + b"x" * 10_000_000 + b"\n", r"bad\.txt:2: line is 10,000,000"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATASETS))
+def test_a_bad_dataset_fails_naming_the_file_and_leaves_no_output(tmp_path, case):
+    content, message = BAD_DATASETS[case]
+    dataset = tmp_path / ("nope.txt" if content is None else "bad.txt")
+    if content is not None:
+        dataset.write_bytes(content)
+    workdir = tmp_path / "work"
+    result = snakemake(workdir, "--cores", "1", "results/data/summary.json",
+                       "--config", f"dataset={dataset}", check=False)
+    assert result.returncode != 0
+    assert re.search(message, result.stderr), result.stderr[-3000:]
+    assert not (workdir / "results" / "data" / "names.txt").exists()
+    assert not (workdir / "results" / "data" / "clean_summary.json").exists()
+
+
+def test_a_dataset_too_small_to_split_fails_at_split_with_no_tensors(tmp_path):
+    dataset = tmp_path / "few.txt"
+    dataset.write_text("Robin\nWren\nOwl\nKite\n")  # 4 names: 80/10/10 leaves dev empty
+    result = snakemake(tmp_path / "work", "--cores", "1", "results/data/summary.json",
+                       "--config", f"dataset={dataset}", check=False)
+    assert result.returncode != 0
+    assert re.search(r"names\.txt: the dev split is empty \(4 names", result.stderr)
+    data_dir = tmp_path / "work" / "results" / "data"
+    assert not (data_dir / "splits.pt").exists() and not (data_dir / "summary.json").exists()
+
+
+# ------------------------------------------------------------------------------- bad configs
+BAD_CONFIGS = {
+    # caught by the schema
+    "top_level_key": ("bogus_key: 1\n", "bogus_key"),
+    "variant_key": ("variants:\n  xavier:\n    model: {family: shallow}\n    nrom: batchnorm\n",
+                    "nrom"),
+    # caught by initlab.config.check_config
+    "run_variants": ("run_variants: [xavier, xaiver]\n", "xaiver"),
+    "diagnostics": ("diagnostics: {steps: [0, 5000, last]}\n", "diagnostics.steps"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_a_bad_config_fails_before_any_job_runs_naming_the_key(tmp_path, case):
+    text, key = BAD_CONFIGS[case]
+    override = tmp_path / "override.yaml"
+    override.write_text(text)
+    workdir = tmp_path / "work"
+    result = snakemake(workdir, "--cores", "1",
+                       configfiles=[REPO / "config.yaml", REPO / "tests" / "config" / "tiny.yaml",
+                                    override], check=False)
+    assert result.returncode != 0
+    assert key in result.stderr, result.stderr[-3000:]
+    assert not (workdir / "results").exists()  # no job ran, not even clean
+
+
+# --------------------------------------------------------------------- datasets through stages
+DATASETS = [
+    pytest.param(BIRDS, 11_131, "._" + string.ascii_lowercase, id="birds"),
+    pytest.param(REFERENCE_NAMES, 29_494, "." + string.ascii_lowercase, id="reference_names",
+                 marks=pytest.mark.skipif(not REFERENCE_NAMES.is_file(),
+                                          reason=f"{REFERENCE_NAMES} is not present")),
+]
+
+
+@pytest.mark.parametrize(("dataset", "names", "vocab"), DATASETS)
+def test_config_dataset_runs_the_data_stages(tmp_path, dataset, names, vocab):
+    snakemake(tmp_path, "--cores", "1", "results/data/summary.json",
+              "--config", f"dataset={dataset}")
+    data_dir = tmp_path / "results" / "data"
+    summary = json.loads((data_dir / "summary.json").read_text())
+    assert summary["names"] == names and summary["vocab"] == vocab
+    assert summary["vocab_size"] == len(vocab) and summary["context_size"] == 3
+    assert sum(summary["names_per_split"].values()) == names
+    cleaned = (data_dir / "names.txt").read_text().splitlines()
+    assert len(cleaned) == names and len(set(cleaned)) == names
+    assert json.loads((data_dir / "vocab.json").read_text()) == {"itos": list(vocab),
+                                                               "size": len(vocab)}
+    split_names = json.loads((data_dir / "split_names.json").read_text())
+    assert sorted(sum(split_names.values(), [])) == sorted(cleaned)
+    for stage in ("clean", "tokenize", "split"):
+        assert (tmp_path / "results" / "logs" / f"{stage}.log").is_file()
+    if dataset == BIRDS:
+        assert summary["examples_per_split"] == {"train": 174_644, "dev": 21_956,
+                                                 "test": 22_090}
