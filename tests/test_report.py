@@ -1,0 +1,358 @@
+"""The HTML report: context from result files, escaping, embedding, and the tiny end-to-end run.
+
+`make_results` writes a small synthetic results/ folder that follows the OUTPUT FILES contract
+(small PNGs, metrics, diagnostics, samples), so the unit tests and the browser test
+exercise the real reading and rendering code without running the pipeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import zlib
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image  # matplotlib's own image library
+
+from initlab import report
+
+EVIL = "<script>alert('x')</script> & co"
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def _png(path: Path, label: str) -> None:
+    """A small PNG unique to `label` (its pixels encode a hash), quick to write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(zlib.crc32(label.encode()))
+    pixels = rng.integers(0, 256, size=(60, 90, 3), dtype=np.uint8)
+    pixels[:, :, 2] = np.linspace(0, 255, 90, dtype=np.uint8)  # a visible gradient
+    Image.fromarray(pixels).save(path)
+
+
+def _stats(values: list[float | None]) -> dict:
+    finite = [v for v in values if v is not None]
+    return {"mean": float(np.mean(finite)) if finite else None,
+            "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
+            "per_seed": values}
+
+
+def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "robin",
+                 capture_steps=(0, 1000, 2000)) -> report.ReportInputs:
+    """A synthetic results/ folder under `root`; `variants` maps name -> overrides:
+    start (step-0 loss), dev, sat (share saturated), status, depth."""
+    res = root / "results"
+    data = res / "data"
+    data.mkdir(parents=True)
+    (data / "names.txt").write_text("\n".join(f"name_{i:02d}" for i in range(30)) + "\n")
+    (data / "clean_summary.json").write_text(json.dumps({
+        "source": "birds.csv", "input_lines": 33, "blank_lines": 1, "dropped_empty": 1,
+        "duplicates": 1, "changed": 4, "transliterated": 1, "names": 30,
+        "examples_changed": [["Abbott's Babbler", "abbott_s_babbler"], [EVIL, "script_alert"]],
+        "examples_dropped": ["!!!"]}))
+    (data / "summary.json").write_text(json.dumps({
+        "names": 30, "names_per_split": {"train": 24, "dev": 3, "test": 3},
+        "examples_per_split": {"train": 240, "dev": 30, "test": 30}, "vocab_size": 28,
+        "vocab": "._abcdefghijklmnopqrstuvwxyz", "context_size": 3,
+        "min_name_length": 2, "max_name_length": 9, "mean_name_length": 7.0}))
+    seeds = [11, 12]
+    K, S = len(capture_steps), len(seeds)
+    metrics, diagnostics, samples, figures = {}, {}, {}, {}
+    for i, (name, over) in enumerate(variants.items()):
+        vdir = res / "variants" / name
+        vdir.mkdir(parents=True)
+        status = over.get("status", "ok")
+        dev = over.get("dev", 2.5 + 0.1 * i)
+        finals = [None, None] if status == "diverged" and over.get("all_diverged") else [dev, dev]
+        (vdir / "metrics.json").write_text(json.dumps({
+            "variant": name, "n_params": 1000 + i, "vocab_size": 28,
+            "expected_initial_loss": float(np.log(28)),
+            "initial_loss": _stats([over.get("start", 3.4), over.get("start", 3.4)]),
+            "initial_batch_loss": _stats([3.5, 3.5]),
+            "train": _stats([f and f - 0.1 for f in finals]), "dev": _stats(finals),
+            "test": _stats([f and f + 0.05 for f in finals]),
+            "steps": 2000, "steps_done": 2000, "seeds": seeds, "train_seconds": 1.5 + i,
+            "diverged_at": [500, None] if status == "diverged" else [None, None],
+            "status": status}))
+        L, P = over.get("depth", 1), over.get("depth", 1) + 2
+        sat = over.get("sat", 0.02)
+        np.savez(vdir / "diagnostics.npz",
+                 capture_steps=np.array(capture_steps), loss=np.full((K, S), 3.0),
+                 act_mean=np.zeros((K, S, L)), act_std=np.full((K, S, L), 0.6),
+                 act_saturated=np.full((K, S, L), sat), act_dead=np.zeros((K, S, L)),
+                 agrad_std=np.full((K, S, L), 1e-3), wgrad_std=np.full((K, S, P), 1e-3),
+                 wgrad_ratio=np.full((K, S, P), 1e-3),
+                 layer_names=np.array([f"tanh{j}" for j in range(L)]),
+                 weight_names=np.array(["embedding", *(f"hidden{j}.weight" for j in range(L)),
+                                        "output.weight"]))
+        (vdir / "samples.json").write_text(json.dumps({
+            "variant": name, "copy_share": 0.25, "mean_length": 7.5,
+            "dataset_mean_length": 7.0, "loglik_per_char": -2.0,
+            "samples": [{"seed": s, "name": f"{sample_name}_{name}_{s}",
+                         "pretty": f"{sample_name} {name} {s}", "loglik_per_char": -2.1,
+                         "in_train": s == seeds[0]} for s in seeds]}))
+        metrics[name], diagnostics[name] = vdir / "metrics.json", vdir / "diagnostics.npz"
+        samples[name] = vdir / "samples.json"
+        figures[name] = {}
+        for key in report.VARIANT_FIGURES:
+            figures[name][key] = vdir / "figures" / f"{key}.png"
+            _png(figures[name][key], f"{name} {key}")
+    cross = {key: res / "figures" / f"{key}.png" for key in report.CROSS_FIGURES}
+    for key, path in cross.items():
+        _png(path, key)
+    (res / "variance").mkdir()
+    (res / "variance" / "variance.json").write_text(json.dumps(
+        {"seed": 0, "cases": [{"fan_in": 10, "std_unscaled": 3.1},
+                              {"fan_in": 1000, "std_unscaled": 31.6}]}))
+    _png(res / "variance" / "variance.png", "variance")
+    bench = res / "benchmarks" / "train.tsv"
+    bench.parent.mkdir()
+    bench.write_text("s\th:m:s\tmax_rss\n2.5\t0:00:02\t100\n")
+    config = {"dataset": "datasets/birds/birds.csv", "dataset_label": "Test birds & co",
+              "variants": {name: {"description": f"variant {name}", "model": {"family": "shallow"}}
+                           for name in variants}}
+    return report.ReportInputs(
+        config=config, variants=list(variants), data_summary=data / "summary.json",
+        clean_summary=data / "clean_summary.json", names=data / "names.txt", metrics=metrics,
+        diagnostics=diagnostics, samples=samples, variant_figures=figures, figures=cross,
+        variance=res / "variance" / "variance.json",
+        variance_figure=res / "variance" / "variance.png", benchmarks=[bench])
+
+
+DEFAULT_VARIANTS = {
+    "no_fix": {"start": 26.0, "sat": 0.7, "dev": 3.0},
+    "hidden_fix": {"start": 3.35, "dev": 2.4},
+    "deep_gain_3": {"start": 3.4, "sat": 0.45, "depth": 3, "dev": 2.6},
+}
+
+
+@pytest.fixture
+def inputs(tmp_path) -> report.ReportInputs:
+    return make_results(tmp_path, DEFAULT_VARIANTS)
+
+
+class _Images(HTMLParser):
+    """Collects every <img src> and every src/href of resource-loading tags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.resources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if tag in {"img", "script", "link", "iframe", "source", "video", "audio", "embed"}:
+            self.resources += [attrs[a] for a in ("src", "href") if attrs.get(a)]
+
+
+def parse(html: str) -> _Images:
+    parser = _Images()
+    parser.feed(html)
+    return parser
+
+
+def decode_image(src: str) -> Image.Image:
+    assert src.startswith("data:image/png;base64,"), src[:60]
+    image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)))
+    image.load()  # decodes every pixel: a truncated or corrupt PNG raises here
+    return image
+
+
+# --- unit tests --------------------------------------------------------------------------------
+
+
+def test_template_renders_every_section_in_order(inputs):
+    html = report.render(report.build_context(inputs, now=NOW))
+    order = [html.index(f'id="{s}"') for s in
+             ("summary", "dataset", "comparison", "figures", "variance", "variants", "names",
+              "provenance")]
+    assert order == sorted(order)
+    for name in DEFAULT_VARIANTS:
+        assert f'id="variant-{name}"' in html
+    assert "2026-01-02 03:04:05 UTC" in html
+    assert "<style>" in html and "@media print" in html  # the CSS is inline
+    assert 'data-sortable' in html
+
+
+def test_names_and_dataset_text_are_escaped(tmp_path):
+    inputs = make_results(tmp_path, {"a": {}, "b": {}}, sample_name=EVIL)
+    html = report.render(report.build_context(inputs, now=NOW))
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
+    assert "Test birds &amp; co" in html  # the config's dataset label, too
+    assert html.count("<script>") == 1  # only the sort script
+
+
+def test_every_figure_in_the_context_is_embedded(inputs):
+    context = report.build_context(inputs, now=NOW)
+    paths = [f["path"] for f in context["figures"]] + [context["variance"]["figure"]["path"]]
+    paths += [f["path"] for v in context["variants"] for f in v["figures"]]
+    assert len(paths) == len(report.CROSS_FIGURES) + 1 + 3 * len(report.VARIANT_FIGURES)
+    html = report.render(context)
+    images = parse(html).images
+    assert len(images) == len(paths)
+    for path in paths:
+        assert report.data_uri(path) in images
+    assert all(decode_image(src).size[0] > 0 for src in images)
+
+
+def test_missing_figure_fails_naming_the_file(inputs):
+    inputs.variant_figures["hidden_fix"]["saturation"].unlink()
+    with pytest.raises(report.ReportError, match=r"saturation\.png: figure not found"):
+        report.render(report.build_context(inputs, now=NOW))
+
+
+def test_missing_metrics_key_fails_naming_file_and_key(inputs):
+    path = inputs.metrics["no_fix"]
+    metrics = json.loads(path.read_text())
+    del metrics["dev"]
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(report.ReportError, match=r"no_fix/metrics\.json: missing key 'dev'"):
+        report.build_context(inputs, now=NOW)
+
+
+def test_summary_sentences_come_from_the_numbers(inputs):
+    first, second, third = report.build_context(inputs, now=NOW)["summary"]
+    assert first.startswith("hidden_fix started closest to the uniform loss")
+    assert "no_fix started farthest from it, at 26.000 (7.8× uniform)" in first
+    assert second.startswith("hidden_fix ended best on dev, at 2.400")
+    assert "no_fix ended worst" in second
+    # no_fix has two flags (loss and saturation), deep_gain_3 one (saturation)
+    assert third.startswith("The least healthy was no_fix: its step-0 loss was 26.00, 7.8×")
+    assert "also flagged: deep_gain_3 (45% of its tanh outputs were saturated" in third
+
+
+def test_divergence_is_the_worst_flag(tmp_path):
+    inputs = make_results(tmp_path, {"calm": {"start": 30.0, "sat": 0.9},
+                                     "blown": {"status": "diverged", "all_diverged": True}})
+    context = report.build_context(inputs, now=NOW)
+    assert context["summary"][1].startswith("calm ended best on dev")  # blown has no dev loss
+    assert context["summary"][2].startswith(
+        "The least healthy was blown: 1 of 2 seeds diverged (non-finite loss from step 500)")
+    html = report.render(context)
+    assert 'class="diverged"' in html and 'status-diverged' in html
+
+
+def test_healthy_study_says_so(tmp_path):
+    inputs = make_results(tmp_path, {"a": {}, "b": {}})
+    assert report.build_context(inputs, now=NOW)["summary"][2].startswith(
+        "No variant looked unhealthy")
+
+
+def test_depth_flags_shrinking_activations_and_gradient_spread():
+    """Gain 0.5 in a deep stack: std falls layer by layer, gradients differ by orders."""
+    L = 5
+    diag = {"capture_steps": np.array([0]), "layer_names": np.array([f"tanh{i}" for i in range(L)]),
+            "act_std": np.array([[[0.4 / 2**i for i in range(L)]]]),
+            "act_saturated": np.zeros((1, 1, L)), "act_dead": np.zeros((1, 1, L)),
+            "agrad_std": np.array([[[1e-6 * 2**i for i in range(L)]]])}
+    metrics = {"status": "ok", "initial_loss": {"mean": 3.33}, "expected_initial_loss": 3.33}
+    assert report.health_problems(metrics, diag) == [
+        "its activation std shrank with depth from 0.40 (tanh0) to 0.03 (tanh4) at step 0",
+        "its tanh-output gradient std differed 16× between layers at step 0"]
+    diag["act_std"][:] = 0.6
+    diag["agrad_std"][:] = 1e-4
+    assert report.health_problems(metrics, diag) == []
+
+
+def test_comparison_marks_best_per_column_and_missing_steps(tmp_path):
+    inputs = make_results(tmp_path, DEFAULT_VARIANTS, capture_steps=(0, 100, 300))
+    context = report.build_context(inputs, now=NOW)
+    best = context["best"]
+    assert best["dev"] == {"hidden_fix"} and best["start"] == {"hidden_fix"}
+    assert best["sat0"] == {"hidden_fix"} and best["sat1000"] == set()
+    assert best["train_seconds"] == {"no_fix"}
+    assert all(r["saturation"][1000] is None for r in context["rows"])
+    html = report.render(context)
+    row = re.search(r'<tr>\s*<td data-value="hidden_fix">.*?</tr>', html, re.S).group()
+    cells = re.findall(r"<td[^>]*>.*?</td>", row, re.S)
+    assert len(cells) == 11
+    dev_cell = cells[5]
+    assert 'class="num best"' in dev_cell
+    assert re.sub("<[^>]+>", "", dev_cell) == "2.400 ± 0.000"
+    assert 'class="num best"' not in cells[9]  # no_fix trained fastest
+    assert ">–</td>" in row  # step 1000 was not captured
+
+
+def test_layer_rows_average_over_seeds():
+    diag = {"capture_steps": np.array([0, 5]), "layer_names": np.array(["tanh0", "tanh1"]),
+            "act_mean": np.arange(8, dtype=float).reshape(2, 2, 2),
+            "act_std": np.ones((2, 2, 2)), "act_saturated": np.full((2, 2, 2), 0.5),
+            "act_dead": np.zeros((2, 2, 2)),
+            "agrad_std": np.array([[[1.0, 2.0], [3.0, np.nan]], [[1, 1], [1, 1]]])}
+    rows = report.layer_rows(diag)
+    assert [(r["step"], r["layer"]) for r in rows] == [(0, "tanh0"), (0, "tanh1"),
+                                                       (5, "tanh0"), (5, "tanh1")]
+    assert rows[1]["act_mean"] == pytest.approx((1 + 3) / 2)
+    assert rows[0]["grad_std"] == pytest.approx(2.0)
+    assert rows[1]["grad_std"] == pytest.approx(2.0)  # the NaN (diverged) seed is left out
+    assert report.saturation_at(diag, 5) == pytest.approx(0.5)
+    assert report.saturation_at(diag, 1000) is None
+
+
+def test_by_variant_rejects_a_misordered_list():
+    keys = ["loss", "activations"]
+    paths = [f"results/variants/{v}/figures/{k}.png" for v in ("a", "b") for k in keys]
+    assert report.by_variant(paths, ["a", "b"], keys)["b"]["loss"] == Path(paths[2])
+    with pytest.raises(report.ReportError, match="is not 'loss' of variant 'a'"):
+        report.by_variant(paths[::-1], ["a", "b"], keys)
+
+
+def test_sample_table_pads_short_columns():
+    table = report.sample_table({"a": {"samples": [1, 2, 3]}, "b": {"samples": [4]}})
+    assert table == [[1, 4], [2, None], [3, None]]
+
+
+def test_benchmarks_and_provenance(inputs, tmp_path):
+    assert report.read_benchmarks(inputs.benchmarks) == (2.5, 1)
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("x\n1\n")
+    with pytest.raises(report.ReportError, match="bad.tsv: no numeric `s` column"):
+        report.read_benchmarks([bad])
+    assert report.git_commit(tmp_path) == "unknown"  # not a repository
+    versions = report.package_versions()
+    assert set(versions) == {"python", *report.PACKAGES}
+    assert versions["jinja2"] != "not installed"
+
+
+def test_yaml_has_no_anchors_for_shared_defaults():
+    default = {"scheme": "normal", "gain": 1}
+    text = report.to_yaml({"a": {"init": default}, "b": {"init": default}})
+    assert "&id" not in text and "*id" not in text
+    assert text == "a:\n  init: {scheme: normal, gain: 1}\nb:\n  init: {scheme: normal, gain: 1}\n"
+
+
+def test_json_tables_for_variance():
+    tables = report.json_tables({"seed": 0, "fan_ins": [10, 30], "run": {"lr": 0.123456},
+                                 "cases": [{"n": 10, "std": 3.16227}, {"n": 30, "std": 5.4772}]})
+    assert tables["scalars"] == [("seed", "0"), ("fan_ins", "[10, 30]"), ("run.lr", "0.1235")]
+    assert tables["tables"] == [{"name": "cases", "columns": ["n", "std"],
+                                 "rows": [["10", "3.162"], ["30", "5.477"]]}]
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_run_report(tiny_run):
+    html_path = tiny_run / "report.html"
+    html = html_path.read_text(encoding="utf-8")
+    page = parse(html)
+    assert page.images, "the report embeds no figures"
+    for src in page.images:
+        image = decode_image(src)
+        assert image.size[0] > 50 and image.size[1] > 50
+    for resource in page.resources:
+        assert not re.match(r"\s*(https?:)?//", resource, re.I), resource
+    assert not re.search(r"url\(\s*['\"]?\s*(https?:)?//", html, re.I)  # CSS fetches
+    for metrics in sorted((tiny_run / "variants").glob("*/metrics.json")):
+        name = json.loads(metrics.read_text())["variant"]
+        assert f'id="variant-{name}"' in html
+    assert html_path.stat().st_size < 8_000_000
