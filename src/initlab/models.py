@@ -8,10 +8,11 @@ never mix: every operation is per seed.
 The architectures are small and fixed, so each layer writes its own backward pass (as in
 makemore part 4, "becoming a backprop ninja"): no autograd graph per step, and the gradient of
 every tanh output is at hand for the diagnostics. tests/test_models.py checks each backward
-against autograd.
+against autograd, tests/test_faithful.py whole training runs against a plain autograd loop.
 
     shallow: embedding (V x 10) -> concat (30) -> Linear 200 -> [BatchNorm] -> tanh -> Linear V
-    deep:    embedding (V x 10) -> concat (30) -> 5 x [Linear 100 -> [BatchNorm] -> tanh] -> Linear V
+    deep:    embedding (V x 10) -> concat (30) -> 5 x [Linear 100 -> [BatchNorm] -> tanh]
+             -> Linear V
 """
 
 from __future__ import annotations
@@ -23,57 +24,77 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+# Parameters are updated in place and never rebound, so each layer makes the views it needs
+# of them (transposed, flattened) once, in __init__: a view is cheap, but not free, per step.
+
 
 class Embedding:
     def __init__(self, weight: Tensor):  # weight: [S, V, E]
         self.weight = weight
+        S, V, E = weight.shape
+        self._table = weight.view(S * V, E)  # seed s owns rows s*V .. s*V+V-1
+        self._offsets = torch.arange(0, S * V, V, device=weight.device).view(S, 1, 1)
         self.grads: list[Tensor] = []
 
     def parameters(self) -> list[Tensor]:
         return [self.weight]
 
     def forward(self, idx: Tensor) -> Tensor:  # idx: [S, B, T] -> [S, B, T*E]
-        S, V, E = self.weight.shape
-        offsets = torch.arange(S, device=idx.device).view(S, 1, 1) * V
-        self.flat_idx = (idx + offsets).reshape(-1)
-        out = self.weight.reshape(S * V, E).index_select(0, self.flat_idx)
-        return out.view(S, idx.shape[1], -1)
+        self.flat_idx = (idx + self._offsets).view(-1)  # one gather for all seeds
+        return self._table.index_select(0, self.flat_idx).view(idx.shape[0], idx.shape[1], -1)
 
     def backward(self, dout: Tensor) -> None:
-        S, V, E = self.weight.shape
-        grad = torch.zeros(S * V, E, dtype=dout.dtype, device=dout.device)
-        grad.index_add_(0, self.flat_idx, dout.reshape(-1, E))
-        self.grads = [grad.view(S, V, E)]
+        grad = torch.zeros_like(self.weight)
+        grad.view(self._table.shape).index_add_(0, self.flat_idx,
+                                                dout.reshape(-1, self._table.shape[1]))
+        self.grads = [grad]
+
+    def backward_sgd(self, dout: Tensor, lr: float) -> None:
+        self._table.index_add_(0, self.flat_idx, dout.reshape(-1, self._table.shape[1]),
+                               alpha=-lr)
 
 
 class Linear:
     def __init__(self, weight: Tensor, bias: Tensor):  # weight: [S, in, out], bias: [S, out]
         self.weight = weight
         self.bias = bias
+        self._weight_t = weight.transpose(1, 2)
+        self._bias_row = bias.unsqueeze(1)  # [S, 1, out], broadcast over the batch
         self.grads: list[Tensor] = []
 
     def parameters(self) -> list[Tensor]:
         return [self.weight, self.bias]
 
-    def forward(self, x: Tensor) -> Tensor:  # [S, B, in] -> [S, B, out]
+    def forward(self, x: Tensor) -> Tensor:  # [S, B, in] (any strides) -> [S, B, out]
         self.x = x
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+        return torch.baddbmm(self._bias_row, x, self.weight)
 
     def backward(self, dout: Tensor) -> Tensor:
         self.grads = [torch.bmm(self.x.transpose(1, 2), dout), dout.sum(1)]
-        return torch.bmm(dout, self.weight.transpose(1, 2))
+        return torch.bmm(dout, self._weight_t)
+
+    def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:
+        dx = torch.bmm(dout, self._weight_t)  # with the weights before the step
+        # W -= lr * x^T @ dout inside one GEMM (alpha=-lr, beta=1): no gradient tensor
+        self.weight.baddbmm_(self.x.transpose(1, 2), dout, alpha=-lr)
+        self.bias.add_(dout.sum(1), alpha=-lr)
+        return dx
 
 
 class BatchNorm1d:
     """Per-feature batch statistics in training, running statistics in evaluation.
 
-    Matches torch.nn.BatchNorm1d: the biased batch variance normalizes, the unbiased one feeds
-    the running variance. (The reference notebook took one scalar mean over all features and
-    never used its running statistics; both are fixed here.)
+    The arithmetic is torch.nn.BatchNorm1d's own kernel (torch.native_batch_norm and its
+    backward): the biased batch variance normalizes, the unbiased one feeds the running
+    variance. The seeds become extra columns: [S, B, F] is laid out as [B, S*F], and every
+    column (seed s, feature f) is normalized over the batch on its own. (The reference
+    notebook took one scalar mean over all features and never used its running statistics;
+    both are fixed here.)
     """
 
     def __init__(self, gamma: Tensor, beta: Tensor, momentum: float = 0.1, eps: float = 1e-5):
         self.gamma, self.beta = gamma, beta  # [S, F]
+        self._gamma, self._beta = gamma.view(-1), beta.view(-1)  # [S*F], one per column
         self.running_mean = torch.zeros_like(gamma)
         self.running_var = torch.ones_like(gamma)
         self.momentum, self.eps = momentum, eps
@@ -81,32 +102,57 @@ class BatchNorm1d:
         self.track_running_stats = True  # the diagnostics probe turns it off to leave no trace
         self.grads: list[Tensor] = []
 
+    @property
+    def running_mean(self) -> Tensor:
+        return self._running_mean.view(self.gamma.shape)
+
+    @running_mean.setter
+    def running_mean(self, value: Tensor) -> None:
+        self._running_mean = value.reshape(-1)
+
+    @property
+    def running_var(self) -> Tensor:
+        return self._running_var.view(self.gamma.shape)
+
+    @running_var.setter
+    def running_var(self, value: Tensor) -> None:
+        self._running_var = value.reshape(-1)
+
     def parameters(self) -> list[Tensor]:
         return [self.gamma, self.beta]
 
     def buffers(self) -> list[Tensor]:
         return [self.running_mean, self.running_var]
 
-    def forward(self, x: Tensor) -> Tensor:  # [S, B, F]
-        if self.training:
-            var, mean = torch.var_mean(x, dim=1, correction=0)
-            if self.track_running_stats:
-                n = x.shape[1]
-                with torch.no_grad():
-                    self.running_mean.lerp_(mean, self.momentum)
-                    self.running_var.lerp_(var * (n / max(n - 1, 1)), self.momentum)
-        else:
-            mean, var = self.running_mean, self.running_var
-        self.rstd = torch.rsqrt(var + self.eps).unsqueeze(1)
-        self.xhat = (x - mean.unsqueeze(1)) * self.rstd
-        return torch.addcmul(self.beta.unsqueeze(1), self.gamma.unsqueeze(1), self.xhat)
+    def forward(self, x: Tensor) -> Tensor:  # [S, B, F] -> [S, B, F] (stored as [B, S, F])
+        S, B, F = x.shape
+        self.x = x.transpose(0, 1).reshape(B, S * F)
+        # in training mode the kernel updates the running statistics it is given, in place
+        self._stats = ((None, None) if self.training and not self.track_running_stats
+                       else (self._running_mean, self._running_var))
+        out, self.save_mean, self.save_invstd = torch.native_batch_norm(
+            self.x, self._gamma, self._beta, *self._stats, self.training, self.momentum,
+            self.eps)
+        return out.view(B, S, F).transpose(0, 1)
+
+    def _backward(self, dout: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        S, B, F = dout.shape
+        # dout is laid out [B, S, F] (see Tanh.backward), so this reshape is a view
+        dx, dgamma, dbeta = torch.ops.aten.native_batch_norm_backward.default(
+            dout.transpose(0, 1).reshape(B, S * F), self.x, self._gamma, *self._stats,
+            self.save_mean, self.save_invstd, self.training, self.eps, [True, True, True])
+        return dx.view(B, S, F).transpose(0, 1), dgamma, dbeta
 
     def backward(self, dout: Tensor) -> Tensor:
-        n = dout.shape[1]
-        self.grads = [(dout * self.xhat).sum(1), dout.sum(1)]
-        dxhat = dout * self.gamma.unsqueeze(1)
-        return (self.rstd / n) * (n * dxhat - dxhat.sum(1, keepdim=True)
-                                  - self.xhat * (dxhat * self.xhat).sum(1, keepdim=True))
+        dx, dgamma, dbeta = self._backward(dout)
+        self.grads = [dgamma.view(self.gamma.shape), dbeta.view(self.beta.shape)]
+        return dx
+
+    def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:
+        dx, dgamma, dbeta = self._backward(dout)
+        self._gamma.add_(dgamma, alpha=-lr)
+        self._beta.add_(dbeta, alpha=-lr)
+        return dx
 
 
 class Tanh:
@@ -125,7 +171,13 @@ class Tanh:
     def backward(self, dout: Tensor) -> Tensor:
         if self.keep_grad:
             self.out_grad = dout
-        return dout * (1 - self.out * self.out)
+        # dout * (1 - out**2) in one kernel, laid out like `out` (after batch norm that is
+        # [B, S, F], which batch norm's backward then reads without a copy)
+        return torch.ops.aten.tanh_backward.grad_input(dout, self.out,
+                                                       grad_input=torch.empty_like(self.out))
+
+    def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:  # no parameters to update
+        return self.backward(dout)
 
 
 @dataclass(frozen=True)
@@ -151,7 +203,12 @@ class Architecture:
 
 
 class MLP:
-    """embedding -> depth x [Linear -> (BatchNorm) -> tanh] -> Linear, for S seeds at once."""
+    """embedding -> depth x [Linear -> (BatchNorm) -> tanh] -> Linear, for S seeds at once.
+
+    Two ways to take an SGD step after forward(): backward() then sgd_step(lr), which keeps
+    every gradient for the diagnostics to read, or backward_sgd(lr), which updates each layer
+    as soon as its gradient is known and stores none (the trainer's usual step).
+    """
 
     def __init__(self, arch: Architecture, params: dict[str, Tensor]):
         self.arch = arch
@@ -164,6 +221,10 @@ class MLP:
                                                arch.bn_momentum, arch.bn_eps))
             self.layers.append(Tanh())
         self.layers.append(Linear(params["output.weight"], params["output.bias"]))
+
+    def sgd_step(self, lr: float) -> None:
+        """p -= lr * grad for every parameter, after backward()."""
+        torch._foreach_add_(self.parameters(), self.grads(), alpha=-lr)
 
     # --- parameters, named as in the checkpoint ---------------------------------------------
     def named_parameters(self) -> dict[str, Tensor]:
@@ -233,6 +294,15 @@ class MLP:
         for layer in reversed(self.layers):
             dx = layer.backward(dx)
         self.embedding.backward(dx)
+
+    def backward_sgd(self, dlogits: Tensor, lr: float) -> None:
+        """backward() and sgd_step(lr) in one pass: each layer computes the gradient of its
+        input with its old weights, then updates them in place. Same arithmetic up to float
+        rounding, fewer kernels and no gradient tensors; grads() is not updated."""
+        dx = dlogits
+        for layer in reversed(self.layers):
+            dx = layer.backward_sgd(dx, lr)
+        self.embedding.backward_sgd(dx, lr)
 
 
 def cross_entropy(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:

@@ -5,6 +5,11 @@ second generator derived from seed_k, so seed k of every variant sees the same m
 variants differ only by initialization and normalization. Minibatch indices are drawn a chunk
 of steps at a time, and the loop never waits on the host except at log lines and at the
 divergence check once per chunk.
+
+Speed (see initlab.bench and tests/test_faithful.py, which checks that the loss of every step
+matches a plain autograd loop's): seeds in lockstep, a hand-written backward, and on most
+steps the SGD update fused into the backward pass (MLP.backward_sgd), so no gradient tensor
+is written and read back; the steps that record the update:data ratio keep their gradients.
 """
 
 from __future__ import annotations
@@ -21,14 +26,14 @@ from torch import Tensor
 from initlab import diagnostics
 from initlab.config import VariantSpec
 from initlab.data import write_json
-from initlab.models import MLP, Architecture, cross_entropy, init_parameters
+from initlab.models import MLP, Architecture, init_parameters
 
 log = logging.getLogger(__name__)
 
 BATCH_STREAM_OFFSET = 1_000_003  # batch generator seed = weight seed + this
 PROBE_SEED = 20_240_613  # the diagnostics probe batch is the same for every variant and seed
 CHUNK = 1000  # steps of minibatch indices drawn at once
-EVAL_CHUNK = 8192
+EVAL_CHUNK = 1024  # examples per forward pass in split_loss: cache-sized, faster than 8192
 DENSE_UPDATE_RATIO_STEPS = 1000  # update:data ratio recorded every step before this
 
 
@@ -49,8 +54,16 @@ def resolve_device(device: str) -> torch.device:
 
 
 def probe_batch(n_examples: int, n_train: int) -> Tensor:
+    """`n_examples` distinct training indices, the same for every variant and seed."""
     g = torch.Generator().manual_seed(PROBE_SEED)
-    return torch.randperm(n_train, generator=g)[:n_examples]
+    if n_train <= 4 * n_examples:
+        return torch.randperm(n_train, generator=g)[:n_examples]
+    # distinct draws in draw order, without a permutation of the whole training set (which
+    # costs 8 bytes per example, and the process keeps that memory)
+    picks: dict[int, None] = {}
+    while len(picks) < n_examples:
+        picks.update(dict.fromkeys(torch.randint(0, n_train, (n_examples,), generator=g).tolist()))
+    return torch.tensor(list(picks)[:n_examples])
 
 
 def batch_stream(seeds: list[int], n_train: int, batch_size: int):
@@ -86,6 +99,39 @@ def split_loss(model: MLP, X: Tensor, Y: Tensor, batch_stats: bool = False) -> T
     return total / len(Y)
 
 
+class Chunk:
+    """The minibatches of up to CHUNK steps, gathered at once, and their losses.
+
+    The loss of each step is the mean cross-entropy per seed; its gradient with respect to the
+    logits is (softmax - onehot(target)) / B. The -onehot/B part depends on the targets only,
+    so it is built here for the whole chunk, and a step adds softmax/B to it: four small
+    kernels per step, and the loss stays on the device until the chunk ends (no per-step host sync).
+    """
+
+    def __init__(self, Xtr: Tensor, Ytr: Tensor, idx: Tensor, vocab_size: int):
+        n, S, B = idx.shape  # [steps, seeds, batch]
+        self.batch_size = B
+        self.X = Xtr[idx].unbind(0)  # n x [S, B, T]; unbound once: indexing a tuple is free
+        targets = Ytr[idx].unsqueeze(-1)  # [n, S, B, 1]
+        self.targets = targets.unbind(0)
+        dlogp = torch.zeros(n, S, B, vocab_size, device=idx.device)
+        self.dlogp = dlogp.scatter_(-1, targets, -1.0 / B).unbind(0)
+        self.picked = torch.empty(targets.shape, device=idx.device)  # log p(target)
+        self._picked = self.picked.unbind(0)
+
+    def loss_grad(self, t: int, logits: Tensor) -> Tensor:
+        """Record step t's target log-probabilities; return d(loss)/d(logits) [S, B, V]."""
+        logp = torch.log_softmax(logits, dim=-1)
+        torch.gather(logp, -1, self.targets[t], out=self._picked[t])
+        return torch.add(self.dlogp[t], logp.exp_(), alpha=1.0 / self.batch_size)
+
+    def loss(self, t: int) -> Tensor:  # [S], the loss of step t
+        return -self._picked[t].mean((1, 2))
+
+    def losses(self) -> Tensor:  # [n, S], every step of the chunk
+        return -self.picked.mean((2, 3))
+
+
 @dataclass
 class TrainResult:
     state: dict[str, Tensor]
@@ -96,14 +142,21 @@ class TrainResult:
     update_steps: np.ndarray  # [U]
     update_ratios: np.ndarray  # [U, S, P]
     captures: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall clock of the training loop, captures included
+    cpu_seconds: float = 0.0  # CPU time of this process over the same span
     steps_done: int = 0
 
 
 def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_examples: int = 512,
                   histogram_bins: int = 60, update_ratio_every: int = 100,
-                  log_every: int | None = None) -> TrainResult:
-    """Train all seeds of `spec` on data["train"] (as written by the split stage)."""
+                  log_every: int | None = None,
+                  dense_update_ratio_steps: int = DENSE_UPDATE_RATIO_STEPS) -> TrainResult:
+    """Train all seeds of `spec` on data["train"] (as written by the split stage).
+
+    The update:data ratio is recorded every step before `dense_update_ratio_steps`, then
+    every `update_ratio_every` steps; those steps keep their gradients (backward, then the
+    update), every other step fuses the update into the backward pass (MLP.backward_sgd).
+    """
     dev = resolve_device(device)
     Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
     arch = architecture(spec, len(data["itos"]), data["context_size"])
@@ -117,10 +170,9 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     captures: dict[int, dict] = {}
     initial_train_loss = split_loss(model, Xtr, Ytr, batch_stats=arch.batchnorm).numpy()
 
-    params = model.parameters()
     losses = torch.full((steps, S), float("nan"), device=dev)
     update_steps = [s for s in range(steps)
-                    if s < DENSE_UPDATE_RATIO_STEPS or s % update_ratio_every == 0]
+                    if s < dense_update_ratio_steps or s % update_ratio_every == 0]
     ratio_rows = {s: i for i, s in enumerate(update_steps)}
     ratios = torch.full((len(update_steps), S, len(diagnostics.weight_matrices(model))),
                         float("nan"), device=dev)
@@ -128,22 +180,23 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     log_every = log_every or max(1, min(10_000, steps // 20))
     stream = batch_stream(spec.seeds, len(Ytr), spec.batch_size)
     start_time = last_time = time.perf_counter()
+    start_cpu = time.process_time()
     step = 0
     while step < steps:
-        idx = next(stream).to(dev)  # [CHUNK, S, B]
-        Xc, Yc = Xtr[idx], Ytr[idx]
+        n = min(CHUNK, steps - step)
+        chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(dev), arch.vocab_size)
         chunk_start = step
-        for t in range(min(CHUNK, steps - step)):
+        for t in range(n):
             if step in spec.capture_steps:
                 captures[step] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
             lr = spec.lr_at(step)
-            logits = model.forward(Xc[t])
-            loss, dlogits = cross_entropy(logits, Yc[t])
-            model.backward(dlogits)
-            if step in ratio_rows:
+            dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
+            if step in ratio_rows:  # the update:data ratio needs the gradients themselves
+                model.backward(dlogits)
                 ratios[ratio_rows[step]] = diagnostics.update_ratios(model, lr)
-            torch._foreach_add_(params, model.grads(), alpha=-lr)
-            losses[step] = loss
+                model.sgd_step(lr)
+            else:
+                model.backward_sgd(dlogits, lr)
             step += 1
             if step % log_every == 0 or step == steps:
                 now = time.perf_counter()
@@ -151,7 +204,8 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
                 last_time = now
                 eta = (steps - step) / rate if rate else 0.0
                 log.info("step %7d/%d  loss %s  lr %.4g  %.0f steps/s  ETA %.0fs", step, steps,
-                         " ".join(f"{v:.4f}" for v in loss.tolist()), lr, rate, eta)
+                         " ".join(f"{v:.4f}" for v in chunk.loss(t).tolist()), lr, rate, eta)
+        losses[chunk_start:step] = chunk.losses()
         bad = ~torch.isfinite(losses[chunk_start:step])
         for s in range(S):
             if diverged_at[s] is None and bad[:, s].any():
@@ -164,6 +218,7 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     if steps in spec.capture_steps:
         captures[steps] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
     seconds = time.perf_counter() - start_time
+    cpu_seconds = time.process_time() - start_cpu
     log.info("trained %d steps x %d seeds in %.1fs (%.1f us per model-step)", step, S, seconds,
              1e6 * seconds / max(step * S, 1))
 
@@ -177,6 +232,7 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
         update_ratios=ratios.float().cpu().numpy(),
         captures=diagnostics.stack_captures(captures) if captures else {},
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         steps_done=step,
     )
 

@@ -1,0 +1,151 @@
+"""The fast trainer computes what a plain PyTorch loop computes.
+
+For the same seed (same initial weights, same minibatches) initlab's trainer (all seeds in
+lockstep, hand-written backward, the SGD update fused into the backward pass on most steps)
+and a plain autograd loop give the same loss at every step and the same final weights, up to
+float32 rounding; and the fast trainer gives bit-identical results run after run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from conftest import BIRDS, REPO
+
+from initlab import data as datalib
+from initlab import reference
+from initlab.bench import format_table, matmul_flops
+from initlab.config import load_config, resolve_variant
+from initlab.models import MLP, cross_entropy, init_parameters
+from initlab.train import architecture, train_variant
+
+STEPS = 200
+VARIANTS = ["no_fix", "xavier", "batchnorm", "deep_gain_5_3", "deep_batchnorm"]
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return load_config(REPO / "config.yaml")
+
+
+@pytest.fixture(scope="module")
+def data(config) -> dict:
+    """The study's real split, built in memory from the bundled dataset."""
+    names, _ = datalib.clean_names(datalib.read_lines(BIRDS))
+    itos = datalib.build_vocab(names)
+    parts = datalib.split_names(names, config["split"], config["split_seed"])
+    out = {"itos": itos, "context_size": config["context_size"]}
+    for split, part in parts.items():
+        X, Y = datalib.build_examples(part, itos, config["context_size"])
+        out[split] = {"X": X, "Y": Y}
+    return out
+
+
+def short_spec(config: dict, name: str, steps: int = STEPS, seeds: int = 2):
+    spec = resolve_variant(config, name)
+    return dataclasses.replace(spec, steps=steps, seeds=spec.seeds[:seeds], capture_steps=[0])
+
+
+def train(spec, data):
+    # the update:data ratio every 50 steps: those steps run backward() + sgd_step(), the
+    # others the fused backward_sgd(), so both paths are in the trajectory
+    return train_variant(spec, data, probe_examples=64, update_ratio_every=50,
+                         dense_update_ratio_steps=0)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_trainer_follows_the_plain_autograd_loop(config, data, name):
+    spec = short_spec(config, name)
+    result = train(spec, data)
+    arch = architecture(spec, len(data["itos"]), data["context_size"])
+    X, Y = data["train"]["X"], data["train"]["Y"]
+    for k, seed in enumerate(spec.seeds):
+        params = reference.seed_slice(init_parameters(arch, spec.init, [seed]), 0)
+        batches = reference.batch_indices(seed, len(Y), spec.batch_size, spec.steps)
+        losses, final = reference.plain_loop(arch, params, X, Y, batches, spec.lr_at)
+        # no_fix starts at a loss near 20 with saturated units: allow relative error
+        torch.testing.assert_close(torch.from_numpy(result.losses[k]), losses,
+                                   rtol=1e-4, atol=1e-5)
+        for tensor, value in final.items():
+            torch.testing.assert_close(result.state[tensor][k], value, rtol=1e-3, atol=2e-4,
+                                       msg=lambda m, t=tensor: f"{t}: {m}")
+    assert result.losses[:, -1].mean() < result.losses[:, 0].mean()  # it did learn
+
+
+def test_trainer_is_bit_identical_run_after_run(config, data):
+    spec = short_spec(config, "deep_batchnorm", steps=120)
+    first, second = train(spec, data), train(spec, data)
+    assert (first.losses == second.losses).all()
+    for name, value in first.state.items():
+        assert torch.equal(value, second.state[name]), name
+    assert (first.update_ratios == second.update_ratios).all()
+
+
+def test_a_seed_trains_the_same_alone_or_beside_others(config, data):
+    """Seed k's trajectory does not depend on which seeds train in lockstep with it."""
+    together = train(short_spec(config, "batchnorm", steps=100, seeds=3), data)
+    spec = short_spec(config, "batchnorm", steps=100, seeds=3)
+    alone = train(dataclasses.replace(spec, seeds=spec.seeds[1:2]), data)
+    torch.testing.assert_close(torch.from_numpy(alone.losses[0]),
+                               torch.from_numpy(together.losses[1]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["xavier", "batchnorm", "deep_gain_5_3", "deep_batchnorm"])
+def test_fused_backward_sgd_equals_backward_then_sgd_step(config, data, name):
+    spec = resolve_variant(config, name)
+    arch = architecture(spec, len(data["itos"]), data["context_size"])
+    X, Y = data["train"]["X"][:96].view(3, 32, -1), data["train"]["Y"][:96].view(3, 32)
+    fused = MLP(arch, init_parameters(arch, spec.init, spec.seeds))
+    split = MLP(arch, init_parameters(arch, spec.init, spec.seeds))
+    for model in (fused, split):
+        _, dlogits = cross_entropy(model.forward(X), Y)
+        if model is fused:
+            model.backward_sgd(dlogits, 0.1)
+        else:
+            model.backward(dlogits)
+            model.sgd_step(0.1)
+    before = init_parameters(arch, spec.init, spec.seeds)
+    for (name_, a), b in zip(fused.state_dict().items(), split.state_dict().values(),
+                             strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=lambda m, n=name_: n + m)
+        if name_ in before and not name_.endswith("bias"):  # pre-BN biases barely move
+            assert not torch.equal(a, before[name_]), f"{name_} was not updated"
+
+
+def test_notebook_loop_computes_the_plain_loops_losses(config, data):
+    spec = short_spec(config, "deep_batchnorm", steps=40, seeds=1)
+    arch = architecture(spec, len(data["itos"]), data["context_size"])
+    X, Y = data["train"]["X"], data["train"]["Y"]
+    params = reference.seed_slice(init_parameters(arch, spec.init, spec.seeds), 0)
+    batches = reference.batch_indices(spec.seeds[0], len(Y), spec.batch_size, spec.steps)
+    lossi, ud = reference.notebook_loop(arch, params, X, Y, batches, spec.lr_at)
+    losses, _ = reference.plain_loop(arch, params, X, Y, batches, spec.lr_at)
+    torch.testing.assert_close(10 ** torch.tensor(lossi), losses, rtol=1e-4, atol=1e-5)
+    assert len(ud) == spec.steps and len(ud[0]) == len(params)  # every parameter, every step
+
+
+def test_batch_indices_are_the_trainers_stream_for_that_seed():
+    both = reference.batch_indices(7, 1000, 32, 1500)
+    assert both.shape == (1500, 32)
+    assert torch.equal(both[:1000], reference.batch_indices(7, 1000, 32, 1000))
+    assert not torch.equal(both, reference.batch_indices(8, 1000, 32, 1500))
+
+
+def test_matmul_flops_match_the_hand_count(config):
+    shallow = architecture(resolve_variant(config, "xavier"), 28, 3)
+    deep = architecture(resolve_variant(config, "deep_batchnorm"), 28, 3)
+    assert matmul_flops(shallow, 32) == 3 * 2 * 32 * (30 * 200 + 200 * 28)  # 2.23 MFLOP
+    assert matmul_flops(deep, 32) == 3 * 2 * 32 * (30 * 100 + 4 * 100 * 100 + 100 * 28)
+
+
+def test_bench_table_reports_ratios_and_the_limit():
+    row = {"variant": "xavier", "family": "shallow", "batchnorm": False, "seeds": 3,
+           "flops": 2_227_200, "flops_per_second": 1e11,
+           "a_wall": 50e-6, "a_cpu": 40e-6, "b_wall": 300e-6, "b_cpu": 200e-6,
+           "c_wall": 150e-6, "c_cpu": 120e-6}
+    table = format_table([row])
+    assert "a/b 6.00x (cpu 5.00x)" in table
+    assert "a/c 3.00x (cpu 3.00x)" in table
+    assert "22.3 us" in table and "(a) initlab trainer, 3 seeds" in table
