@@ -205,16 +205,23 @@ def write_synthetic_names(path: Path, count: int, seed: int = 0) -> None:
             f.write("".join(rng.choice(alphabet) for _ in range(rng.randint(3, 20))) + "x\n")
 
 
-def test_a_million_names_go_through_the_data_stages_in_bounded_time_and_memory(tmp_path):
-    dataset = tmp_path / "million.txt"
+@pytest.fixture(scope="module")
+def million_run(tmp_path_factory) -> Path:
+    """A million synthetic names through clean -> tokenize -> split, by the workflow."""
+    workdir = tmp_path_factory.mktemp("million")
+    dataset = workdir / "million.txt"
     write_synthetic_names(dataset, 1_000_000)
-    snakemake(tmp_path, "--cores", "2", "results/data/summary.json",
+    snakemake(workdir, "--cores", "2", "results/data/summary.json",
               "--config", f"dataset={dataset}")
-    summary = json.loads((tmp_path / "results" / "data" / "summary.json").read_text())
+    return workdir / "results"
+
+
+def test_a_million_names_go_through_the_data_stages_in_bounded_time_and_memory(million_run):
+    summary = json.loads((million_run / "data" / "summary.json").read_text())
     assert summary["names"] > 900_000
     seconds, peak_mb = 0.0, 0.0
     for stage in ("clean", "tokenize", "split"):
-        with (tmp_path / "results" / "benchmarks" / f"{stage}.tsv").open() as f:
+        with (million_run / "benchmarks" / f"{stage}.tsv").open() as f:
             row = next(csv.DictReader(f, delimiter="\t"))
         seconds += float(row["s"])
         peak_mb = max(peak_mb, float(row["max_rss"]))
@@ -223,21 +230,16 @@ def test_a_million_names_go_through_the_data_stages_in_bounded_time_and_memory(t
     assert peak_mb < 2048
 
 
-def test_training_streams_minibatches_without_copying_the_dataset(tmp_path):
+def test_training_streams_minibatches_without_copying_the_dataset(million_run):
+    """Training on ~9M examples grows memory by far less than one copy of them would."""
+    import dataclasses
+
     from initlab import data
     from initlab.config import load_config, resolve_variant
     from initlab.train import train_variant
 
-    dataset = tmp_path / "million.txt"
-    write_synthetic_names(dataset, 300_000)
-    data.clean_file(dataset, tmp_path / "names.txt", tmp_path / "clean.json")
-    data.tokenize_file(tmp_path / "names.txt", tmp_path / "vocab.json")
-    data.split_file(tmp_path / "names.txt", tmp_path / "vocab.json", tmp_path / "splits.pt",
-                    tmp_path / "split_names.json", tmp_path / "summary.json",
-                    context_size=3, fractions=[0.8, 0.1, 0.1], seed=1)
-    tensors = data.load_split_tensors(tmp_path / "splits.pt")
+    tensors = data.load_split_tensors(million_run / "data" / "splits.pt")
     dataset_bytes = tensors["train"]["X"].nbytes + tensors["train"]["Y"].nbytes
-    import dataclasses
     spec = dataclasses.replace(resolve_variant(load_config(REPO / "config.yaml"), "xavier"),
                                steps=1500, seeds=[1], capture_steps=[0])
     process = psutil.Process()
