@@ -11,8 +11,9 @@ rule train:
         variant=variant_params,
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=2000,
+        runtime=60,
+        gpu=1 if config["device"] == "cuda" else 0,
     conda:
         "../envs/initlab.yaml"
     log:
@@ -32,6 +33,9 @@ rule evaluate:
     output:
         metrics="results/variants/{variant}/metrics.json",
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     conda:
         "../envs/initlab.yaml"
     log:
