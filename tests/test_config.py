@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from initlab import data
@@ -26,15 +25,6 @@ CONFIG = REPO / "config.yaml"
 BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 DEFAULT_VARIANTS = ["no_fix", "output_fix", "hidden_fix", "xavier", "batchnorm", "deep_gain_0.5",
                     "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a shared, loaded machine: extra threads only spin and wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

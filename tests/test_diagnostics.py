@@ -144,20 +144,15 @@ def deep_at_step_1000():
     X, Y = build_examples(train_names, itos, config["context_size"])
     data = {"itos": itos, "context_size": config["context_size"], "train": {"X": X, "Y": Y}}
     out = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for name in ("deep_gain_0.5", "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"):
-            spec = resolve_variant(config, name)
-            # the full run's first phase: no learning-rate drop within these 1000 steps
-            spec = dataclasses.replace(spec, steps=1000, seeds=spec.seeds[:1],
-                                       capture_steps=[1000], lr_schedule=[(0, spec.lr_at(0))])
-            captures = train_variant(spec, data).captures
-            assert captures["capture_steps"].tolist() == [1000]
-            out[name] = {key: captures[key][0, 0] for key in
-                         ("act_std", "act_saturated", "agrad_std")}
-    finally:
-        torch.set_num_threads(threads)
+    for name in ("deep_gain_0.5", "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"):
+        spec = resolve_variant(config, name)
+        # the full run's first phase: no learning-rate drop within these 1000 steps
+        spec = dataclasses.replace(spec, steps=1000, seeds=spec.seeds[:1],
+                                   capture_steps=[1000], lr_schedule=[(0, spec.lr_at(0))])
+        captures = train_variant(spec, data).captures
+        assert captures["capture_steps"].tolist() == [1000]
+        out[name] = {key: captures[key][0, 0] for key in
+                     ("act_std", "act_saturated", "agrad_std")}
     return out
 
 

@@ -21,15 +21,6 @@ V, T, E = 28, 3, 10
 SEEDS = [11, 12, 13]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: on a shared, loaded machine extra threads only spin and wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def arch(family: str, batchnorm: bool, vocab_size: int = V, **kw) -> Architecture:
     width, depth = {"shallow": (200, 1), "deep": (100, 5)}[family]
     return Architecture(vocab_size=vocab_size, context_size=T, embedding_dim=E, width=width,

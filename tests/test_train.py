@@ -24,15 +24,6 @@ BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 UNIFORM = math.log(28)  # -ln(1/V) for the bird vocabulary
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a shared, loaded machine: extra threads only spin and wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def birds() -> dict:
     """The shipped dataset through clean -> tokenize -> split, as the split stage writes it."""
