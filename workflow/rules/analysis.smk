@@ -64,6 +64,8 @@ rule sample:
         "../envs/initlab.yaml"
     log:
         "results/logs/sample/{variant}.log",
+    benchmark:
+        "results/benchmarks/sample/{variant}.tsv"
     script:
         "../scripts/sample.py"
 
@@ -80,6 +82,8 @@ rule plot_variant:
         "../envs/initlab.yaml"
     log:
         "results/logs/plot_variant/{variant}.log",
+    benchmark:
+        "results/benchmarks/plot_variant/{variant}.tsv"
     script:
         "../scripts/plot_variant.py"
 
@@ -99,6 +103,8 @@ rule plot_compare:
         "../envs/initlab.yaml"
     log:
         "results/logs/plot_compare.log",
+    benchmark:
+        "results/benchmarks/plot_compare.tsv"
     script:
         "../scripts/plot_compare.py"
 
@@ -124,5 +130,7 @@ rule variance:
         "../envs/initlab.yaml"
     log:
         "results/logs/variance.log",
+    benchmark:
+        "results/benchmarks/variance.tsv"
     script:
         "../scripts/variance.py"

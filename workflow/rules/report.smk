@@ -47,5 +47,7 @@ rule report:
         "../envs/initlab.yaml"
     log:
         "results/logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
     script:
         "../scripts/report.py"
