@@ -253,9 +253,6 @@ class MLP:
     def tanhs(self) -> list[Tanh]:
         return [layer for layer in self.layers if isinstance(layer, Tanh)]
 
-    def linears(self) -> list[Linear]:
-        return [layer for layer in self.layers if isinstance(layer, Linear)]
-
     def state_dict(self) -> dict[str, Tensor]:
         state = dict(self.named_parameters())
         for i, bn in enumerate(self.batchnorms()):
@@ -314,20 +311,6 @@ def cross_entropy(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
                          torch.full(targets.shape + (1,), -1.0, dtype=logits.dtype,
                                     device=logits.device))
     return loss, dlogits.div_(targets.shape[1])
-
-
-def evaluate_loss(model: MLP, X: Tensor, Y: Tensor, chunk: int = 8192) -> Tensor:
-    """Mean cross-entropy per seed over a whole split ([N, T], the same data for every seed)."""
-    total = torch.zeros(model.n_seeds, dtype=torch.float64)
-    S = model.n_seeds
-    with torch.no_grad():
-        for start in range(0, len(Y), chunk):
-            xb = X[start:start + chunk].unsqueeze(0).expand(S, -1, -1)
-            yb = Y[start:start + chunk].unsqueeze(0).expand(S, -1)
-            logp = F.log_softmax(model.forward(xb), dim=-1)
-            nll = -logp.gather(-1, yb.unsqueeze(-1)).squeeze(-1)
-            total += nll.double().sum(1).cpu()
-    return total / len(Y)
 
 
 # --- initialization ---------------------------------------------------------------------------
