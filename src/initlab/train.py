@@ -230,7 +230,10 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
         diverged_at=diverged_at,
         update_steps=np.array(update_steps, dtype=np.int64),
         update_ratios=ratios.float().cpu().numpy(),
-        captures=diagnostics.stack_captures(captures) if captures else {},
+        # the names come from the model, in the order of the statistics' columns
+        captures={**(diagnostics.stack_captures(captures) if captures else {}),
+                  "layer_names": np.array(diagnostics.layer_names(model)),
+                  "weight_names": np.array(list(diagnostics.weight_matrices(model)))},
         seconds=seconds,
         cpu_seconds=cpu_seconds,
         steps_done=step,
@@ -266,9 +269,7 @@ def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *,
     np.savez_compressed(train_log, losses=result.losses, update_steps=result.update_steps,
                         update_ratios=result.update_ratios,
                         lr=np.array([spec.lr_at(s) for s in range(spec.steps)], np.float32))
-    np.savez_compressed(diagnostics_path, **result.captures,
-                        layer_names=np.array([f"tanh{i}" for i in range(arch.depth)]),
-                        weight_names=np.array(_weight_names(arch)))
+    np.savez_compressed(diagnostics_path, **result.captures)
     diverged = [d is not None for d in result.diverged_at]
     summary = {
         "variant": spec.name,
@@ -286,6 +287,3 @@ def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *,
     write_json(summary_path, summary)
     return summary
 
-
-def _weight_names(arch: Architecture) -> list[str]:
-    return ["embedding", *(f"hidden{i}.weight" for i in range(arch.depth)), "output.weight"]
