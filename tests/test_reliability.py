@@ -179,7 +179,7 @@ def test_editing_model_code_reruns_training_of_every_variant(resumed_run):
 
 
 def test_editing_the_report_template_reruns_only_the_report(resumed_run):
-    template = resumed_run["snakefile"].parent / "workflow" / "templates" / "report.html.j2"
+    template = resumed_run["snakefile"].parent / "src" / "initlab" / "resources" / "templates" / "report.html.j2"
     if not template.exists():
         pytest.skip("the report stage is not built yet")
     with edited(template):
@@ -252,7 +252,7 @@ def test_training_streams_minibatches_without_copying_the_dataset(million_run):
 
 # --- escaping ---------------------------------------------------------------------------------
 def test_markup_in_the_dataset_is_escaped_in_the_report(tmp_path):
-    if not (REPO / "workflow" / "templates" / "report.html.j2").exists():
+    if not (REPO / "src" / "initlab" / "resources" / "templates" / "report.html.j2").exists():
         pytest.skip("the report stage is not built yet")
     dataset = tmp_path / "names.txt"
     names = BIRDS.read_text().splitlines()[:400]

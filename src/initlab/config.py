@@ -10,12 +10,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import torch
 import yaml
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = resources.files("initlab") / "resources" / "config.schema.yaml"  # package data
 FAMILY_DEFAULTS = {"shallow": {"width": 200, "depth": 1}, "deep": {"width": 100, "depth": 5}}
 TENSOR_KINDS = ("embedding", "hidden_weight", "hidden_bias", "output_weight", "output_bias")
 WEIGHT_ONLY_SCHEMES = {"kaiming", "xavier", "orthogonal"}
@@ -25,13 +26,14 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the key and says what to do."""
 
 
-def validate_config(config: dict, schema: str | Path = SCHEMA) -> dict:
+def validate_config(config: dict, schema=SCHEMA) -> dict:
     """Validate against the JSON Schema (filling defaults), then the cross-field rules."""
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
     try:
-        validate(config, str(schema), set_default=True)
+        with resources.as_file(schema) as schema_path:
+            validate(config, str(schema_path), set_default=True)
     except WorkflowError as err:
         raise ConfigError(_schema_message(err)) from None
     # The schema fills a missing key with its default object itself, so variants that rely on
@@ -46,7 +48,7 @@ def _schema_message(err: Exception) -> str:
     path = "/".join(str(p) for p in getattr(cause, "absolute_path", []))
     message = getattr(cause, "message", str(err))
     where = f"at `{path}`" if path else "at the top level"
-    return f"config error {where}: {message} (see workflow/schemas/config.schema.yaml)"
+    return f"config error {where}: {message} (see src/initlab/resources/config.schema.yaml)"
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> dict:
@@ -95,6 +97,11 @@ def check_config(config: dict) -> None:
                           f"`variants` (declared: {sorted(variants)})")
     for name in variants:
         resolve_variant(config, name)  # raises ConfigError naming the variant and field
+    for group, entry in (config.get("groups") or {}).items():
+        unknown = [name for name in entry["variants"] if name not in variants]
+        if unknown:
+            raise ConfigError(f"groups.{group}.variants names {unknown}, which are not "
+                              f"declared under `variants` (declared: {sorted(variants)})")
 
 
 def _check_schedule(schedule: list[dict], where: str) -> None:
@@ -105,6 +112,37 @@ def _check_schedule(schedule: list[dict], where: str) -> None:
 
 def selected_variants(config: dict) -> list[str]:
     return list(config["run_variants"]) or list(config["variants"])
+
+
+@dataclass(frozen=True)
+class VariantGroup:
+    """Variants that a cross-variant figure, table or sentence puts side by side."""
+
+    name: str
+    variants: list[str]
+    description: str = ""
+
+
+def variant_groups(config: dict) -> list[VariantGroup]:
+    """The groups of the selected variants, from `groups:` or derived from the architectures.
+
+    Derived groups hold every selected variant of one architecture (family, depth, width), in
+    declaration order, named like `deep_5x100`; a group with no selected member is dropped.
+    """
+    selected = selected_variants(config)
+    declared = config.get("groups") or {}
+    if declared:
+        groups = [VariantGroup(name, [v for v in group["variants"] if v in selected],
+                               group.get("description", ""))
+                  for name, group in declared.items()]
+        return [g for g in groups if g.variants]
+    by_arch: dict[str, list[str]] = {}
+    for name in selected:
+        spec = resolve_variant(config, name)
+        key = f"{spec.family}_{spec.depth}x{spec.width}"
+        by_arch.setdefault(key, []).append(name)
+    return [VariantGroup(key, members, f"every {key.replace('_', ' ').replace('x', ' x ', 1)} "
+                         "variant") for key, members in by_arch.items()]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 
 import jinja2
@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError  # Pillow, a dependency of matplot
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout the package is installed from
-TEMPLATE_DIR = REPO / "workflow" / "templates"
+TEMPLATE_DIR = resources.files("initlab") / "resources" / "templates"  # package data
 TEMPLATE = "report.html.j2"
 CSS = "report.css"
 

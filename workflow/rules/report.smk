@@ -5,7 +5,7 @@ from pathlib import Path
 from initlab.report import CROSS_FIGURES as REPORT_CROSS_FIGURES
 from initlab.report import VARIANT_FIGURES as REPORT_VARIANT_FIGURES
 
-REPORT_TEMPLATES = Path(workflow.basedir) / "workflow" / "templates"
+REPORT_TEMPLATES = Path(workflow.basedir) / "src" / "initlab" / "resources" / "templates"
 
 # `snakemake --lint` wants no `def` beside rules, so rule all's helper is a lambda.
 report_outputs = lambda: ["results/report.html"]
