@@ -148,7 +148,7 @@ def deep_at_step_1000():
         spec = resolve_variant(config, name)
         # the full run's first phase: no learning-rate drop within these 1000 steps
         spec = dataclasses.replace(spec, steps=1000, seeds=spec.seeds[:1],
-                                   capture_steps=[1000], lr_schedule=[(0, spec.lr_at(0))])
+                                   capture_points=[1000], lr_schedule=[(0, spec.lr_at(0))])
         captures = train_variant(spec, data).captures
         assert captures["capture_steps"].tolist() == [1000]
         out[name] = {key: captures[key][0, 0] for key in

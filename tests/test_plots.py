@@ -6,13 +6,19 @@ import json
 
 import numpy as np
 import pytest
+import yaml
+from conftest import REPO, TINY_CONFIG, snakemake
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from PIL import Image
 
 from initlab import plots
+from initlab.config import validate_config, variant_groups
+from initlab.figures import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
 
-VARIANT_KEYS = ["loss", "activations", "gradients", "weight_gradients", "saturation",
-                "update_ratio"]
-COMPARE_KEYS = ["loss_curves", "initial_loss", "dev_loss", "gain_activations", "gain_gradients"]
+VARIANT_KEYS = list(VARIANT_FIGURES)
+COMPARE_KEYS = list(CROSS_FIGURES)
+GROUP_KEYS = list(GROUP_FIGURES)
 
 
 def make_diag(K=3, S=2, L=5, width=16, bins=20, seed=0) -> dict[str, np.ndarray]:
@@ -120,7 +126,13 @@ def test_variant_colors_do_not_depend_on_the_selection():
     declared = ["a", "b", "c", "d"]
     colors = plots.variant_colors(declared)
     assert len(set(colors.values())) == 4
-    assert plots.variant_colors(declared)["c"] == colors["c"]
+    # a figure of a subset ("c" alone) colours "c" as the declared list does, not as a
+    # list of one would (which gives it the first colour)
+    figures = plots.group_figures("g", ["c"], declared, {"c": metrics_for("c")},
+                                  {"c": make_diag(K=1, L=2)})
+    title = next(ax.title for ax in figures["activations"].axes if ax.get_title() == "c")
+    assert to_rgba(title.get_color()) == to_rgba(colors["c"])
+    assert to_rgba(title.get_color()) != to_rgba(plots.variant_colors(["c"])["c"])
 
 
 def test_layer_and_weight_colors_match():
@@ -205,7 +217,6 @@ def metrics_for(name, dev_mean=2.2, status="ok"):
 
 @pytest.mark.parametrize("names", [
     ["no_fix", "deep_gain_0.5", "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"],
-    ["no_fix", "output_fix"],  # no gain variant: the gain figures still appear, with a note
     ["deep_gain_3"],
 ])
 def test_comparison_figures_are_valid_pngs(tmp_path, names):
@@ -213,28 +224,118 @@ def test_comparison_figures_are_valid_pngs(tmp_path, names):
                for n in names}
     losses = {n: make_train_log(diverge_at=5 if n == "deep_gain_3" else None)["losses"]
               for n in names}
-    diags = {n: make_nan_diag(K=2) if n == "deep_gain_3" else make_diag(K=2, seed=i)
-             for i, n in enumerate(names)}
     outputs = {key: tmp_path / f"{key}.png" for key in COMPARE_KEYS}
-    plots.write_comparison_figures(names, ["extra", *names], metrics, losses, diags, outputs)
+    plots.write_comparison_figures(names, ["extra", *names], metrics, losses, outputs)
     for path in outputs.values():
         assert_png(path)
 
 
-def test_gain_figure_shows_the_present_gain_variants_in_order():
-    diags = {"deep_batchnorm": make_diag(), "no_fix": make_diag(L=1),
-             "deep_gain_0.5": make_diag()}
-    colors = plots.variant_colors(list(diags))
-    fig = plots.gain_figure(diags, colors, "activations")
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["deep_gain_0.5", "deep_batchnorm"]
-    assert len(fig.axes) == 3 * 2  # three capture steps x two variants
+# --------------------------------------------------------------------------- group figures
+def group_inputs(names, diverged=(), K=2):
+    metrics = {n: metrics_for(n, status="diverged" if n in diverged else "ok") for n in names}
+    diags = {n: make_nan_diag(K=K) if n in diverged else make_diag(K=K, seed=i)
+             for i, n in enumerate(names)}
+    return metrics, diags
 
 
-def test_gain_figure_without_gain_variants_says_so():
-    fig = plots.gain_figure({"no_fix": make_diag(L=1)}, {}, "gradients")
+def column_titles(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes if ax.get_title()]
+
+
+@pytest.mark.parametrize("names", [["b"], ["a", "b", "c"]])
+def test_group_figures_are_valid_pngs(tmp_path, names):
+    metrics, diags = group_inputs(names, diverged={"b"})
+    outputs = {key: tmp_path / f"{key}.png" for key in GROUP_KEYS}
+    plots.write_group_figures("g", names, ["a", "b", "c"], metrics, diags, outputs)
+    for path in outputs.values():
+        assert_png(path)
+
+
+def test_group_figure_shows_every_member_in_the_groups_order():
+    metrics, diags = group_inputs(["z_last_declared", "a_first"])
+    figures = plots.group_figures("g", ["z_last_declared", "a_first"],
+                                  ["a_first", "z_last_declared"], metrics, diags)
+    for fig in figures.values():
+        assert column_titles(fig) == ["z_last_declared", "a_first"]
+        assert len(fig.axes) == 2 * 2  # two capture steps x two members
+        assert fig.get_suptitle().startswith("g: ")
+
+
+def test_a_member_without_a_step_gets_a_note_not_a_crash():
+    diags = {"long": make_diag(K=3), "short": make_diag(K=2)}  # steps 0, 100, 300 / 0, 100
+    metrics = {n: metrics_for(n) for n in diags}
+    fig = plots.group_figures("g", list(diags), list(diags), metrics, diags)["gradients"]
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert notes == ["step 300\nnot captured"]
+    assert len(fig.axes) == 3 * 2
+
+
+def test_a_group_without_captures_says_so():
+    diag = {k: make_diag()[k] for k in ("layer_names", "weight_names")}
+    fig = plots.group_figure("g", {"a": diag}, {}, "gradients")
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert any("none of deep_gain_0.5" in t for t in texts)
+    assert any("nothing to compare" in t for t in texts)
+
+
+def rendered_extents(fig):
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [fig._suptitle] + [ax.title for ax in fig.axes if ax.get_title()]
+    return fig.bbox, [t.get_window_extent(renderer) for t in texts]
+
+
+@pytest.mark.parametrize("n", [1, 2, 8])
+def test_group_figure_lays_out_1_to_8_members(n):
+    names = [f"deep_variant_number_{i}" for i in range(n)]
+    metrics, diags = group_inputs(names, K=1)  # one row: the width is what is at stake
+    for fig in plots.group_figures("deep_5x100", names, names, metrics, diags).values():
+        canvas, (suptitle, *titles) = rendered_extents(fig)
+        # every title is drawn inside the canvas: nothing cut off at any edge
+        for box in (suptitle, *titles):
+            assert box.x0 >= 0 and box.y0 >= 0, box
+            assert box.x1 <= canvas.width and box.y1 <= canvas.height, box
+        # the column titles sit below the figure title, side by side without overlapping
+        assert all(t.y1 <= suptitle.y0 for t in titles)
+        titles.sort(key=lambda t: t.x0)
+        assert all(a.x1 <= b.x0 for a, b in zip(titles, titles[1:], strict=False))
+        assert canvas.width <= 2100  # 8 members stay embeddable (px at the saved dpi)
+
+
+def test_a_variant_declared_only_in_the_config_is_in_its_groups_figures():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["variants"]["deep_gain_1"] = {
+        "description": "Kaiming gain 1, added in the config only.", "model": {"family": "deep"},
+        "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1}}}
+    config = validate_config(config)
+    group = next(g for g in variant_groups(config) if "deep_gain_1" in g.variants)
+    assert group.name == "deep_5x100" and len(group.variants) == 5
+    metrics, diags = group_inputs(group.variants)
+    figures = plots.group_figures(group.name, group.variants, list(config["variants"]),
+                                  metrics, diags)
+    assert set(figures) == set(GROUP_KEYS)
+    for fig in figures.values():
+        assert column_titles(fig) == group.variants
+        assert "deep_gain_1" in column_titles(fig)
+
+
+@pytest.mark.slow
+def test_plot_group_rule_takes_a_config_only_variant(tmp_path):
+    """Dry run: the deep group's job reads deep_gain_1's diagnostics, no code edited."""
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"variants": {
+        **yaml.safe_load((REPO / "config.yaml").read_text())["variants"],
+        "deep_gain_1": {"model": {"family": "deep"},
+                        "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1}}}}}))
+    target = "results/figures/groups/deep_5x100/activations.png"
+    # a flag right after the config files ends their list, so the target is read as a target
+    result = snakemake(tmp_path, "--dry-run", target, "--cores", "1",
+                       configfiles=[REPO / "config.yaml", TINY_CONFIG, extra])
+    job = result.stdout.split("rule plot_group:", 1)[1].split("\n\n", 1)[0]
+    inputs = job.split("input:", 1)[1].split("\n", 1)[0]
+    assert "results/variants/deep_gain_1/diagnostics.npz" in inputs
+    assert "results/variants/no_fix/diagnostics.npz" not in inputs  # another architecture
+    assert "wildcards: group=deep_5x100" in job
 
 
 # ------------------------------------------------------------------------------- the workflow
@@ -244,6 +345,9 @@ def test_workflow_figures(tiny_run):
     pngs = [tiny_run / "variants" / v / "figures" / f"{k}.png"
             for v in variants for k in VARIANT_KEYS]
     pngs += [tiny_run / "figures" / f"{k}.png" for k in COMPARE_KEYS]
+    groups = sorted(p.name for p in (tiny_run / "figures" / "groups").iterdir())
+    assert groups == ["deep_5x100", "shallow_1x200"]
+    pngs += [tiny_run / "figures" / "groups" / g / f"{k}.png" for g in groups for k in GROUP_KEYS]
     pngs.append(tiny_run / "variance" / "variance.png")
     for path in pngs:
         assert_png(path)

@@ -1,5 +1,7 @@
-"""The study's figures: per variant (loss, activations, gradients, saturation, update ratios) and
-across variants (loss curves, step-0 loss, dev loss, the gain comparison), plus the variance demo.
+"""The study's figures: per variant (loss, activations, gradients, saturation, update ratios),
+across variants (loss curves, step-0 loss, dev loss), per group of variants (activations and
+gradients side by side; the groups come from the config), plus the variance demo. Which
+figures exist, their titles and captions: initlab.figures.
 
 Figures are built on `matplotlib.figure.Figure` directly (Agg canvas, no pyplot state), so
 plotting is safe in any process. Every function returns a Figure; `save` writes it as PNG. Data
@@ -13,6 +15,7 @@ Colours: tanh layer i and the weight matrix feeding it share a colour along a se
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,9 +27,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from initlab.diagnostics import SATURATED, SATURATION_MAP
+from initlab.figures import GROUP_FIGURES
+
 DPI = 100
 GUIDE_UPDATE_RATIO = -3.0  # log10(update/data) near -3 is the usual healthy rate
-GAIN_VARIANTS = ("deep_gain_0.5", "deep_gain_5_3", "deep_gain_3", "deep_batchnorm")
 SMOOTH_POINTS = 100  # a loss curve is averaged down to about this many windows
 DIVERGED_COLOR = "#d62728"
 
@@ -218,7 +223,7 @@ def activation_figure(diag: Mapping, *, title: str) -> Figure:
         ax.grid(alpha=0.3)
     fig.axes[0].set_ylabel("density")
     fig.suptitle(f"{title}: activation histograms per tanh layer "
-                 f"(saturated: |t| > 0.97; std and % are seed means)", fontsize=10)
+                 f"(saturated: |t| > {SATURATED}; std and % are seed means)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -288,7 +293,7 @@ def weight_gradient_figure(diag: Mapping, *, title: str,
 
 def saturation_figure(diag: Mapping, *, title: str,
                       diverged_at: Sequence[int | None] | None = None) -> Figure:
-    """|h| > 0.99 for 32 probe examples (rows) x neurons (columns); white = saturated."""
+    """|h| > SATURATION_MAP for 32 probe examples (rows) x neurons (columns); white = saturated."""
     if not has_captures(diag):
         return _empty_figure(title, "no saturation map was captured")
     steps, names = diag["capture_steps"], [str(n) for n in diag["layer_names"]]
@@ -311,8 +316,8 @@ def saturation_figure(diag: Mapping, *, title: str,
         axes[k, 0].set_ylabel("example", fontsize=8)
     for i in range(L):
         axes[-1, i].set_xlabel("neuron", fontsize=8)
-    fig.suptitle(f"{title}: saturated tanh units, seed {seed}\n(white: |h| > 0.99; dead: "
-                 "saturated for every probe example)", fontsize=10)
+    fig.suptitle(f"{title}: saturated tanh units, seed {seed}\n(white: |h| > {SATURATION_MAP};"
+                 " dead: saturated for every probe example)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -453,55 +458,47 @@ def dev_loss_figure(metrics: Mapping[str, Mapping], colors: Mapping[str, tuple])
     return fig
 
 
-def _common_steps(diags: Mapping[str, Mapping]) -> list[int]:
-    steps = None
-    for diag in diags.values():
-        s = set(np.asarray(diag["capture_steps"]).tolist())
-        steps = s if steps is None else steps & s
-    return sorted(steps or [])
+GROUP_PANEL_WIDTH = 3.3  # inches per member, shrunk so that a group stays within GROUP_MAX_WIDTH
+GROUP_MAX_WIDTH = 20.0
+GROUP_MIN_WIDTH = 7.0  # room for the title when the group has one or two members
 
 
-def gain_figure(diags: Mapping[str, Mapping], colors: Mapping[str, tuple], kind: str, *,
-                diverged: Mapping[str, Sequence[int | None]] | None = None) -> Figure:
-    """The gain story at a glance: rows = capture steps, columns = the GAIN_VARIANTS present.
+def _wrap_title(text: str, width_in: float, fontsize: float) -> str:
+    """Break `text` into lines that fit `width_in` inches (a character is < 0.6 em wide)."""
+    return textwrap.fill(text, max(20, int(0.9 * width_in * 72 / (0.6 * fontsize))))
+
+
+def group_figure(group: str, diags: Mapping[str, Mapping], colors: Mapping[str, tuple],
+                 kind: str, *, diverged: Mapping[str, Sequence[int | None]] | None = None
+                 ) -> Figure:
+    """The members of one group side by side: columns = `diags`' variants in order, rows =
+    the capture steps (any member's); each row's panels share both axes.
 
     kind "activations" (tanh outputs, all seeds pooled) or "gradients" (tanh-output gradients,
-    one healthy seed); axes shared so widths and heights compare directly.
+    one healthy seed, log density). A member without a step (or without captures) gets a note
+    in that panel instead of a histogram.
     """
     label = {"activations": "tanh output", "gradients": "gradient of tanh output"}[kind]
-    present = {n: d for n, d in diags.items() if n in GAIN_VARIANTS and has_captures(d)}
-    present = {n: present[n] for n in GAIN_VARIANTS if n in present}
-    title = f"Deep tanh stacks by gain: {kind} per layer"
-    steps = _common_steps(present)
-    if not present or not steps:
-        return _empty_figure(title, "none of " + ", ".join(GAIN_VARIANTS) +
-                             " was run with captured statistics, so there is nothing to compare")
-    fig = Figure(figsize=(3.3 * len(present) + 0.6, 2.5 * len(steps) + 0.9))
+    title = (f"{group}: {GROUP_FIGURES[kind].title.lower()}, one line per tanh layer"
+             + (" (all seeds pooled)" if kind == "activations"
+                else " (one seed each; std = seed mean)"))
+    members = list(diags)
+    steps = sorted({int(s) for d in diags.values() if has_captures(d) for s in d["capture_steps"]})
+    if not members or not steps:
+        return _empty_figure(_wrap_title(title, 6, 12), "no member of this group was run with "
+                             "captured statistics, so there is nothing to compare")
+    n = len(members)
+    panel = min(GROUP_PANEL_WIDTH, GROUP_MAX_WIDTH / n)
+    width = max(GROUP_MIN_WIDTH, panel * n + 0.9)
+    fig = Figure(figsize=(width, 2.5 * len(steps) + 1.0), layout="constrained")
     # a row is one step: its panels share both axes, so widths and heights compare directly
-    axes = fig.subplots(len(steps), len(present), squeeze=False, sharex="row", sharey="row")
-    for col, (name, diag) in enumerate(present.items()):
-        row_of = {int(s): k for k, s in enumerate(diag["capture_steps"])}
-        L = len(diag["layer_names"])
-        seed = healthy_seed((diverged or {}).get(name), diag["act_std"].shape[1])
+    axes = fig.subplots(len(steps), n, squeeze=False, sharex="row", sharey="row")
+    for col, name in enumerate(members):
+        diag = diags[name]
+        row_of = ({int(s): k for k, s in enumerate(diag["capture_steps"])}
+                  if has_captures(diag) else {})
         for r, step in enumerate(steps):
-            ax, k = axes[r, col], row_of[step]
-            for i in range(L):
-                if kind == "activations":
-                    bins = diag["act_hist"].shape[-1]
-                    edges = np.linspace(-1, 1, bins + 1)
-                    density = _density(diag["act_hist"][k, :, i].sum(0), edges)
-                    std = _nanmean(_finite(diag["act_std"][k, :, i]))
-                    sat = _nanmean(_finite(diag["act_saturated"][k, :, i]))
-                    text = f"std {_fmt(std, '.2f')}, sat {_fmt(100 * sat, '.0f')}%"
-                else:
-                    edges = _finite(diag["agrad_edges"][k, seed])
-                    density = _density(diag["agrad_hist"][k, seed, i], edges)
-                    density = np.where(density > 0, density, np.nan)  # log axis: no zeros
-                    text = f"std {_fmt(_nanmean(_finite(diag['agrad_std'][k, :, i])), '.1e')}"
-                ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.1,
-                        label=f"L{i}: {text}")
-            ax.legend(fontsize=6, loc="upper right", handlelength=1)
-            ax.grid(alpha=0.3)
+            ax = axes[r, col]
             if r == 0:
                 ax.set_title(name, color=colors.get(name, "black"), fontsize=10,
                              fontweight="bold")
@@ -509,18 +506,44 @@ def gain_figure(diags: Mapping[str, Mapping], colors: Mapping[str, tuple], kind:
                 ax.set_ylabel(f"{_step_label(step)}\ndensity", fontsize=8)
             if r == len(steps) - 1:
                 ax.set_xlabel(label, fontsize=8)
-            if kind == "activations":
-                ax.set_xticks([-1, -0.5, 0, 0.5, 1])
+            ax.grid(alpha=0.3)
+            if step not in row_of:
+                _note(ax, f"{_step_label(step)}\nnot captured")
+                continue
+            _group_panel(ax, diag, row_of[step], kind, (diverged or {}).get(name))
     if kind == "gradients":
         # gradient densities differ by orders of magnitude between gains: a log axis keeps
-        # the narrow (gain 0.5) and the wide (gain 3) distributions both visible
+        # the narrow (small gain) and the wide (large gain) distributions both visible
         for r in range(len(steps)):
-            axes[r, 0].set_yscale("log")
+            if any(line.get_ydata().size for ax in axes[r] for line in ax.get_lines()):
+                axes[r, 0].set_yscale("log")
             axes[r, 0].ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
-    fig.suptitle(title + (" (all seeds pooled)" if kind == "activations"
-                          else " (one seed each; std = seed mean)"), fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(_wrap_title(title, width, 10), fontsize=10)
     return fig
+
+
+def _group_panel(ax: Axes, diag: Mapping, k: int, kind: str,
+                 diverged_at: Sequence[int | None] | None) -> None:
+    """One member at capture index k: a density line per tanh layer."""
+    L = len(diag["layer_names"])
+    seed = healthy_seed(diverged_at, diag["act_std"].shape[1])
+    for i in range(L):
+        if kind == "activations":
+            edges = np.linspace(-1, 1, diag["act_hist"].shape[-1] + 1)
+            density = _density(diag["act_hist"][k, :, i].sum(0), edges)
+            std = _nanmean(_finite(diag["act_std"][k, :, i]))
+            sat = _nanmean(_finite(diag["act_saturated"][k, :, i]))
+            text = f"std {_fmt(std, '.2f')}, sat {_fmt(100 * sat, '.0f')}%"
+        else:
+            edges = _finite(diag["agrad_edges"][k, seed])
+            density = _density(diag["agrad_hist"][k, seed, i], edges)
+            density = np.where(density > 0, density, np.nan)  # log axis: no zeros
+            text = f"std {_fmt(_nanmean(_finite(diag['agrad_std'][k, :, i])), '.1e')}"
+        ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.1,
+                label=f"L{i}: {text}")
+    ax.legend(fontsize=6, loc="upper right", handlelength=1)
+    if kind == "activations":
+        ax.set_xticks([-1, -0.5, 0, 0.5, 1])
 
 
 # ----------------------------------------------------------------------------- variance demo
@@ -590,22 +613,39 @@ def write_variant_figures(variant: str, diag: Mapping, train_log: Mapping, summa
 
 def write_comparison_figures(variants: Sequence[str], declared: Sequence[str],
                              metrics: Mapping[str, Mapping], losses: Mapping[str, np.ndarray],
-                             diags: Mapping[str, Mapping],
                              outputs: Mapping[str, str | Path]) -> None:
-    """Cross-variant figures; `outputs` maps loss_curves, initial_loss, dev_loss,
-    gain_activations and gain_gradients to PNG paths."""
+    """Cross-variant figures (figures.CROSS_FIGURES); `outputs` maps loss_curves,
+    initial_loss and dev_loss to PNG paths."""
     colors = variant_colors(declared)
     uniform = next((m["expected_initial_loss"] for m in metrics.values()
                     if m.get("expected_initial_loss")), None)
-    diverged = {n: metrics[n].get("diverged_at") for n in variants}
     ordered = {n: metrics[n] for n in variants}
     figures = {
         "loss_curves": lambda: loss_curves_figure({n: losses[n] for n in variants}, colors,
                                                   uniform_loss=uniform),
         "initial_loss": lambda: initial_loss_figure(ordered, colors),
         "dev_loss": lambda: dev_loss_figure(ordered, colors),
-        "gain_activations": lambda: gain_figure(diags, colors, "activations"),
-        "gain_gradients": lambda: gain_figure(diags, colors, "gradients", diverged=diverged),
     }
     for key, path in outputs.items():
         save(figures[key](), path)
+
+
+def group_figures(group: str, members: Sequence[str], declared: Sequence[str],
+                  metrics: Mapping[str, Mapping], diags: Mapping[str, Mapping]
+                  ) -> dict[str, Figure]:
+    """Every figure of figures.GROUP_FIGURES for one group, members in the group's order;
+    colours by position among the declared variants, as in every other figure."""
+    colors = variant_colors(declared)
+    ordered = {n: diags[n] for n in members}
+    diverged = {n: metrics[n].get("diverged_at") for n in members}
+    return {kind: group_figure(group, ordered, colors, kind, diverged=diverged)
+            for kind in GROUP_FIGURES}
+
+
+def write_group_figures(group: str, members: Sequence[str], declared: Sequence[str],
+                        metrics: Mapping[str, Mapping], diags: Mapping[str, Mapping],
+                        outputs: Mapping[str, str | Path]) -> None:
+    """Rule plot_group: `outputs` maps the keys of figures.GROUP_FIGURES to PNG paths."""
+    figures = group_figures(group, members, declared, metrics, diags)
+    for key, path in outputs.items():
+        save(figures[key], path)

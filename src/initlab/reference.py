@@ -13,8 +13,9 @@ the same weights and the same batches:
   model's, not the notebook's scalar-mean version, so that all three loops compute the same
   function; see design.md.)
 - `plain_loop`: a plain autograd loop as a careful user writes it: functional ops,
-  `F.cross_entropy`, `F.batch_norm` (torch.nn.BatchNorm1d's arithmetic), an in-place SGD update,
-  and the losses kept on the device, with no host sync per step.
+  `F.cross_entropy`, `F.batch_norm` (torch.nn.BatchNorm1d's arithmetic; or, for the
+  faithfulness test, `_BatchNorm1d` written from the formulas), an in-place SGD update, and the
+  losses kept on the device, with no host sync per step.
 """
 
 from __future__ import annotations
@@ -54,18 +55,29 @@ def _leaf(params: dict[str, Tensor]) -> dict[str, Tensor]:
 
 # --- (c) the plain loop -----------------------------------------------------------------------
 def plain_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: Tensor,
-               batches: Tensor, lr_at: Callable[[int], float]) -> tuple[Tensor, dict]:
-    """Train one seed; return the loss of every step [steps] and the final parameters."""
+               batches: Tensor, lr_at: Callable[[int], float],
+               formula_batchnorm: bool = False) -> tuple[Tensor, dict]:
+    """Train one seed; return the loss of every step [steps] and the final parameters (with
+    the batch-norm running statistics).
+
+    Batch norm is torch's (F.batch_norm), as a user writes it; with `formula_batchnorm` it is
+    `_BatchNorm1d`, written out from the formulas, so that a test checks the trainer's batch
+    norm against arithmetic that shares no kernel with it or with torch's.
+    """
     p = _leaf(params)
     names = list(p)
     running = [(torch.zeros(arch.width, device=X.device), torch.ones(arch.width, device=X.device))
                for _ in range(arch.depth if arch.batchnorm else 0)]
+    formula = [_BatchNorm1d(p[f"bn{i}.gamma"], p[f"bn{i}.beta"], arch.bn_momentum, arch.bn_eps)
+               for i in range(len(running))] if formula_batchnorm else []
     losses = torch.empty(len(batches), device=X.device)
     for step, ix in enumerate(batches):
         x = p["embedding"][X[ix]].view(len(ix), -1)
         for i in range(arch.depth):
             x = x @ p[f"hidden{i}.weight"] + p[f"hidden{i}.bias"]
-            if arch.batchnorm:
+            if formula:
+                x = formula[i](x)
+            elif arch.batchnorm:
                 x = F.batch_norm(x, *running[i], p[f"bn{i}.gamma"], p[f"bn{i}.beta"],
                                  training=True, momentum=arch.bn_momentum, eps=arch.bn_eps)
             x = torch.tanh(x)
@@ -79,6 +91,8 @@ def plain_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: Tens
                 p[name].add_(p[name].grad, alpha=-lr)
         losses[step] = loss.detach()
     final = {name: t.detach() for name, t in p.items()}
+    if formula:
+        running = [(bn.running_mean, bn.running_var) for bn in formula]
     for i, (mean, var) in enumerate(running):
         final[f"bn{i}.running_mean"], final[f"bn{i}.running_var"] = mean, var
     return losses, final
@@ -98,6 +112,9 @@ class _Linear:
 
 
 class _BatchNorm1d:
+    """Batch norm from its formulas: per-feature batch mean and biased variance normalize;
+    the running statistics take the unbiased variance (n / (n - 1)), as torch's do."""
+
     def __init__(self, gamma: Tensor, beta: Tensor, momentum: float, eps: float):
         self.gamma, self.beta, self.momentum, self.eps = gamma, beta, momentum, eps
         self.running_mean = torch.zeros_like(gamma)
@@ -175,3 +192,53 @@ def notebook_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
                 ud.append([((lr * t.grad).std() / t.data.std()).log10().item()
                            for t in parameters])
     return lossi, ud
+
+
+# --- (d) the lockstep autograd loop -----------------------------------------------------------
+def lockstep_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: Tensor,
+                  batches: Tensor, lr_at: Callable[[int], float]) -> tuple[Tensor, dict]:
+    """Train S seeds at once the way initlab's trainer batches them, but with autograd.
+
+    `params` are stacked [S, ...] (init_parameters for S seeds), `batches` [steps, S, B]. The
+    forward pass is the trainer's (torch.bmm / baddbmm over the seed dimension, batch norm per
+    seed and feature through F.batch_norm), the backward is autograd's and the update
+    torch.optim.SGD's. Summing the seeds' mean losses gives each seed its own gradient, so
+    seed k computes what plain_loop computes for it. Returns the losses [steps, S] and the
+    final parameters (with the running statistics, stacked [S, W]).
+
+    `python -m initlab.bench` times it beside (a) and (c): (c)/(d) is what training the seeds
+    together gains, (d)/(a) what the hand-written backward and fused update gain.
+    """
+    p = _leaf(params)
+    S = p["embedding"].shape[0]
+    seed_index = torch.arange(S, device=X.device)[:, None, None]
+    running = [(torch.zeros(S * arch.width, device=X.device),
+                torch.ones(S * arch.width, device=X.device))
+               for _ in range(arch.depth if arch.batchnorm else 0)]
+    optimizer = torch.optim.SGD(list(p.values()), lr=lr_at(0))
+    losses = torch.empty(len(batches), S, device=X.device)
+    for step, ix in enumerate(batches):  # ix: [S, B]
+        B = ix.shape[1]
+        x = p["embedding"][seed_index, X[ix]].reshape(S, B, -1)  # [S, B, T*E]
+        for i in range(arch.depth):
+            x = torch.baddbmm(p[f"hidden{i}.bias"].unsqueeze(1), x, p[f"hidden{i}.weight"])
+            if arch.batchnorm:  # [B, S*W]: one column per seed and feature
+                flat = x.transpose(0, 1).reshape(B, S * arch.width)
+                flat = F.batch_norm(flat, *running[i], p[f"bn{i}.gamma"].reshape(-1),
+                                    p[f"bn{i}.beta"].reshape(-1), training=True,
+                                    momentum=arch.bn_momentum, eps=arch.bn_eps)
+                x = flat.reshape(B, S, arch.width).transpose(0, 1)
+            x = torch.tanh(x)
+        logits = torch.baddbmm(p["output.bias"].unsqueeze(1), x, p["output.weight"])
+        per_seed = F.cross_entropy(logits.reshape(S * B, -1), Y[ix].reshape(-1),
+                                   reduction="none").view(S, B).mean(1)
+        optimizer.zero_grad(set_to_none=True)
+        per_seed.sum().backward()
+        optimizer.param_groups[0]["lr"] = lr_at(step)
+        optimizer.step()
+        losses[step] = per_seed.detach()
+    final = {name: t.detach() for name, t in p.items()}
+    for i, (mean, var) in enumerate(running):
+        final[f"bn{i}.running_mean"] = mean.view(S, arch.width)
+        final[f"bn{i}.running_var"] = var.view(S, arch.width)
+    return losses, final

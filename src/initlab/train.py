@@ -168,6 +168,9 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
     Xprobe, Yprobe = Xtr[probe], Ytr[probe]
     captures: dict[int, dict] = {}
+    capture_steps = set(spec.capture_steps)  # derived once: `in` runs every step
+    lr_changes = dict(spec.lr_steps)  # first step -> lr; a later entry on the same step wins
+    lr = spec.lr_at(0)
     initial_train_loss = split_loss(model, Xtr, Ytr, batch_stats=arch.batchnorm).numpy()
 
     losses = torch.full((steps, S), float("nan"), device=dev)
@@ -187,9 +190,9 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
         chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(dev), arch.vocab_size)
         chunk_start = step
         for t in range(n):
-            if step in spec.capture_steps:
+            if step in capture_steps:
                 captures[step] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
-            lr = spec.lr_at(step)
+            lr = lr_changes.get(step, lr)
             dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
             if step in ratio_rows:  # the update:data ratio needs the gradients themselves
                 model.backward(dlogits)
@@ -215,7 +218,7 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
         if all(d is not None for d in diverged_at):
             log.warning("every seed diverged; stopping at step %d of %d", step, steps)
             break
-    if steps in spec.capture_steps:
+    if steps in capture_steps:
         captures[steps] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
     seconds = time.perf_counter() - start_time
     cpu_seconds = time.process_time() - start_cpu
@@ -266,9 +269,11 @@ def load_checkpoint(path) -> tuple[MLP, dict]:
 def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *, checkpoint,
                   train_log, diagnostics_path, summary_path) -> dict:
     save_checkpoint(checkpoint, spec, arch, result)
+    lr = np.empty(spec.steps, np.float32)
+    for start, value in spec.lr_steps:  # spec.lr_at(s) for every s, without 200,000 calls
+        lr[start:] = value
     np.savez_compressed(train_log, losses=result.losses, update_steps=result.update_steps,
-                        update_ratios=result.update_ratios,
-                        lr=np.array([spec.lr_at(s) for s in range(spec.steps)], np.float32))
+                        update_ratios=result.update_ratios, lr=lr)
     np.savez_compressed(diagnostics_path, **result.captures)
     diverged = [d is not None for d in result.diverged_at]
     summary = {
@@ -287,3 +292,84 @@ def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *,
     write_json(summary_path, summary)
     return summary
 
+
+
+# --- many models in lockstep (sweeps) ---------------------------------------------------------
+@dataclass
+class ModelsResult:
+    model: MLP  # the trained batched model, M models
+    losses: np.ndarray  # [M, steps] float32, the minibatch loss of every step
+    diverged_at: list[int | None]  # first step with a non-finite loss, per model
+    captures: dict[str, np.ndarray]  # diagnostics.stack_captures of the capture steps
+    seconds: float = 0.0  # wall clock of the training loop, captures included
+    cpu_seconds: float = 0.0
+    steps_done: int = 0
+
+
+def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: dict, *,
+                 steps: int, batch_size: int, lr_at, device: str = "cpu",
+                 probe_examples: int = 512, histogram_bins: int = 60,
+                 capture_steps: tuple[int, ...] = (0,), label: str = "models") -> ModelsResult:
+    """Train M = len(seeds) models of one architecture in lockstep: model k starts from
+    init_parameters(arch, inits[k], [seeds[k]]) and draws the minibatches of seeds[k], so it
+    computes what train_variant computes for that seed alone (tests/test_sweeps.py); the
+    schedule `lr_at(step)` and the batch size are shared.
+
+    The sweep's step: forward, loss gradient, the SGD update fused into the backward pass; no
+    update ratios, diagnostics only at `capture_steps`, no host sync inside a chunk.
+    """
+    dev = resolve_device(device)
+    Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
+    model = MLP(arch, init_parameters(arch, inits, seeds, dev))
+    M = len(seeds)
+    log.info("%s: %s, %d models in lockstep, %d steps, device %s", label, arch, M, steps, dev)
+    probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
+    Xprobe, Yprobe = Xtr[probe], Ytr[probe]
+    captures: dict[int, dict] = {}
+    capture_at = set(capture_steps)
+    losses = torch.full((steps, M), float("nan"), device=dev)
+    diverged_at: list[int | None] = [None] * M
+    stream = batch_stream(seeds, len(Ytr), batch_size)
+    start_time = time.perf_counter()
+    start_cpu = time.process_time()
+    step = 0
+    while step < steps:
+        n = min(CHUNK, steps - step)
+        chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(dev), arch.vocab_size)
+        chunk_start = step
+        for t in range(n):
+            if step in capture_at:
+                captures[step] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
+            model.backward_sgd(chunk.loss_grad(t, model.forward(chunk.X[t])), lr_at(step))
+            step += 1
+        losses[chunk_start:step] = chunk.losses()
+        bad = ~torch.isfinite(losses[chunk_start:step])
+        for k in bad.any(0).nonzero().flatten().tolist():
+            if diverged_at[k] is None:
+                diverged_at[k] = chunk_start + int(bad[:, k].nonzero()[0, 0])
+        finite = losses[step - 1][torch.isfinite(losses[step - 1])]  # one log line per chunk
+        log.info("step %7d/%d  loss median %.4f  %d of %d diverged  %.1f us per model-step",
+                 step, steps, float(finite.median()) if finite.numel() else float("nan"),
+                 sum(d is not None for d in diverged_at), M,
+                 1e6 * (time.perf_counter() - start_time) / (step * M))
+        if all(d is not None for d in diverged_at):
+            log.warning("every model diverged; stopping at step %d of %d", step, steps)
+            break
+    if steps in capture_at:
+        captures[steps] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
+    seconds = time.perf_counter() - start_time
+    log.info("trained %d steps x %d models in %.1fs (%.1f us per model-step)", step, M, seconds,
+             1e6 * seconds / max(step * M, 1))
+    return ModelsResult(model=model, losses=losses.T.float().cpu().numpy(),
+                        diverged_at=diverged_at,
+                        captures=diagnostics.stack_captures(captures) if captures else {},
+                        seconds=seconds, cpu_seconds=time.process_time() - start_cpu,
+                        steps_done=step)
+
+
+def eval_sample(X: Tensor, Y: Tensor, n: int, seed: int = PROBE_SEED) -> tuple[Tensor, Tensor]:
+    """A fixed sample of n examples (all of them if n >= len(Y)), the same for every job."""
+    if n >= len(Y):
+        return X, Y
+    idx = torch.randperm(len(Y), generator=torch.Generator().manual_seed(seed + 1))[:n]
+    return X[idx], Y[idx]

@@ -1,42 +1,37 @@
-# Diagnostics plots, sampling and the variance-growth demonstration (issue 4).
+# Diagnostics plots, sampling and the variance-growth demonstration (issue 4). Which figures
+# exist, their titles and captions: initlab.figures (workflow/report/*.rst are written from it).
 
-VARIANT_FIGURES = [
-    "loss",
-    "activations",
-    "gradients",
-    "weight_gradients",
-    "saturation",
-    "update_ratio",
-]
-COMPARISON_FIGURES = [
-    "loss_curves",
-    "initial_loss",
-    "dev_loss",
-    "gain_activations",
-    "gain_gradients",
-]
+from initlab.figures import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
 
 
-# `snakemake --lint` wants no `def` beside rules (helpers belong in common.smk), so the two
-# small helpers and analysis_outputs(), which rule all calls, are lambdas.
-variant_figure = lambda name: report(
-    f"results/variants/{{variant}}/figures/{name}.png",
-    caption=f"../report/{name}.rst",
+# `snakemake --lint` wants no `def` beside rules (helpers belong in common.smk), so the small
+# helpers and analysis_outputs(), which rule all calls, are lambdas.
+variant_figure = lambda key: report(
+    f"results/variants/{{variant}}/figures/{key}.png",
+    caption=f"../report/{key}.rst",
     category="Per variant",
     subcategory="{variant}",
-    labels={"variant": "{variant}", "figure": name},
+    labels={"variant": "{variant}", "figure": VARIANT_FIGURES[key].title},
 )
-comparison_figure = lambda name: report(
-    f"results/figures/{name}.png",
-    caption=f"../report/{name}.rst",
+comparison_figure = lambda key: report(
+    f"results/figures/{key}.png",
+    caption=f"../report/{key}.rst",
     category="Across variants",
-    labels={"figure": name},
+    labels={"figure": CROSS_FIGURES[key].title},
+)
+group_figure = lambda key: report(
+    f"results/figures/groups/{{group}}/{key}.png",
+    caption=f"../report/group_{key}.rst",
+    category="Groups of variants",
+    subcategory="{group}",
+    labels={"group": "{group}", "figure": GROUP_FIGURES[key].title},
 )
 analysis_outputs = lambda: [
     *variant_files("samples.json"),
     *variant_files("samples.txt"),
-    *(f for name in VARIANT_FIGURES for f in variant_files(f"figures/{name}.png")),
-    *(f"results/figures/{name}.png" for name in COMPARISON_FIGURES),
+    *(f for key in VARIANT_FIGURES for f in variant_files(f"figures/{key}.png")),
+    *(f"results/figures/{key}.png" for key in CROSS_FIGURES),
+    *expand("results/figures/groups/{group}/{key}.png", group=GROUPS, key=GROUP_FIGURES),
     "results/variance/variance.json",
     "results/variance/variance.png",
 ]
@@ -47,7 +42,7 @@ rule sample:
         checkpoint="results/variants/{variant}/model.pt",
         vocab="results/data/vocab.json",
         names="results/data/split_names.json",
-        code=package("data", "models", "train", "sampling"),
+        code=package_inputs("sample"),
     output:
         json="results/variants/{variant}/samples.json",
         text=report(
@@ -75,9 +70,9 @@ rule plot_variant:
         train_log="results/variants/{variant}/train_log.npz",
         diagnostics="results/variants/{variant}/diagnostics.npz",
         summary="results/variants/{variant}/train.json",
-        code=package("plots"),
+        code=package_inputs("plot_variant"),
     output:
-        **{name: variant_figure(name) for name in VARIANT_FIGURES},
+        **{key: variant_figure(key) for key in VARIANT_FIGURES},
     conda:
         "../envs/initlab.yaml"
     log:
@@ -92,10 +87,9 @@ rule plot_compare:
     input:
         metrics=variant_files("metrics.json"),
         train_logs=variant_files("train_log.npz"),
-        diagnostics=variant_files("diagnostics.npz"),
-        code=package("plots"),
+        code=package_inputs("plot_compare"),
     output:
-        **{name: comparison_figure(name) for name in COMPARISON_FIGURES},
+        **{key: comparison_figure(key) for key in CROSS_FIGURES},
     params:
         variants=VARIANTS,
         declared=list(config["variants"]),
@@ -109,9 +103,29 @@ rule plot_compare:
         "../scripts/plot_compare.py"
 
 
+rule plot_group:
+    input:
+        metrics=group_files("metrics.json"),
+        diagnostics=group_files("diagnostics.npz"),
+        code=package_inputs("plot_group"),
+    output:
+        **{key: group_figure(key) for key in GROUP_FIGURES},
+    params:
+        members=group_members,
+        declared=list(config["variants"]),
+    conda:
+        "../envs/initlab.yaml"
+    log:
+        "results/logs/plot_group/{group}.log",
+    benchmark:
+        "results/benchmarks/plot_group/{group}.tsv"
+    script:
+        "../scripts/plot_group.py"
+
+
 rule variance:
     input:
-        code=package("data", "variance", "plots"),
+        code=package_inputs("variance"),
     output:
         json="results/variance/variance.json",
         figure=report(
@@ -134,3 +148,23 @@ rule variance:
         "results/benchmarks/variance.tsv"
     script:
         "../scripts/variance.py"
+
+
+# Everything of one variant in one target: `snakemake --cores 4 results/variants/<v>/done`
+# trains, evaluates, samples and plots it (and nothing of the other variants). The marker lists
+# the files it stands for.
+rule variant:
+    input:
+        metrics="results/variants/{variant}/metrics.json",
+        samples="results/variants/{variant}/samples.json",
+        samples_text="results/variants/{variant}/samples.txt",
+        figures=[f"results/variants/{{variant}}/figures/{key}.png" for key in VARIANT_FIGURES],
+    output:
+        "results/variants/{variant}/done",
+    localrule: True
+    conda:
+        "../envs/initlab.yaml"
+    log:
+        "results/logs/variant/{variant}.log",
+    shell:
+        "printf '%s\\n' {input} > {output} 2> {log}"

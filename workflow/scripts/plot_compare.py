@@ -20,6 +20,5 @@ write_comparison_figures(
     snakemake.params.declared,
     metrics=by_variant(inputs.metrics, lambda p: json.loads(Path(p).read_text())),
     losses=by_variant(inputs.train_logs, lambda p: load_npz(p)["losses"]),
-    diags=by_variant(inputs.diagnostics, load_npz),
     outputs=dict(snakemake.output.items()),
 )
