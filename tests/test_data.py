@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 from pathlib import Path
@@ -27,7 +28,7 @@ from initlab.data import (
 
 REPO = Path(__file__).resolve().parents[1]
 BIRDS = REPO / "datasets" / "birds" / "birds.csv"
-REFERENCE_NAMES = REPO.parent / "shared" / "reference" / "names.txt"
+REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
 
 
 def decode_names(Y: torch.Tensor, itos: list[str]) -> list[str]:
@@ -362,7 +363,11 @@ def test_shipped_birds_dataset(tmp_path):
     assert tensors["train"]["X"].shape == (174_644, 3)
 
 
-@pytest.mark.skipif(not REFERENCE_NAMES.is_file(), reason=f"{REFERENCE_NAMES} is not present")
+def test_the_shipped_names_file_is_makemores_byte_for_byte():
+    digest = hashlib.sha256(REFERENCE_NAMES.read_bytes()).hexdigest()
+    assert digest == "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
+
+
 def test_reference_names_go_through_the_same_stages(tmp_path):
     clean_summary, summary, tensors = run_data_stages(REFERENCE_NAMES, tmp_path)
     assert clean_summary["input_lines"] == 32_033

@@ -12,7 +12,7 @@ from conftest import BIRDS, REPO, snakemake
 
 pytestmark = pytest.mark.slow
 
-REFERENCE_NAMES = REPO.parent / "shared" / "reference" / "names.txt"
+REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
 DEFAULT_VARIANTS = 9
 
 
@@ -44,6 +44,15 @@ def test_dry_run_of_one_variants_metrics_plans_only_its_chain(tmp_path):
     counts = job_counts(result.stdout)
     assert counts == {"clean": 1, "tokenize": 1, "split": 1, "train": 1, "evaluate": 1,
                       "total": 5}
+
+
+def test_one_variants_marker_plans_everything_of_it_and_nothing_of_the_others(tmp_path):
+    result = snakemake(tmp_path, "-n", "results/variants/xavier/done")
+    counts = job_counts(result.stdout)
+    assert counts == {"clean": 1, "tokenize": 1, "split": 1, "train": 1, "evaluate": 1,
+                      "sample": 1, "plot_variant": 1, "variant": 1, "total": 8}
+    assert "variant=xavier" in result.stdout
+    assert not re.search(r"variant=(?!xavier\b)", result.stdout)
 
 
 # ------------------------------------------------------------------------------ bad datasets
@@ -113,9 +122,7 @@ def test_a_bad_config_fails_before_any_job_runs_naming_the_key(tmp_path, case):
 # --------------------------------------------------------------------- datasets through stages
 DATASETS = [
     pytest.param(BIRDS, 11_131, "._" + string.ascii_lowercase, id="birds"),
-    pytest.param(REFERENCE_NAMES, 29_494, "." + string.ascii_lowercase, id="reference_names",
-                 marks=pytest.mark.skipif(not REFERENCE_NAMES.is_file(),
-                                          reason=f"{REFERENCE_NAMES} is not present")),
+    pytest.param(REFERENCE_NAMES, 29_494, "." + string.ascii_lowercase, id="reference_names"),
 ]
 
 

@@ -14,6 +14,17 @@ def setup(log_path: str | Path | None, level: int = logging.INFO) -> None:
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # An exception nobody catches would reach only stderr (Snakemake shows it, the rule's log
+    # file would end mid-run); through logging, its traceback lands in both.
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("initlab").critical("uncaught %s, the job fails:", exc_type.__name__,
+                                          exc_info=(exc_type, exc, tb))
 
 
 def fail(message: str) -> None:

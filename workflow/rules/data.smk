@@ -1,7 +1,7 @@
 rule clean:
     input:
         dataset=config["dataset"],
-        code=package("data"),
+        code=package_inputs("clean"),
     output:
         names="results/data/names.txt",
         summary="results/data/clean_summary.json",
@@ -18,7 +18,7 @@ rule clean:
 rule tokenize:
     input:
         names="results/data/names.txt",
-        code=package("data"),
+        code=package_inputs("tokenize"),
     output:
         vocab="results/data/vocab.json",
     conda:
@@ -35,7 +35,7 @@ rule split:
     input:
         names="results/data/names.txt",
         vocab="results/data/vocab.json",
-        code=package("data"),
+        code=package_inputs("split"),
     output:
         tensors="results/data/splits.pt",
         names="results/data/split_names.json",

@@ -1,7 +1,7 @@
 rule train:
     input:
         tensors="results/data/splits.pt",
-        code=package("config", "models", "train", "diagnostics"),
+        code=package_inputs("train"),
     output:
         checkpoint="results/variants/{variant}/model.pt",
         train_log="results/variants/{variant}/train_log.npz",
@@ -29,7 +29,7 @@ rule evaluate:
         checkpoint="results/variants/{variant}/model.pt",
         summary="results/variants/{variant}/train.json",
         tensors="results/data/splits.pt",
-        code=package("models", "train", "evaluate"),
+        code=package_inputs("evaluate"),
     output:
         metrics="results/variants/{variant}/metrics.json",
     threads: 1
