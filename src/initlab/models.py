@@ -18,6 +18,7 @@ against autograd, tests/test_faithful.py whole training runs against a plain aut
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -338,12 +339,19 @@ def init_tensor(shape: tuple[int, ...], spec: dict, generator: torch.Generator) 
     return t.T.contiguous().mul_(spec["scale"]) if t.dim() == 2 else t.mul_(spec["scale"])
 
 
-def init_parameters(arch: Architecture, init: dict[str, dict], seeds: list[int],
-                    device: str | torch.device = "cpu") -> dict[str, Tensor]:
+def init_parameters(arch: Architecture, init: dict[str, dict] | Sequence[dict[str, dict]],
+                    seeds: list[int], device: str | torch.device = "cpu") -> dict[str, Tensor]:
     """Stacked parameters [S, ...] for `seeds`. Each seed draws from its own generator in a
-    fixed order, so seed k's weights do not depend on which other seeds train beside it."""
+    fixed order, so seed k's weights do not depend on which other seeds train beside it.
+
+    The leading dimension is really "model": `init` is one spec for all of them (a variant's
+    seeds) or one spec per model (a sweep's grid points, model k = inits[k] with seeds[k]).
+    """
+    inits = [init] * len(seeds) if isinstance(init, dict) else list(init)
+    if len(inits) != len(seeds):
+        raise ValueError(f"{len(inits)} init specs for {len(seeds)} seeds")
     per_seed = []
-    for seed in seeds:
+    for seed, init in zip(seeds, inits, strict=True):
         g = torch.Generator().manual_seed(seed)
         V, E = arch.vocab_size, arch.embedding_dim
         # torch lays an embedding out as [V, E] natively, the transpose of a weight's layout
