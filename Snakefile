@@ -13,7 +13,21 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/theory.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/report.smk"
+
+
+# One run per folder (src/initlab/runlock.py): the lock is taken here, after the DAG is built and
+# before the first job starts, so dry runs, --lint, --list-rules and --report never take it, and
+# the jobs Snakemake spawns itself (group, cluster jobs) run with --no-hooks and skip it.
+onstart:
+    take_run_lock()
+
+
+onsuccess:
+    print_report_location()
 
 
 rule all:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def test_shipped_variants_resolve_as_the_design_table_says():
     no_fix = resolve_variant(config, "no_fix")
     assert no_fix.family == "shallow" and (no_fix.width, no_fix.depth) == (200, 1)
     assert all(v == {"scheme": "normal", "scale": 1.0, "gain": 1.0} for v in no_fix.init.values())
-    assert no_fix.lr_schedule == [(0, 0.1), (100_000, 0.01)]
+    assert no_fix.lr_schedule == [(0.0, 0.1), (0.5, 0.01)]  # as the config states it
+    assert no_fix.lr_steps == [(0, 0.1), (100_000, 0.01)]
     assert no_fix.lr_at(99_999) == 0.1 and no_fix.lr_at(100_000) == 0.01
 
     xavier = resolve_variant(config, "xavier")
@@ -71,7 +73,7 @@ def test_shipped_variants_resolve_as_the_design_table_says():
     deep = resolve_variant(config, "deep_gain_3")
     assert deep.family == "deep" and (deep.width, deep.depth) == (100, 5)
     assert deep.init["hidden_weight"]["gain"] == 3.0
-    assert deep.lr_schedule == [(0, 0.075), (100_000, 0.01)]
+    assert deep.lr_steps == [(0, 0.075), (100_000, 0.01)]
     assert resolve_variant(config, "deep_batchnorm").batchnorm
     assert resolve_variant(config, "deep_gain_5_3").init["hidden_weight"]["gain"] == 5 / 3
 
@@ -96,6 +98,19 @@ def test_override_file_and_run_variants(tmp_path):
     assert spec.capture_steps == [0, 10, 50]
 
 
+def test_a_shortened_spec_derives_its_schedule_and_captures_from_its_steps():
+    spec = resolve_variant(load_config(CONFIG), "deep_gain_3")
+    assert spec.capture_points == [0, 1000, "last"]
+    assert spec.capture_steps == [0, 1000, 200_000]
+    short = dataclasses.replace(spec, steps=1000)
+    assert short.lr_steps == [(0, 0.075), (500, 0.01)]  # the drop moves with the run's end
+    assert short.lr_at(499) == 0.075 and short.lr_at(500) == 0.01
+    assert short.capture_steps == [0, 1000]  # 1000 and "last" are one step
+    shorter = dataclasses.replace(spec, steps=300)
+    assert shorter.capture_steps == [0, 300]  # a point past the end cannot be captured
+    assert shorter.lr_steps == [(0, 0.075), (150, 0.01)]
+
+
 def test_variant_training_override_applies_to_that_variant_only(raw):
     raw["variants"]["xavier"]["training"] = {"steps": 40}
     raw["training"]["steps"] = 100
@@ -108,6 +123,8 @@ def test_variant_training_override_applies_to_that_variant_only(raw):
 
 def test_variants_relying_on_defaults_do_not_share_dicts(raw):
     raw["variants"] = {"a": {}, "b": {}}
+    raw["comparisons"] = []  # the shipped ones name the shipped variants
+    raw["sweeps"] = {}  # ... and so does the shipped sweep's base
     config = validate_config(raw)
     config["variants"]["a"]["init"]["hidden_weight"]["scale"] = 0.5
     assert config["variants"]["b"]["init"]["hidden_weight"]["scale"] == 1
@@ -143,10 +160,10 @@ def test_unknown_nested_keys(raw, section, key):
 
 
 @pytest.mark.parametrize(("path", "value", "expected"), [
-    (("training", "steps"), "ten", "'ten' is not of type 'integer'"),
+    (("training", "steps"), "ten", "'ten' is not an integer"),  # text is read if it can be
     (("training", "steps"), 1.5, "not of type 'integer'"),
     (("training", "batch_size"), [32], "not of type 'integer'"),
-    (("context_size",), "3", "not of type 'integer'"),
+    (("context_size",), "three", "`context_size`: 'three' is not an integer"),
     (("run_variants",), "xavier", "not of type 'array'"),
     (("dataset",), 5, "not of type 'string'"),
     (("variants", "xavier"), None, "not of type 'object'"),
@@ -203,13 +220,14 @@ def test_run_variants_naming_an_undeclared_variant(raw):
 
 def test_diagnostic_step_beyond_the_step_count(raw):
     raw["training"]["steps"] = 500
-    raw["diagnostics"]["steps"] = [0, 1000, "last"]
+    raw["diagnostics"]["steps"] = [0, 600, "last"]  # written by the user: an error
     message = config_error(raw)
-    assert "diagnostics.steps" in message and "1000" in message
+    assert "diagnostics.steps" in message and "600" in message
 
 
 def test_diagnostic_step_beyond_one_variants_steps(raw):
     raw["variants"]["deep_gain_3"]["training"] = {"steps": 999}
+    raw["diagnostics"]["steps"] = [0, 1500, "last"]  # not the default list: an error
     message = config_error(raw)
     assert "diagnostics.steps" in message and "'deep_gain_3'" in message
 
@@ -241,7 +259,7 @@ def test_bad_variant_name(raw):
     assert "'bad/name' does not match" in config_error(raw)
 
 
-@pytest.mark.parametrize("gain", [0, -1, "0/3", "5/0", "leaky_relu", "fast", True, "1.5"])
+@pytest.mark.parametrize("gain", [0, -1, "0/3", "5/0", "leaky_relu", "fast", True, "-1.5"])
 def test_bad_gains_are_config_errors(raw, gain):
     raw["variants"]["xavier"]["init"]["hidden_weight"]["gain"] = gain
     assert "xavier" in config_error(raw)
@@ -269,11 +287,27 @@ def test_parse_gain_refuses_names_the_key(value):
         parse_gain(value, "variants.v.init.hidden_weight.gain")
 
 
-@pytest.mark.parametrize("gain", ["5/3", "1.5/2", "relu", 3])
-def test_gains_the_schema_accepts_resolve(raw, gain):
+@pytest.mark.parametrize(("gain", "expected"), [
+    ("5/3", 1.6666666666666667), ("1.5/2", 0.75), ("relu", 1.4142135623730951), (3, 3.0)])
+def test_gains_the_schema_accepts_resolve(raw, gain, expected):
     raw["variants"]["xavier"]["init"]["hidden_weight"]["gain"] = gain
     config = validate_config(raw)
-    assert resolve_variant(config, "xavier").init["hidden_weight"]["gain"] == parse_gain(gain)
+    resolved = resolve_variant(config, "xavier").init["hidden_weight"]["gain"]
+    assert resolved == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize(("kind", "scheme"), [("hidden_weight", "normal"),
+                                              ("hidden_bias", "zeros"), ("embedding", "ones")])
+def test_a_gain_on_a_scheme_without_one_is_refused(raw, kind, scheme):
+    raw["variants"]["xavier"]["init"][kind] = {"scheme": scheme, "gain": 2}
+    message = config_error(raw)
+    assert message.startswith(f"variants.xavier.init.{kind}.gain: scheme '{scheme}' has no gain")
+
+
+def test_a_gain_left_out_is_1(raw):
+    raw["variants"]["xavier"]["init"]["hidden_weight"] = {"scheme": "kaiming"}
+    spec = resolve_variant(validate_config(raw), "xavier")
+    assert spec.init["hidden_weight"] == {"scheme": "kaiming", "scale": 1.0, "gain": 1.0}
 
 
 # ----------------------------------------------------------------------- a 10th variant: config

@@ -8,6 +8,7 @@ exercise the real reading and rendering code without running the pipeline.
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import re
@@ -21,8 +22,10 @@ import pytest
 from PIL import Image  # matplotlib's own image library
 
 from initlab import report
+from initlab.config import validate_config
 
 EVIL = "<script>alert('x')</script> & co"
+RENDER = importlib.import_module("initlab.report.render")  # the module, not the function
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -42,10 +45,19 @@ def _stats(values: list[float | None]) -> dict:
             "per_seed": values}
 
 
+def _curve(steps: int, start: float, end: float, seed: int) -> np.ndarray:
+    """A noisy decaying loss curve, as a training log holds one per seed."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps)
+    return end + (start - end) * np.exp(-t / (steps / 20)) + 0.05 * rng.standard_normal(steps)
+
+
 def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "robin",
-                 capture_steps=(0, 1000, 2000)) -> report.ReportInputs:
+                 capture_steps=(0, 1000, 2000), config_steps=None, train_steps: int = 2000,
+                 train_logs: bool = True) -> report.ReportInputs:
     """A synthetic results/ folder under `root`; `variants` maps name -> overrides:
-    start (step-0 loss), dev, sat (share saturated), status, depth."""
+    start (step-0 loss), dev, sat (share saturated), status, depth. The config declares
+    `config_steps` (default: `capture_steps`) as diagnostics.steps."""
     res = root / "results"
     data = res / "data"
     data.mkdir(parents=True)
@@ -62,7 +74,7 @@ def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "r
         "min_name_length": 2, "max_name_length": 9, "mean_name_length": 7.0}))
     seeds = [11, 12]
     K, S = len(capture_steps), len(seeds)
-    metrics, diagnostics, samples, figures = {}, {}, {}, {}
+    metrics, diagnostics, samples, figures, logs = {}, {}, {}, {}, {}
     for i, (name, over) in enumerate(variants.items()):
         vdir = res / "variants" / name
         vdir.mkdir(parents=True)
@@ -96,6 +108,13 @@ def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "r
             "samples": [{"seed": s, "name": f"{sample_name}_{name}_{s}",
                          "pretty": f"{sample_name} {name} {s}", "loglik_per_char": -2.1,
                          "in_train": s == seeds[0]} for s in seeds]}))
+        if train_logs:
+            start = over.get("start", 3.4)
+            losses = np.stack([_curve(train_steps, start, dev - 0.1, 100 * i + s) for s in seeds])
+            if status == "diverged":
+                losses[0, 500:] = np.nan
+            np.savez_compressed(vdir / "train_log.npz", losses=losses.astype(np.float32))
+            logs[name] = vdir / "train_log.npz"
         metrics[name], diagnostics[name] = vdir / "metrics.json", vdir / "diagnostics.npz"
         samples[name] = vdir / "samples.json"
         figures[name] = {}
@@ -113,15 +132,20 @@ def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "r
     bench = res / "benchmarks" / "train.tsv"
     bench.parent.mkdir()
     bench.write_text("s\th:m:s\tmax_rss\n2.5\t0:00:02\t100\n")
-    config = {"dataset": "datasets/birds/birds.csv", "dataset_label": "Test birds & co",
-              "variants": {name: {"description": f"variant {name}", "model": {"family": "shallow"}}
-                           for name in variants}}
+    config = validate_config({
+        "dataset": "datasets/birds/birds.csv", "dataset_label": "Test birds & co",
+        "training": {"steps": train_steps},
+        "diagnostics": {"steps": list(config_steps or capture_steps)},
+        "variants": {name: {"description": f"variant {name}",
+                            "model": {"family": "deep" if over.get("depth", 1) > 1
+                                      else "shallow"}}
+                     for name, over in variants.items()}})
     return report.ReportInputs(
         config=config, variants=list(variants), data_summary=data / "summary.json",
         clean_summary=data / "clean_summary.json", names=data / "names.txt", metrics=metrics,
         diagnostics=diagnostics, samples=samples, variant_figures=figures, figures=cross,
         variance=res / "variance" / "variance.json",
-        variance_figure=res / "variance" / "variance.png", benchmarks=[bench])
+        variance_figure=res / "variance" / "variance.png", benchmarks=[bench], train_logs=logs)
 
 
 DEFAULT_VARIANTS = {
@@ -187,13 +211,18 @@ def test_names_and_dataset_text_are_escaped(tmp_path):
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
     assert "Test birds &amp; co" in html  # the config's dataset label, too
-    assert html.count("<script>") == 1  # only the sort script
+    # the page's own scripts only: chart data, the vendored uPlot and the report's script
+    assert html.count("<script") == 3
+    assert html.count('<script type="application/json" id="chart-data">') == 1
 
 
 def test_every_figure_in_the_context_is_embedded(inputs):
     context = report.build_context(inputs, now=NOW)
     paths = [f["path"] for f in context["figures"]] + [context["variance"]["figure"]["path"]]
+    paths += [c["fallback"]["path"] for c in context["charts"] if c["fallback"]]
     paths += [f["path"] for v in context["variants"] for f in v["figures"]]
+    # every cross-variant figure once: as a figure, or as the fallback of its interactive chart
+    assert len(paths) == len(set(paths))
     assert len(paths) == len(report.CROSS_FIGURES) + 1 + 3 * len(report.VARIANT_FIGURES)
     html = report.render(context)
     images = parse(html).images
@@ -262,23 +291,49 @@ def test_depth_flags_shrinking_activations_and_gradient_spread():
     assert report.health_problems(metrics, diag) == []
 
 
-def test_comparison_marks_best_per_column_and_missing_steps(tmp_path):
-    inputs = make_results(tmp_path, DEFAULT_VARIANTS, capture_steps=(0, 100, 300))
+def test_comparison_marks_best_only_where_lower_is_better(tmp_path):
+    """Losses and closeness to uniform are ranked; saturation and time are shown, not ranked:
+    hidden_fix has the lowest saturation and no_fix the shortest time, neither is marked."""
+    inputs = make_results(tmp_path, DEFAULT_VARIANTS, capture_steps=(0, 100, 300),
+                          config_steps=(0, 1000, 2000))
     context = report.build_context(inputs, now=NOW)
     best = context["best"]
+    assert set(best) == {"start", "train", "dev", "test"} == set(report.RANKED)
     assert best["dev"] == {"hidden_fix"} and best["start"] == {"hidden_fix"}
-    assert best["sat0"] == {"hidden_fix"} and best["sat1000"] == set()
-    assert best["train_seconds"] == {"no_fix"}
+    assert context["saturation_steps"] == [0, 1000, 2000]  # what the config declares
     assert all(r["saturation"][1000] is None for r in context["rows"])
     html = report.render(context)
     row = re.search(r'<tr>\s*<td data-value="hidden_fix">.*?</tr>', html, re.S).group()
     cells = re.findall(r"<td[^>]*>.*?</td>", row, re.S)
-    assert len(cells) == 11
-    dev_cell = cells[5]
-    assert 'class="num best"' in dev_cell
-    assert re.sub("<[^>]+>", "", dev_cell) == "2.400 ± 0.000"
-    assert 'class="num best"' not in cells[9]  # no_fix trained fastest
+    assert len(cells) == 7 + 3 + 2
+    assert 'class="num best"' in cells[2]  # step-0 loss closest to uniform
+    assert 'class="num best"' in cells[5]
+    assert re.sub("<[^>]+>", "", cells[5]) == "2.400 ± 0.000"
+    assert [c for c in cells[7:10] if "best" in c] == []  # lowest saturation: not ranked
+    fastest = re.search(r'<tr>\s*<td data-value="no_fix">.*?</tr>', html, re.S).group()
+    assert "best" not in re.findall(r"<td[^>]*>.*?</td>", fastest, re.S)[10]
     assert ">–</td>" in row  # step 1000 was not captured
+    assert "% sat. step 1000" in html and "% sat. step 2000" in html
+
+
+def test_saturation_columns_follow_the_configured_capture_steps(tmp_path):
+    inputs = make_results(tmp_path, {"a": {}, "b": {}}, capture_steps=(0, 100, 300),
+                          config_steps=(0, 100, "last"), train_steps=300)
+    context = report.build_context(inputs, now=NOW)
+    assert context["saturation_steps"] == [0, 100, 300]  # `last` resolved to the last step
+    assert all(r["saturation"][100] == pytest.approx(0.02) for r in context["rows"])
+    html = report.render(context)
+    assert re.findall(r"% sat\. step (\d+)", html) == ["0", "100", "300"]
+    assert "1000" not in re.findall(r"% sat\. step (\d+)", html)
+
+
+def test_thresholds_come_from_their_one_definition(inputs):
+    from initlab.diagnostics import SATURATED, SATURATION_MAP
+    flags = report.build_context(inputs, now=NOW)["flags"]
+    assert flags["saturated_at"] == SATURATED and flags["saturation_map_at"] == SATURATION_MAP
+    assert flags["saturated"] == report.SATURATED_FLAG
+    template = (report.TEMPLATE_DIR / "report.html.j2").read_text()
+    assert "0.97" not in template and "0.99" not in template  # the context states them
 
 
 def test_layer_rows_average_over_seeds():
@@ -356,3 +411,237 @@ def test_tiny_run_report(tiny_run):
         name = json.loads(metrics.read_text())["variant"]
         assert f'id="variant-{name}"' in html
     assert html_path.stat().st_size < 8_000_000
+
+
+# --- feature inputs: paired comparisons, theory, group figures -------------------------------
+
+
+def _interval(mean: float, half: float | None, n: int = 2) -> dict:
+    return {"mean": mean, "ci_low": None if half is None else mean - half,
+            "ci_high": None if half is None else mean + half, "n": n}
+
+
+def add_comparisons(inputs: report.ReportInputs, pairs: list[tuple[str, str]]) -> dict:
+    """A comparisons.json in the contract's format (B writes the real one) next to the results,
+    with a known effect per pair: dev difference -0.1 · (k + 1), interval ± 0.05."""
+    root = inputs.data_summary.parents[1]
+    metrics_names = ("initial_loss", "train", "dev", "test")
+    comparisons = []
+    for k, (baseline, treatment) in enumerate(pairs):
+        effect = -0.1 * (k + 1)
+        comparisons.append({
+            "name": f"{treatment} - {baseline}", "baseline": baseline, "treatment": treatment,
+            "description": f"{treatment} against {baseline}",
+            "metrics": {m: {"differences": [effect, effect], **_interval(effect, 0.05),
+                            "improved": 2, "verdict": "lower"} for m in metrics_names}})
+    doc = {"confidence": 0.95, "comparisons": comparisons,
+           "variants": {name: {m: _interval(2.0 + 0.1 * i, 0.02) for m in metrics_names}
+                        for i, name in enumerate(inputs.variants)}}
+    path = root / "comparisons.json"
+    path.write_text(json.dumps(doc))
+    inputs.comparisons = path
+    _png(root / "figures" / "forest.png", "forest")
+    inputs.comparison_figures = {"forest": root / "figures" / "forest.png"}
+    return doc
+
+
+def add_theory(inputs: report.ReportInputs, predicted_std: float = 0.5) -> dict:
+    """A theory.json in the contract's format predicting `predicted_std` for every layer."""
+    root = inputs.data_summary.parents[1]
+    variants = {}
+    for name in inputs.variants:
+        with np.load(inputs.diagnostics[name]) as npz:
+            depth = len(npz["layer_names"])
+        same = {"predicted": predicted_std, "measured_mean": 0.6, "measured_std": 0.0,
+                "rel_error": 0.2}
+        variants[name] = {"group": "g", "family": "deep", "depth": depth, "width": 100,
+                          "batchnorm": False, "predicted": True, "reason": None,
+                          "layers": [{"name": f"tanh{j}", "q": 1.0, "tanh_std": same,
+                                      "saturated": same,
+                                      "grad_std_rel_last": {**same, "predicted": 2.0 ** -j}}
+                                     for j in range(depth)]}
+    doc = {"saturation_threshold": 0.97, "variants": variants}
+    path = root / "theory" / "theory.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(doc))
+    inputs.theory = path
+    return doc
+
+
+def chart(context: dict, chart_id: str) -> dict:
+    return next(c for c in context["charts"] if c["id"] == chart_id)
+
+
+def test_loss_curves_are_smoothed_then_downsampled():
+    steps = 200_000
+    losses = np.stack([np.full(steps, 4.0), np.full(steps, 1.0)])
+    losses[1, :10] = np.nan  # a non-finite stretch is left out of its window
+    spec = report.loss_chart({"v": losses}, {"v": "#123456"}, points=400)
+    assert 300 <= len(spec["x"]) <= 400 and spec["x"][0] == 0 and spec["x"][-1] == steps - 1
+    series = spec["series"][0]
+    # mean of log10 over seeds -> geometric mean 2; band spans the two seeds
+    assert series["y"][200] == pytest.approx(2.0) and series["lo"][200] == pytest.approx(1.0)
+    assert series["hi"][200] == pytest.approx(4.0)
+    assert series["y"][0] == pytest.approx(2.0)  # seed 1's window still has finite steps
+    mean, low, high = report.smooth_curves(np.array([[1.0, 10.0, 100.0, 1000.0]]),
+                                           np.array([0, 1, 2, 3]), window=3)
+    # centred windows of 3 steps in log10: [0,1] -> 0.5, [0,1,2] -> 1, [1,2,3] -> 2, [2,3] -> 2.5
+    assert np.allclose(np.log10(mean), [0.5, 1.0, 2.0, 2.5])
+    assert np.allclose(low, mean) and np.allclose(high, mean)
+
+
+def test_charts_without_feature_files(inputs):
+    context = report.build_context(inputs, now=NOW)
+    assert [c["id"] for c in context["charts"]] == ["loss-curves", "final-loss", "layers"]
+    assert chart(context, "loss-curves")["fallback"]["path"].endswith("loss_curves.png")
+    final = chart(context, "final-loss")["spec"]["views"][0]
+    assert final["label"] == "final dev loss"
+    # no comparisons.json: mean ± std over seeds (std is 0 here: both seeds equal)
+    no_fix = final["series"][0]
+    assert no_fix["y"][0] == pytest.approx(3.0) and no_fix["lo"][0] == pytest.approx(3.0)
+    assert no_fix["y"][1:] == [None, None]  # each series holds its own category only
+    assert chart(context, "layers")["fallback"] is None  # no theory figure given
+    layers = chart(context, "layers")["spec"]["views"][0]
+    assert layers["x"] == [1, 2, 3]  # the deepest variant has three tanh layers
+    assert layers["series"][0]["y"] == [0.6, None, None]
+    assert "theory" not in layers["series"][0]
+    assert context["comparisons"] is None and context["theory"] is None
+
+
+def test_charts_take_intervals_forest_and_theory_lines(inputs, monkeypatch):
+    add_comparisons(inputs, [("no_fix", "hidden_fix"), ("hidden_fix", "deep_gain_3")])
+    add_theory(inputs)
+    # the feature modules' own sections are their tests' business; here only the charts
+    monkeypatch.setattr(RENDER, "_feature_context", lambda feature, *args: None)
+    context = report.build_context(inputs, now=NOW)
+    assert [c["id"] for c in context["charts"]] == ["loss-curves", "final-loss", "forest",
+                                                    "layers"]
+    dev = chart(context, "final-loss")["spec"]["views"][0]
+    assert dev["series"][1]["lo"][1] == pytest.approx(2.08)  # the t-interval of the file
+    assert "t-interval" in dev["note"]
+    forest = chart(context, "forest")
+    assert forest["fallback"]["path"].endswith("forest.png")
+    view = forest["spec"]["views"][0]
+    assert view["categories"] == ["hidden_fix - no_fix", "deep_gain_3 - hidden_fix"]
+    assert view["series"][1]["y"][1] == pytest.approx(-0.2)
+    assert view["series"][1]["hi"][1] == pytest.approx(-0.15)
+    assert view["zero"] is True
+    std, grad = (view["series"] for view in chart(context, "layers")["spec"]["views"])
+    assert std[2]["theory"] == [0.5, 0.5, 0.5]
+    assert grad[2]["theory"] == [1.0, 0.5, 0.25] and grad[2]["y"] == [1.0, 1.0, 1.0]
+
+
+def test_chart_fallbacks_are_embedded_once(inputs, monkeypatch):
+    """The forest PNG and the theory's per-layer PNG are interactive charts' fallbacks, and
+    not a second time figures of their feature sections."""
+    add_comparisons(inputs, [("no_fix", "hidden_fix")])
+    add_theory(inputs)
+    layer_png = inputs.data_summary.parents[1] / "theory" / "layer_stats.png"
+    _png(layer_png, "layer stats")
+    inputs.theory_figures = {"layer_stats": layer_png, "phase": layer_png.with_name("p.png")}
+    monkeypatch.setattr(RENDER, "_feature_context", lambda feature, *args: {
+        "figure": {"path": "x"}, "figures": [{"key": "layer_stats"}, {"key": "phase"}]})
+    context = report.build_context(inputs, now=NOW)
+    assert context["comparisons"]["figure"] is None
+    assert chart(context, "forest")["fallback"]["path"].endswith("forest.png")
+    assert context["theory"]["figures"] == [{"key": "phase"}]
+    assert chart(context, "layers")["fallback"]["path"] == str(layer_png)
+
+
+def test_chart_data_cannot_close_its_script(inputs):
+    context = report.build_context(inputs, now=NOW)
+    context["chart_data"]["final-loss"]["views"][0]["series"][0]["label"] = EVIL + "</script>"
+    html = report.render(context)
+    assert "</script><" not in html.split('id="chart-data">', 1)[1].split("</script>", 1)[0]
+    raw = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html,
+                    re.S).group(1)
+    data = json.loads(raw)
+    assert data["final-loss"]["views"][0]["series"][0]["label"] == EVIL + "</script>"
+
+
+def test_page_forbids_every_request(inputs):
+    html = report.render(report.build_context(inputs, now=NOW))
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    directives = dict(d.strip().split(" ", 1) for d in csp.group(1).split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'unsafe-inline'"  # no 'unsafe-eval': uPlot needs none
+    assert directives["img-src"] == "data:"
+    assert "connect-src" not in directives  # falls back to 'none'
+    assert "uPlot" in html and "https://github.com/leeoniya/uPlot" in html  # inlined, credited
+
+
+def test_variants_fold_with_headline_numbers(inputs):
+    html = report.render(report.build_context(inputs, now=NOW))
+    block = re.search(r'<details class="variant" id="variant-no_fix">\s*<summary>(.*?)</summary>',
+                      html, re.S).group(1)
+    text = " ".join(re.sub("<[^>]+>", " ", block).split())
+    assert text == "no_fix step 0 26.000 dev 3.000 ± 0.000 sat. 70.0 % 2 flags"
+    assert html.count('<details class="variant"') == 3
+    assert '<details class="variant" id="variant-no_fix" open' not in html  # collapsed
+    assert 'href="#variant-deep_gain_3"' in html.split("</nav>")[0]  # in the contents
+
+
+def test_feature_sections_plug_in(inputs, tmp_path, monkeypatch):
+    """A feature module's report_context and its partial make a section; without the
+    partial the page leaves the section out."""
+    import shutil
+    import types
+
+    add_theory(inputs)
+    seen = {}
+
+    def report_context(theory, figures):
+        seen["args"] = (theory, figures)
+        return {"headline": EVIL, "variants": sorted(theory["variants"])}
+
+    monkeypatch.setitem(RENDER.FEATURE_MODULES, "theory",
+                        types.SimpleNamespace(report_context=report_context))
+    templates = tmp_path / "templates"
+    shutil.copytree(report.TEMPLATE_DIR, templates)
+    (templates / "_theory.html.j2").write_text(
+        '<section id="theory"><h2>Theory</h2><p>{{ theory.headline }}</p>'
+        '<p>{{ theory.variants | join(",") }}</p></section>\n')
+    context = report.build_context(inputs, now=NOW)
+    assert seen["args"][0]["variants"]["no_fix"]["depth"] == 1
+    html = report.render(context, templates)
+    assert '<section id="theory"><h2>Theory</h2>' in html and 'href="#theory"' in html
+    assert "<p>deep_gain_3,hidden_fix,no_fix</p>" in html
+    assert "&lt;script&gt;alert" in html  # the partial's text is escaped too
+    (templates / "_theory.html.j2").unlink()  # a feature whose partial is missing
+    without_partial = report.render(context, templates)
+    assert 'id="theory"' not in without_partial and 'href="#theory"' not in without_partial
+
+
+def test_group_figures_make_one_subsection_per_group(inputs):
+    root = inputs.data_summary.parents[1] / "figures" / "groups"
+    paths = []
+    for group in ("deep_5x100", "shallow_1x200"):
+        for key in report.GROUP_FIGURES:
+            _png(root / group / f"{key}.png", f"{group} {key}")
+            paths.append(root / group / f"{key}.png")
+    inputs.group_figures = report.by_folder(paths, under="groups")
+    context = report.build_context(inputs, now=NOW)
+    assert [g["name"] for g in context["groups"]] == ["deep_5x100", "shallow_1x200"]
+    assert [f["title"] for f in context["groups"][0]["figures"]] == [
+        info[0] for info in report.GROUP_FIGURES.values()]
+    html = report.render(context)
+    assert 'id="group-deep_5x100"' in html and 'id="group-shallow_1x200"' in html
+
+
+def test_by_folder_groups_figures_by_the_folder_below():
+    paths = ["results/figures/groups/deep_5x100/activations.png",
+             "results/sweeps/gain_depth/figures/dev_loss_map.png"]
+    assert report.by_folder(paths[:1], under="groups") == {
+        "deep_5x100": {"activations": Path(paths[0])}}
+    assert report.by_folder(paths[1:], under="sweeps") == {
+        "gain_depth": {"dev_loss_map": Path(paths[1])}}
+    with pytest.raises(report.ReportError, match="not under a 'sweeps' folder"):
+        report.by_folder(paths[:1], under="sweeps")
+
+
+def test_every_feature_section_has_its_module_and_partial():
+    # the rule's code inputs follow the imports (initlab.depends), so the feature modules
+    # must be imported plainly by the report, not looked up by name at run time
+    assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps"}
+    for feature in RENDER.FEATURES:
+        assert (Path(str(report.TEMPLATE_DIR)) / f"_{feature}.html.j2").is_file()

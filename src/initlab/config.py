@@ -7,7 +7,9 @@ training settings merged under the variant's overrides.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -31,6 +33,7 @@ def validate_config(config: dict, schema=SCHEMA) -> dict:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    coerce_strings(config, yaml.safe_load(schema.read_text()))
     try:
         with resources.as_file(schema) as schema_path:
             validate(config, str(schema_path), set_default=True)
@@ -41,6 +44,128 @@ def validate_config(config: dict, schema=SCHEMA) -> dict:
     config["variants"] = {name: copy.deepcopy(spec) for name, spec in config["variants"].items()}
     check_config(config)
     return config
+
+
+def coerce_strings(config: dict, schema: dict) -> dict:
+    """In place: a text value where the schema wants a number or boolean becomes one.
+
+    Snakemake hands nested `--config` values over as text (`--config 'training={steps: 300}'`
+    gives steps '300'), so the schema would refuse them. Walking the schema alongside the
+    config, a string the schema does not accept as it is ("5/3" and "last" are accepted) is
+    read as the integer, number or boolean the schema wants there ('300' -> 300, '0.5' -> 0.5,
+    'true' -> True); one that cannot be read is a ConfigError naming the key. A reading that
+    breaks another rule (a minimum, say) is kept, for the schema to report.
+    """
+    definitions = schema.get("definitions", {})
+    for key, value in list(config.items()):
+        node = schema.get("properties", {}).get(key)
+        if node is not None:
+            config[key] = _coerce(value, node, definitions, [key])
+    return config
+
+
+def _resolve_ref(node: dict, definitions: dict) -> dict:
+    while "$ref" in node:
+        target = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _coerce(value, node: dict, definitions: dict, path: list):
+    node = _resolve_ref(node, definitions)
+    if isinstance(value, dict):
+        properties, extra = node.get("properties", {}), node.get("additionalProperties")
+        for key in list(value):
+            child = properties.get(key, extra if isinstance(extra, dict) else None)
+            if child is not None:
+                value[key] = _coerce(value[key], child, definitions, [*path, key])
+        return value
+    if isinstance(value, list):
+        items = node.get("items")
+        if isinstance(items, dict):
+            return [_coerce(v, items, definitions, [*path, i]) for i, v in enumerate(value)]
+        return value
+    if not isinstance(value, str):
+        return value
+    wanted = _scalar_types(node, definitions)
+    if not wanted or _accepts(value, node, definitions):
+        return value  # no number or boolean wanted here, or a string that is valid as it is
+    readings = _readings(value, wanted)
+    for reading in readings:
+        if _accepts(reading, node, definitions):
+            return reading
+    if readings:
+        return readings[0]
+    where = "/".join(map(str, path))
+    kinds = " or ".join(_KIND_WORDS[k] for k in ("boolean", "integer", "number") if k in wanted)
+    raise ConfigError(f"config error at `{where}`: {value!r} is not {kinds}")
+
+
+_KIND_WORDS = {"boolean": "true or false", "integer": "an integer", "number": "a number"}
+
+
+def _accepts(value, node: dict, definitions: dict) -> bool:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator({**node, "definitions": definitions})
+    return validator.is_valid(value)
+
+
+def _scalar_types(node: dict, definitions: dict) -> set[str]:
+    node = _resolve_ref(node, definitions)
+    types = node.get("type", [])
+    found = {types} if isinstance(types, str) else set(types)
+    for branch in node.get("oneOf", []) + node.get("anyOf", []):
+        found |= _scalar_types(branch, definitions)
+    return found & {"integer", "number", "boolean"}
+
+
+def _readings(text: str, wanted: set[str]) -> list:
+    text = text.strip()
+    readings: list = []
+    if "boolean" in wanted and text.lower() in ("true", "false"):
+        readings.append(text.lower() == "true")
+    for kind, read in (("integer", int), ("number", float)):
+        if kind in wanted or (kind == "integer" and "number" in wanted):
+            with contextlib.suppress(ValueError):
+                reading = read(text)
+                if math.isfinite(reading):  # "nan" and "inf" are no setting
+                    readings.append(reading)
+    return readings
+
+
+def capture_points(config: dict, steps: int, variant: str) -> list[int | str]:
+    """The capture points (step numbers and "last") of diagnostics.steps for a `steps` run.
+
+    A step past the end is a ConfigError naming the key when the user chose the list. When the
+    list is the shipped default (the schema's default, [0, 1000, last], which config.yaml
+    repeats), such a step is dropped with a log line instead, so that a quick run such as
+    `--config 'training={steps: 300}'` needs no diagnostics override. Snakemake merges
+    config.yaml, --configfile and --config into one dict, so where the list was written cannot
+    be told; a list equal to the default is the default (it captures the same steps).
+    """
+    points = list(config["diagnostics"]["steps"])
+    past = [p for p in points if p != "last" and p > steps]
+    if not past:
+        return points
+    if points != default_capture_points():
+        raise ConfigError(f"diagnostics.steps: step {past[0]} is beyond the {steps} training "
+                          f"steps of variant {variant!r}; lower it or use `last`")
+    if steps not in _dropped_reported:
+        _dropped_reported.add(steps)
+        logging.getLogger(__name__).warning(
+            "diagnostics.steps: the default capture at step(s) %s is past the end of a "
+            "%d-step run and is skipped", ", ".join(map(str, past)), steps)
+    return [p for p in points if p not in past]
+
+
+_dropped_reported: set[int] = set()  # run lengths already reported, so each is said once
+
+
+def default_capture_points() -> list[int | str]:
+    """diagnostics.steps' default, from the schema (its one definition)."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    return list(schema["properties"]["diagnostics"]["properties"]["steps"]["default"])
 
 
 def _schema_message(err: Exception) -> str:
@@ -102,6 +227,8 @@ def check_config(config: dict) -> None:
         if unknown:
             raise ConfigError(f"groups.{group}.variants names {unknown}, which are not "
                               f"declared under `variants` (declared: {sorted(variants)})")
+    # The comparisons and sweeps are checked by initlab.study.validate_study, which the
+    # workflow calls: kept out of this module so that the train rules do not depend on them.
 
 
 def _check_schedule(schedule: list[dict], where: str) -> None:
@@ -147,6 +274,14 @@ def variant_groups(config: dict) -> list[VariantGroup]:
 
 @dataclass(frozen=True)
 class VariantSpec:
+    """One variant, resolved: the shared training settings under the variant's overrides.
+
+    The learning-rate schedule and the capture points stay as the config states them
+    (fractions of the run, step numbers or "last"); the absolute steps are derived from
+    `steps` here and nowhere else, so `dataclasses.replace(spec, steps=...)` moves the lr drop
+    and the "last" capture with the new length instead of leaving them where they were.
+    """
+
     name: str
     family: str
     width: int
@@ -159,20 +294,35 @@ class VariantSpec:
     steps: int
     batch_size: int
     seeds: list[int]
-    lr_schedule: list[tuple[int, float]]  # (first step, lr), steps ascending from 0
-    capture_steps: list[int]
+    lr_schedule: list[tuple[float, float]]  # (fraction of the run where it starts, lr)
+    capture_points: list[int | str]  # step numbers and/or "last", as diagnostics.steps says
     description: str = ""
 
     @property
     def batchnorm(self) -> bool:
         return self.norm == "batchnorm"
 
+    @property
+    def lr_steps(self) -> list[tuple[int, float]]:
+        """(first step, lr) of each schedule entry: fraction `at` of `steps`, rounded down."""
+        return [(math.floor(at * self.steps), float(lr)) for at, lr in self.lr_schedule]
+
     def lr_at(self, step: int) -> float:
         lr = self.lr_schedule[0][1]
-        for start, value in self.lr_schedule:
+        for start, value in self.lr_steps:
             if step >= start:
                 lr = value
         return lr
+
+    @property
+    def capture_steps(self) -> list[int]:
+        """The steps whose weights are captured, ascending; "last" is `steps`.
+
+        A step past the end is left out: resolve_variant refuses one in a config, so only a
+        spec shortened in code (a test, the benchmark) meets it.
+        """
+        steps = {self.steps if point == "last" else int(point) for point in self.capture_points}
+        return sorted(s for s in steps if s <= self.steps)
 
 
 def resolve_variant(config: dict, name: str) -> VariantSpec:
@@ -190,7 +340,7 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
     # name the key the user wrote: the variant's override, or the shared schedule
     _check_schedule(schedule, f"{where}.training.lr_schedule" if "lr_schedule"
                     in declared["training"] else "training.lr_schedule")
-    lr_schedule = [(math.floor(entry["at"] * steps), float(entry["lr"])) for entry in schedule]
+    lr_schedule = [(float(entry["at"]), float(entry["lr"])) for entry in schedule]
 
     init = {}
     for kind in TENSOR_KINDS:
@@ -198,16 +348,14 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
         if entry["scheme"] in WEIGHT_ONLY_SCHEMES and not kind.endswith("_weight"):
             raise ConfigError(f"{where}.init.{kind}.scheme: {entry['scheme']!r} needs a weight "
                               "matrix; use normal, zeros or ones here")
+        if "gain" in entry and entry["scheme"] not in WEIGHT_ONLY_SCHEMES:
+            raise ConfigError(f"{where}.init.{kind}.gain: scheme {entry['scheme']!r} has no "
+                              f"gain (only {', '.join(sorted(WEIGHT_ONLY_SCHEMES))} do); "
+                              "remove it, or use `scale` to multiply the weights")
         init[kind] = {"scheme": entry["scheme"], "scale": float(entry["scale"]),
-                      "gain": parse_gain(entry["gain"], f"{where}.init.{kind}.gain")}
+                      "gain": parse_gain(entry.get("gain", 1), f"{where}.init.{kind}.gain")}
 
-    capture = []
-    for step in config["diagnostics"]["steps"]:
-        step = steps if step == "last" else step
-        if step > steps:
-            raise ConfigError(f"diagnostics.steps: step {step} is beyond the {steps} training "
-                              f"steps of variant {name!r}; lower it or use `last`")
-        capture.append(step)
+    capture = capture_points(config, steps, name)  # a step past the end: error or dropped
 
     return VariantSpec(
         name=name,
@@ -223,6 +371,6 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
         batch_size=training["batch_size"],
         seeds=[training["seed"] + k for k in range(training["seeds"])],
         lr_schedule=lr_schedule,
-        capture_steps=sorted(set(capture)),
+        capture_points=capture,
         description=declared["description"],
     )

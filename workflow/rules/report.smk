@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from initlab.report import CROSS_FIGURES as REPORT_CROSS_FIGURES
-from initlab.report import VARIANT_FIGURES as REPORT_VARIANT_FIGURES
+from initlab.figures import CROSS_FIGURES as REPORT_CROSS_FIGURES
+from initlab.figures import GROUP_FIGURES as REPORT_GROUP_FIGURES
+from initlab.figures import VARIANT_FIGURES as REPORT_VARIANT_FIGURES
 
 REPORT_TEMPLATES = Path(workflow.basedir) / "src" / "initlab" / "resources" / "templates"
 
@@ -27,11 +28,36 @@ rule report:
             name=list(REPORT_VARIANT_FIGURES),
         ),
         figures=expand("results/figures/{name}.png", name=list(REPORT_CROSS_FIGURES)),
+        train_logs=variant_files("train_log.npz"),
+        group_figures=expand(
+            "results/figures/groups/{group}/{key}.png",
+            group=list(GROUPS),
+            key=list(REPORT_GROUP_FIGURES),
+        ),
+        theory="results/theory/theory.json",
+        theory_figures=["results/theory/layer_stats.png", "results/theory/phase.png"],
+        comparisons="results/comparisons.json",
+        comparison_figures=["results/figures/forest.png"],
+        sweeps=expand("results/sweeps/{sweep}/sweep.json", sweep=list(SWEEPS)),
+        sweep_figures=expand(
+            "results/sweeps/{sweep}/figures/{key}.png",
+            sweep=list(SWEEPS),
+            key=list(SWEEP_FIGURES),
+        ),
         variance="results/variance/variance.json",
         variance_figure="results/variance/variance.png",
         template=str(REPORT_TEMPLATES / "report.html.j2"),
         css=str(REPORT_TEMPLATES / "report.css"),
-        code=package("report"),
+        script=str(REPORT_TEMPLATES / "charts.js"),
+        partials=[
+            str(REPORT_TEMPLATES / f"_{feature}.html.j2")
+            for feature in ("theory", "comparisons", "sweeps")
+        ],
+        vendor=[
+            str(PACKAGE / "resources" / "vendor" / name)
+            for name in ("uPlot.iife.min.js", "uPlot.min.css")
+        ],
+        code=package_inputs("report"),
     output:
         html=report(
             "results/report.html",
@@ -43,6 +69,7 @@ rule report:
         variants=VARIANTS,
         config=config,
         benchmarks="results/benchmarks",
+        repo=workflow.basedir,  # the checkout whose commit the provenance names
     conda:
         "../envs/initlab.yaml"
     log:

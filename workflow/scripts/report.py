@@ -1,14 +1,39 @@
-"""Rule `report`: every result file -> results/report.html (one self-contained page)."""
+"""Rule `report`: every result file -> results/report.html (one self-contained page).
+
+The feature inputs (theory, paired comparisons, sweeps, group figures, training logs) are
+optional: the page shows a feature's section when the rule passes its files.
+"""
 
 from pathlib import Path
 
 from initlab import logs
-from initlab.report import VARIANT_FIGURES, ReportError, ReportInputs, by_variant, write_report
+from initlab.report import (
+    VARIANT_FIGURES,
+    ReportError,
+    ReportInputs,
+    by_folder,
+    by_variant,
+    write_report,
+)
 
 logs.setup(snakemake.log[0])
 inp, params = snakemake.input, snakemake.params
 variants = list(params.variants)
+
+
+def optional_path(name: str) -> Path | None:
+    value = inp.get(name)
+    return Path(value) if value else None
+
+
+def stems(name: str) -> dict[str, Path]:
+    """An optional list of figure paths as {file stem: path}."""
+    return {Path(p).stem: Path(p) for p in inp.get(name, [])}
+
+
 try:
+    train_logs = inp.get("train_logs", [])
+    sweeps = inp.get("sweeps", [])
     inputs = ReportInputs(
         config=params.config,
         variants=variants,
@@ -19,12 +44,24 @@ try:
         diagnostics=dict(zip(variants, map(Path, inp.diagnostics), strict=True)),
         samples=dict(zip(variants, map(Path, inp.samples), strict=True)),
         variant_figures=by_variant(inp.variant_figures, variants, list(VARIANT_FIGURES)),
-        figures={Path(p).stem: Path(p) for p in inp.figures},
+        figures=stems("figures"),
         variance=Path(inp.variance),
         variance_figure=Path(inp.variance_figure),
         # Benchmarks are optional provenance (only the rules that declare `benchmark:` write
         # one), so they are read when present rather than declared as inputs.
         benchmarks=sorted(Path(params.benchmarks).glob("**/*.tsv")),
+        train_logs=dict(zip(variants, map(Path, train_logs), strict=True)) if train_logs
+        else {},
+        # results/figures/groups/{group}/{key}.png -> {group: {key: path}}
+        group_figures=by_folder(inp.get("group_figures", []), under="groups"),
+        theory=optional_path("theory"),
+        theory_figures=stems("theory_figures"),
+        comparisons=optional_path("comparisons"),
+        comparison_figures=stems("comparison_figures"),
+        # results/sweeps/{sweep}/sweep.json and results/sweeps/{sweep}/*.png
+        sweeps={Path(p).parent.name: Path(p) for p in sweeps},
+        sweep_figures=by_folder(inp.get("sweep_figures", []), under="sweeps"),
+        repo=Path(params.repo),
     )
     write_report(inputs, snakemake.output.html, template_dir=Path(inp.template).parent)
 except ReportError as err:

@@ -1,0 +1,135 @@
+"""Reading the report's input files: each one checked, every failure a one-line error naming
+the file and key (never a half-empty page)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# The checkout an editable install runs from; the report rule passes the workflow's own folder,
+# which is right for any install.
+REPO = Path(__file__).resolve().parents[3]
+
+
+class ReportError(ValueError):
+    """An input the report cannot use; the message names the file and key."""
+
+
+@dataclass
+class ReportInputs:
+    """Every file the report reads; the `report` rule fills it from its inputs.
+
+    The optional fields belong to feature stages (theory, paired comparisons, sweeps, group
+    figures, per-seed loss curves); the page shows a feature's section only when its file is
+    given, so the report works before and without those stages.
+    """
+
+    config: dict
+    variants: list[str]
+    data_summary: Path
+    clean_summary: Path
+    names: Path
+    metrics: dict[str, Path]
+    diagnostics: dict[str, Path]
+    samples: dict[str, Path]
+    variant_figures: dict[str, dict[str, Path]]
+    figures: dict[str, Path]
+    variance: Path
+    variance_figure: Path
+    benchmarks: list[Path] = field(default_factory=list)
+    repo: Path | None = REPO  # for the git commit; None: "unknown"
+    # results/variants/{variant}/train_log.npz (per-seed `losses`), for the interactive curves
+    train_logs: dict[str, Path] = field(default_factory=dict)
+    # results/figures/groups/{group}/{key}.png
+    group_figures: dict[str, dict[str, Path]] = field(default_factory=dict)
+    theory: Path | None = None  # results/theory/theory.json
+    theory_figures: dict[str, Path] = field(default_factory=dict)
+    comparisons: Path | None = None  # results/comparisons.json
+    comparison_figures: dict[str, Path] = field(default_factory=dict)
+    sweeps: dict[str, Path] = field(default_factory=dict)  # sweep -> results/sweeps/{s}/sweep.json
+    sweep_figures: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+
+def read_json(path: str | Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: file not found") from None
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{path}: not valid JSON ({err})") from None
+
+
+def need(obj: dict, key: str, source: str | Path):
+    """obj[key], or a ReportError naming the file and the missing key."""
+    if not isinstance(obj, dict) or key not in obj:
+        raise ReportError(f"{source}: missing key {key!r}")
+    return obj[key]
+
+
+DIAGNOSTIC_ARRAYS = ("capture_steps", "act_mean", "act_std", "act_saturated", "act_dead",
+                     "agrad_std", "wgrad_std", "wgrad_ratio", "layer_names", "weight_names")
+
+
+def read_diagnostics(path: str | Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as npz:
+            missing = [k for k in DIAGNOSTIC_ARRAYS if k not in npz.files]
+            if missing:
+                raise ReportError(f"{path}: missing arrays {missing}")
+            return {k: npz[k] for k in DIAGNOSTIC_ARRAYS}
+    except FileNotFoundError:
+        raise ReportError(f"{path}: file not found") from None
+
+
+def read_losses(path: str | Path) -> np.ndarray:
+    """The per-seed training losses [S, steps] of a variant's train_log.npz."""
+    try:
+        with np.load(path) as npz:
+            if "losses" not in npz.files:
+                raise ReportError(f"{path}: missing array 'losses'")
+            losses = np.asarray(npz["losses"], dtype=np.float64)
+    except FileNotFoundError:
+        raise ReportError(f"{path}: file not found") from None
+    if losses.ndim != 2:
+        raise ReportError(f"{path}: 'losses' has shape {losses.shape}, expected [seeds, steps]")
+    return losses
+
+
+def by_variant(paths: Sequence[str | Path], variants: Sequence[str],
+               keys: Sequence[str]) -> dict[str, dict[str, Path]]:
+    """Regroup a flat, variant-major list of figure paths into {variant: {key: path}}.
+
+    Checks every path's variant folder and file name, so a reordered input list fails loudly
+    instead of captioning one variant's figure with another's name.
+    """
+    if len(paths) != len(variants) * len(keys):
+        raise ReportError(f"expected {len(variants)} variants x {len(keys)} figures, "
+                          f"got {len(paths)} paths")
+    grouped: dict[str, dict[str, Path]] = {}
+    it = iter(paths)
+    for variant in variants:
+        grouped[variant] = {}
+        for key in keys:
+            path = Path(next(it))
+            if path.stem != key or variant not in path.parts:
+                raise ReportError(f"figure {path} is not {key!r} of variant {variant!r}")
+            grouped[variant][key] = path
+    return grouped
+
+
+def by_folder(paths: Sequence[str | Path], under: str) -> dict[str, dict[str, Path]]:
+    """Figures laid out as .../{under}/{folder}/.../{key}.png as {folder: {key: path}}, in the
+    order given: group figures (results/figures/groups/{group}/{key}.png, under="groups"), sweep
+    figures (results/sweeps/{sweep}/figures/{key}.png, under="sweeps")."""
+    grouped: dict[str, dict[str, Path]] = {}
+    for p in map(Path, paths):
+        parts = p.parts
+        if under not in parts[:-2]:
+            raise ReportError(f"figure {p} is not under a {under!r} folder")
+        folder = parts[len(parts) - 1 - parts[::-1].index(under) + 1]
+        grouped.setdefault(folder, {})[p.stem] = p
+    return grouped
