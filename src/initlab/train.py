@@ -132,6 +132,17 @@ class Chunk:
         return -self.picked.mean((2, 3))
 
 
+def record_divergence(losses: Tensor, start: int, stop: int,
+                      diverged_at: list[int | None]) -> list[int]:
+    """Note in `diverged_at` the first non-finite loss of steps [start, stop) of each model
+    [steps, M] not already diverged; returns the models that diverged in this span."""
+    bad = ~torch.isfinite(losses[start:stop])
+    new = [k for k in bad.any(0).nonzero().flatten().tolist() if diverged_at[k] is None]
+    for k in new:
+        diverged_at[k] = start + int(bad[:, k].nonzero()[0, 0])
+    return new
+
+
 @dataclass
 class TrainResult:
     state: dict[str, Tensor]
@@ -209,12 +220,9 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
                 log.info("step %7d/%d  loss %s  lr %.4g  %.0f steps/s  ETA %.0fs", step, steps,
                          " ".join(f"{v:.4f}" for v in chunk.loss(t).tolist()), lr, rate, eta)
         losses[chunk_start:step] = chunk.losses()
-        bad = ~torch.isfinite(losses[chunk_start:step])
-        for s in range(S):
-            if diverged_at[s] is None and bad[:, s].any():
-                diverged_at[s] = chunk_start + int(bad[:, s].nonzero()[0, 0])
-                log.warning("seed %d diverged: non-finite loss at step %d", spec.seeds[s],
-                            diverged_at[s])
+        for s in record_divergence(losses, chunk_start, step, diverged_at):
+            log.warning("seed %d diverged: non-finite loss at step %d", spec.seeds[s],
+                        diverged_at[s])
         if all(d is not None for d in diverged_at):
             log.warning("every seed diverged; stopping at step %d of %d", step, steps)
             break
@@ -343,10 +351,7 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
             model.backward_sgd(chunk.loss_grad(t, model.forward(chunk.X[t])), lr_at(step))
             step += 1
         losses[chunk_start:step] = chunk.losses()
-        bad = ~torch.isfinite(losses[chunk_start:step])
-        for k in bad.any(0).nonzero().flatten().tolist():
-            if diverged_at[k] is None:
-                diverged_at[k] = chunk_start + int(bad[:, k].nonzero()[0, 0])
+        record_divergence(losses, chunk_start, step, diverged_at)
         finite = losses[step - 1][torch.isfinite(losses[step - 1])]  # one log line per chunk
         log.info("step %7d/%d  loss median %.4f  %d of %d diverged  %.1f us per model-step",
                  step, steps, float(finite.median()) if finite.numel() else float("nan"),
