@@ -50,6 +50,12 @@ def package_inputs(script):
     return [str(module) for module in module_files(path, PACKAGE)]
 
 
+def workflow_checkout(wildcards):
+    """The folder of this workflow, whatever the working directory: the report names its
+    commit (the installed package may live elsewhere, e.g. after `pip install .`)."""
+    return workflow.basedir
+
+
 def variant_params(wildcards):
     """Everything that defines a variant's training; Snakemake reruns it when this changes."""
     return {

@@ -69,7 +69,7 @@ rule report:
         variants=VARIANTS,
         config=config,
         benchmarks="results/benchmarks",
-        repo=workflow.basedir,  # the checkout whose commit the provenance names
+        repo=workflow_checkout,  # the checkout whose commit the provenance names
     conda:
         "../envs/initlab.yaml"
     log:
