@@ -6,7 +6,7 @@
 # Usage: bash tests/slurm/run.sh        (as root; prints "SKIP: ..." and exits 0 without
 #                                         root or apt-get)
 # Environment: PYTHON (default python3), INITLAB_SLURM_TIMEOUT (seconds for the workflow,
-# default 420), INITLAB_SLURM_KEEP=1 keeps the state dir (logs, workdir) after a pass.
+# default 1200), INITLAB_SLURM_KEEP=1 keeps the state dir (logs, workdir) after a pass.
 #
 # The cluster is private: its own ports, munge key and socket, state and logs under one state
 # directory, so it does not touch /etc/munge or a munged that may already run here. Only
@@ -19,7 +19,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-WORKFLOW_TIMEOUT="${INITLAB_SLURM_TIMEOUT:-420}"
+WORKFLOW_TIMEOUT="${INITLAB_SLURM_TIMEOUT:-1200}"
 STATE=/var/tmp/initlab-slurm-test         # fixed, so a rerun finds what a killed run left
 CTLD_PORT=16817                           # not the default 6817/6818: never meet a real one
 SLURMD_PORT=16818
