@@ -16,9 +16,8 @@ import torch
 from torch import Tensor
 
 from initlab.models import MLP, cross_entropy
+from initlab.thresholds import SATURATED, SATURATION_MAP
 
-SATURATED = 0.97  # |tanh| beyond this counts as saturated in the statistics
-SATURATION_MAP = 0.99  # ... and in the saturation map and the dead-neuron count
 MAP_EXAMPLES = 32  # rows of the saturation map: one training-sized batch
 
 

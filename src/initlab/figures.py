@@ -19,7 +19,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from initlab.diagnostics import SATURATED, SATURATION_MAP
+from initlab.thresholds import SATURATED, SATURATION_MAP
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from initlab.diagnostics import SATURATED, SATURATION_MAP
 from initlab.figures import GROUP_FIGURES
+from initlab.thresholds import SATURATED, SATURATION_MAP
 
 DPI = 100
 GUIDE_UPDATE_RATIO = -3.0  # log10(update/data) near -3 is the usual healthy rate

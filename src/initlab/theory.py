@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from initlab.config import VariantSpec, resolve_variant, variant_groups
-from initlab.diagnostics import SATURATED
+from initlab.thresholds import SATURATED
 
 log = logging.getLogger(__name__)
 

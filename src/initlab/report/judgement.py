@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from initlab.diagnostics import SATURATED, SATURATION_MAP
+from initlab.thresholds import SATURATED, SATURATION_MAP
 
 from .measures import layer_profile, saturation_at, seed_mean
 

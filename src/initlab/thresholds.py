@@ -1,0 +1,9 @@
+"""What counts as a saturated tanh unit: one definition for the diagnostics that measure it and
+for the figures, captions, report and theory that quote it.
+
+A module of its own, without torch, so that the plotting and report rules, whose code inputs
+are the modules they import (initlab.depends), do not depend on the training code.
+"""
+
+SATURATED = 0.97  # |tanh| beyond this counts as saturated in the statistics
+SATURATION_MAP = 0.99  # ... and in the saturation map and the dead-neuron count
