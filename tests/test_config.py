@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import birds_split
 
-from initlab import data
 from initlab.config import (
     ConfigError,
     load_config,
@@ -23,7 +23,6 @@ from initlab.train import train_variant
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yaml"
-BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 DEFAULT_VARIANTS = ["no_fix", "output_fix", "hidden_fix", "xavier", "batchnorm", "deep_gain_0.5",
                     "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"]
 
@@ -335,14 +334,7 @@ variants:
 @pytest.fixture(scope="module")
 def small_data() -> dict:
     """The first 600 bird names, through the real data functions (a second or so)."""
-    names, _ = data.clean_names(data.read_lines(BIRDS)[:600])
-    itos = data.build_vocab(names)
-    parts = data.split_names(names, [0.8, 0.1, 0.1], seed=42)
-    out: dict = {"itos": itos, "context_size": 3}
-    for split, part in parts.items():
-        X, Y = data.build_examples(part, itos, 3)
-        out[split] = {"X": X, "Y": Y}
-    return out
+    return birds_split(lines=600)
 
 
 def test_a_tenth_variant_is_a_config_edit_only(raw, small_data):

@@ -14,9 +14,8 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import BIRDS, REPO
+from conftest import REPO, birds_split
 
-from initlab import data as datalib
 from initlab import reference
 from initlab.bench import format_table, lockstep_batches, matmul_flops
 from initlab.config import load_config, resolve_variant
@@ -44,14 +43,7 @@ def config() -> dict:
 @pytest.fixture(scope="module")
 def data(config) -> dict:
     """The study's real split, built in memory from the bundled dataset."""
-    names, _ = datalib.clean_names(datalib.read_lines(BIRDS))
-    itos = datalib.build_vocab(names)
-    parts = datalib.split_names(names, config["split"], config["split_seed"])
-    out = {"itos": itos, "context_size": config["context_size"]}
-    for split, part in parts.items():
-        X, Y = datalib.build_examples(part, itos, config["context_size"])
-        out[split] = {"X": X, "Y": Y}
-    return out
+    return birds_split(config["context_size"], config["split"], config["split_seed"])
 
 
 def short_spec(config: dict, name: str, steps: int = STEPS, seeds: int = 2):

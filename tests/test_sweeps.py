@@ -12,9 +12,8 @@ from fractions import Fraction
 
 import pytest
 import torch
-from conftest import BIRDS, REPO, snakemake
+from conftest import REPO, birds_split, snakemake
 
-from initlab import data as datalib
 from initlab.config import ConfigError
 from initlab.study import load_study
 from initlab.sweeps import (
@@ -186,14 +185,7 @@ def test_run_sweeps_naming_an_unknown_sweep_is_an_error():
 # --------------------------------------------------------------------------- faithfulness
 @pytest.fixture(scope="module")
 def data(config) -> dict:
-    names, _ = datalib.clean_names(datalib.read_lines(BIRDS))
-    itos = datalib.build_vocab(names)
-    parts = datalib.split_names(names, config["split"], config["split_seed"])
-    out = {"itos": itos, "context_size": config["context_size"]}
-    for split, part in parts.items():
-        X, Y = datalib.build_examples(part, itos, config["context_size"])
-        out[split] = {"X": X, "Y": Y}
-    return out
+    return birds_split(config["context_size"], config["split"], config["split_seed"])
 
 
 def test_a_model_trained_in_a_sweep_batch_equals_the_same_model_trained_alone(config, data):

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import birds_split
 
-from initlab import data, theory
+from initlab import theory
 from initlab.config import resolve_variant, selected_variants, validate_config
 from initlab.models import init_tensor
 from initlab.theory_plots import write_theory_figures
 from initlab.train import summarize, train_variant
 
 REPO = Path(__file__).resolve().parents[1]
-BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 V, T = 28, 3  # the bird vocabulary and the shipped context size
 TRAIN_EXAMPLES = 20_000  # the step-0 loss over this many training examples (not all 175k)
 
@@ -150,13 +150,7 @@ def test_no_fix_starts_near_25_and_the_fixed_output_near_uniform():
 def birds() -> dict:
     """The shipped dataset through clean -> tokenize -> split, the training split cut to
     TRAIN_EXAMPLES (only the step-0 loss reads it all, and its mean needs no more)."""
-    names, _ = data.clean_names(data.read_lines(BIRDS))
-    itos = data.build_vocab(names)
-    out: dict = {"itos": itos, "context_size": T}
-    for split, part in data.split_names(names, [0.8, 0.1, 0.1], seed=42).items():
-        X, Y = data.build_examples(part, itos, T)
-        out[split] = {"X": X[:TRAIN_EXAMPLES], "Y": Y[:TRAIN_EXAMPLES]}
-    return out
+    return birds_split(T, max_examples=TRAIN_EXAMPLES)
 
 
 CONFIG_ONLY = {  # depths, widths, gains and schemes no shipped variant has, in the config only

@@ -13,27 +13,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from conftest import birds_split
 
-from initlab import data, reference
+from initlab import reference
 from initlab.config import resolve_variant, validate_config
 from initlab.models import MLP, expected_initial_loss, init_parameters
 from initlab.train import architecture, save_training, split_loss, summarize, train_variant
 
 REPO = Path(__file__).resolve().parents[1]
-BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 UNIFORM = math.log(28)  # -ln(1/V) for the bird vocabulary
 
 
 @pytest.fixture(scope="module")
 def birds() -> dict:
     """The shipped dataset through clean -> tokenize -> split, as the split stage writes it."""
-    names, _ = data.clean_names(data.read_lines(BIRDS))
-    itos = data.build_vocab(names)
-    out: dict = {"itos": itos, "context_size": 3}
-    for split, part in data.split_names(names, [0.8, 0.1, 0.1], seed=42).items():
-        X, Y = data.build_examples(part, itos, 3)
-        out[split] = {"X": X, "Y": Y}
-    return out
+    return birds_split()
 
 
 @pytest.fixture(scope="module")
