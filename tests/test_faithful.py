@@ -17,7 +17,7 @@ import torch
 from conftest import REPO, birds_split
 
 from initlab import reference
-from initlab.bench import format_table, lockstep_batches, matmul_flops
+from initlab.bench import format_sweep_table, format_table, lockstep_batches, matmul_flops
 from initlab.config import load_config, resolve_variant
 from initlab.models import MLP, cross_entropy, init_parameters
 from initlab.train import architecture, train_variant
@@ -158,6 +158,17 @@ def test_bench_table_reports_ratios_and_the_limit():
     assert "c/d 1.50x (cpu 2.00x)" in table and "d/a 2.00x (cpu 1.50x)" in table
     assert "2.23 MFLOP per model-step / 100 GFLOP/s = 22.3 us" in table
     assert "(a) initlab trainer, 3 seeds" in table and "(d) lockstep autograd, 3 seeds" in table
+
+
+def test_bench_sweep_row_reports_the_paired_ratio_and_its_range():
+    row = {"sweep": "gain_depth", "depth": 5, "models": 22, "rounds": 7,
+           "wall": 300e-6, "cpu": 290e-6, "limit": 200e-6, "limit_cpu": 190e-6,
+           "flops": 8_793_600, "bmm_flops_per_second": 8_793_600 / 200e-6,
+           "ratio": 1.47, "ratio_cpu": 1.52, "ratio_low": 1.31, "ratio_high": 1.66}
+    line = format_sweep_table([row]).splitlines()[1]
+    assert line.split() == ["gain_depth,", "depth", "5", "22", "300.0", "290.0", "200.0",
+                            "190.0", "44.0", "1.47x", "1.52x", "1.31-1.66x"]
+    assert "median over 7 rounds" in format_sweep_table([row])
 
 
 @pytest.mark.parametrize("name", ["xavier", "deep_batchnorm"])

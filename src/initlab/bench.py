@@ -293,7 +293,8 @@ def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[d
             n = result.steps_done * len(models)
             samples.append((result.seconds / n, result.cpu_seconds / n, flops / rate,
                             flops / cpu_rate))
-        wall, cpu, limit, limit_cpu = (statistics.median(column) for column in zip(*samples))
+        wall, cpu, limit, limit_cpu = (statistics.median(column)
+                                       for column in zip(*samples, strict=True))
         ratios = [w / lim for w, _, lim, _ in samples]
         rows.append({"sweep": names[0], "depth": spec.depth, "models": len(models),
                      "rounds": rounds, "wall": wall, "cpu": cpu, "flops": flops,
