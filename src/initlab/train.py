@@ -1,4 +1,6 @@
-"""Train every seed of one variant in lockstep.
+"""Train many models in lockstep, as one batched model: every seed of one variant
+(train_variant) or every grid point of one architecture in a sweep (train_models), both
+through one loop, train_lockstep.
 
 Seed k draws its initial weights from torch.Generator(seed_k) and its minibatches from a
 second generator derived from seed_k, so seed k of every variant sees the same minibatches and
@@ -144,6 +146,89 @@ def record_divergence(losses: Tensor, start: int, stop: int,
 
 
 @dataclass
+class LoopResult:
+    losses: Tensor  # [steps, M] on the device, NaN after a stop
+    diverged_at: list[int | None]  # first step with a non-finite loss, per model
+    captures: dict[int, dict]  # diagnostics.capture per capture step
+    steps_done: int
+    seconds: float  # wall clock of the loop, captures included
+    cpu_seconds: float  # CPU time of this process over the same span
+
+
+def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, steps: int,
+                   batch_size: int, lr_at, probe: tuple[Tensor, Tensor], histogram_bins: int,
+                   capture_steps=(), log_every: int = CHUNK, label: str = "models",
+                   gradient_steps=frozenset(), on_gradients=None) -> LoopResult:
+    """The SGD loop of every trainer: model k of `model` draws the minibatches of seeds[k].
+
+    A step fuses the update into the backward pass (MLP.backward_sgd), except on
+    `gradient_steps`, which keep their gradients: backward(), on_gradients(step, lr), then
+    sgd_step(). Diagnostics are captured on `capture_steps` (`steps` itself after the last
+    step). The host waits on the device only at log lines and once per chunk, for the
+    divergence check; when every model has diverged the loop stops.
+    """
+    M = len(seeds)
+    captures: dict[int, dict] = {}
+    capture_at = set(capture_steps)  # `in` runs every step
+    losses = torch.full((steps, M), float("nan"), device=Xtr.device)
+    diverged_at: list[int | None] = [None] * M
+    stream = batch_stream(seeds, len(Ytr), batch_size)
+    start_time = last_time = time.perf_counter()
+    start_cpu = time.process_time()
+    step = last_step = 0
+    while step < steps:
+        n = min(CHUNK, steps - step)
+        chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(Xtr.device), model.arch.vocab_size)
+        chunk_start = step
+        for t in range(n):
+            if step in capture_at:
+                captures[step] = diagnostics.capture(model, *probe, histogram_bins)
+            lr = lr_at(step)
+            dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
+            if step in gradient_steps:
+                model.backward(dlogits)
+                on_gradients(step, lr)
+                model.sgd_step(lr)
+            else:
+                model.backward_sgd(dlogits, lr)
+            step += 1
+            if step % log_every == 0 or step == steps:
+                now = time.perf_counter()
+                rate = (step - last_step) / max(now - last_time, 1e-9)
+                last_time, last_step = now, step
+                log.info("%s: step %7d/%d  loss %s  lr %.4g  %.0f steps/s  %.1f us per "
+                         "model-step  ETA %.0fs", label, step, steps,
+                         _describe(chunk.loss(t), diverged_at), lr, rate,
+                         1e6 * (now - start_time) / (step * M), (steps - step) / rate)
+        losses[chunk_start:step] = chunk.losses()
+        for k in record_divergence(losses, chunk_start, step, diverged_at):
+            log.warning("%s: model %d (seed %d) diverged: non-finite loss at step %d", label, k,
+                        seeds[k], diverged_at[k])
+        if all(d is not None for d in diverged_at):
+            log.warning("%s: every model diverged; stopping at step %d of %d", label, step,
+                        steps)
+            break
+    if steps in capture_at:
+        captures[steps] = diagnostics.capture(model, *probe, histogram_bins)
+    seconds = time.perf_counter() - start_time
+    log.info("%s: trained %d steps x %d models in %.1fs (%.1f us per model-step)", label, step,
+             M, seconds, 1e6 * seconds / max(step * M, 1))
+    return LoopResult(losses=losses, diverged_at=diverged_at, captures=captures,
+                      steps_done=step, seconds=seconds,
+                      cpu_seconds=time.process_time() - start_cpu)
+
+
+def _describe(loss: Tensor, diverged_at: list[int | None]) -> str:
+    """Each model's loss for a few models, else their median and how many diverged."""
+    if loss.numel() <= 8:
+        return " ".join(f"{v:.4f}" for v in loss.tolist())
+    finite = loss[torch.isfinite(loss)]
+    median = float(finite.median()) if finite.numel() else float("nan")
+    return (f"median {median:.4f}, {sum(d is not None for d in diverged_at)} of "
+            f"{len(diverged_at)} diverged")
+
+
+@dataclass
 class TrainResult:
     state: dict[str, Tensor]
     losses: np.ndarray  # [S, steps] float32, the minibatch loss of every step
@@ -177,77 +262,39 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
              spec.name, arch, arch.n_params(), S, steps, dev)
 
     probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
-    Xprobe, Yprobe = Xtr[probe], Ytr[probe]
-    captures: dict[int, dict] = {}
-    capture_steps = set(spec.capture_steps)  # derived once: `in` runs every step
-    lr_changes = dict(spec.lr_steps)  # first step -> lr; a later entry on the same step wins
-    lr = spec.lr_at(0)
     initial_train_loss = split_loss(model, Xtr, Ytr, batch_stats=arch.batchnorm).numpy()
 
-    losses = torch.full((steps, S), float("nan"), device=dev)
     update_steps = [s for s in range(steps)
                     if s < dense_update_ratio_steps or s % update_ratio_every == 0]
     ratio_rows = {s: i for i, s in enumerate(update_steps)}
     ratios = torch.full((len(update_steps), S, len(diagnostics.weight_matrices(model))),
                         float("nan"), device=dev)
-    diverged_at: list[int | None] = [None] * S
-    log_every = log_every or max(1, min(10_000, steps // 20))
-    stream = batch_stream(spec.seeds, len(Ytr), spec.batch_size)
-    start_time = last_time = time.perf_counter()
-    start_cpu = time.process_time()
-    step = 0
-    while step < steps:
-        n = min(CHUNK, steps - step)
-        chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(dev), arch.vocab_size)
-        chunk_start = step
-        for t in range(n):
-            if step in capture_steps:
-                captures[step] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
-            lr = lr_changes.get(step, lr)
-            dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
-            if step in ratio_rows:  # the update:data ratio needs the gradients themselves
-                model.backward(dlogits)
-                ratios[ratio_rows[step]] = diagnostics.update_ratios(model, lr)
-                model.sgd_step(lr)
-            else:
-                model.backward_sgd(dlogits, lr)
-            step += 1
-            if step % log_every == 0 or step == steps:
-                now = time.perf_counter()
-                rate = log_every / max(now - last_time, 1e-9) if step % log_every == 0 else 0
-                last_time = now
-                eta = (steps - step) / rate if rate else 0.0
-                log.info("step %7d/%d  loss %s  lr %.4g  %.0f steps/s  ETA %.0fs", step, steps,
-                         " ".join(f"{v:.4f}" for v in chunk.loss(t).tolist()), lr, rate, eta)
-        losses[chunk_start:step] = chunk.losses()
-        for s in record_divergence(losses, chunk_start, step, diverged_at):
-            log.warning("seed %d diverged: non-finite loss at step %d", spec.seeds[s],
-                        diverged_at[s])
-        if all(d is not None for d in diverged_at):
-            log.warning("every seed diverged; stopping at step %d of %d", step, steps)
-            break
-    if steps in capture_steps:
-        captures[steps] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
-    seconds = time.perf_counter() - start_time
-    cpu_seconds = time.process_time() - start_cpu
-    log.info("trained %d steps x %d seeds in %.1fs (%.1f us per model-step)", step, S, seconds,
-             1e6 * seconds / max(step * S, 1))
 
+    def record_ratios(step: int, lr: float) -> None:
+        ratios[ratio_rows[step]] = diagnostics.update_ratios(model, lr)
+
+    run = train_lockstep(model, Xtr, Ytr, spec.seeds, steps=steps, batch_size=spec.batch_size,
+                         lr_at=spec.lr_at, probe=(Xtr[probe], Ytr[probe]),
+                         histogram_bins=histogram_bins, capture_steps=spec.capture_steps,
+                         log_every=log_every or max(1, min(10_000, steps // 20)),
+                         label=f"variant {spec.name}", gradient_steps=ratio_rows.keys(),
+                         on_gradients=record_ratios)
+    captures, losses = run.captures, run.losses
     return TrainResult(
         state={k: v.detach().cpu() for k, v in model.state_dict().items()},
         losses=losses.T.float().cpu().numpy(),
         initial_batch_loss=losses[0].float().cpu().numpy(),
         initial_train_loss=initial_train_loss.astype(np.float32),
-        diverged_at=diverged_at,
+        diverged_at=run.diverged_at,
         update_steps=np.array(update_steps, dtype=np.int64),
         update_ratios=ratios.float().cpu().numpy(),
         # the names come from the model, in the order of the statistics' columns
         captures={**(diagnostics.stack_captures(captures) if captures else {}),
                   "layer_names": np.array(diagnostics.layer_names(model)),
                   "weight_names": np.array(list(diagnostics.weight_matrices(model)))},
-        seconds=seconds,
-        cpu_seconds=cpu_seconds,
-        steps_done=step,
+        seconds=run.seconds,
+        cpu_seconds=run.cpu_seconds,
+        steps_done=run.steps_done,
     )
 
 
@@ -323,8 +370,8 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
     computes what train_variant computes for that seed alone (tests/test_sweeps.py); the
     schedule `lr_at(step)` and the batch size are shared.
 
-    The sweep's step: forward, loss gradient, the SGD update fused into the backward pass; no
-    update ratios, diagnostics only at `capture_steps`, no host sync inside a chunk.
+    The sweep's loop: train_lockstep with every step fused (no update ratios) and diagnostics
+    only at `capture_steps`.
     """
     dev = resolve_device(device)
     Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
@@ -332,44 +379,16 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
     M = len(seeds)
     log.info("%s: %s, %d models in lockstep, %d steps, device %s", label, arch, M, steps, dev)
     probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
-    Xprobe, Yprobe = Xtr[probe], Ytr[probe]
-    captures: dict[int, dict] = {}
-    capture_at = set(capture_steps)
-    losses = torch.full((steps, M), float("nan"), device=dev)
-    diverged_at: list[int | None] = [None] * M
-    stream = batch_stream(seeds, len(Ytr), batch_size)
-    start_time = time.perf_counter()
-    start_cpu = time.process_time()
-    step = 0
-    while step < steps:
-        n = min(CHUNK, steps - step)
-        chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(dev), arch.vocab_size)
-        chunk_start = step
-        for t in range(n):
-            if step in capture_at:
-                captures[step] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
-            model.backward_sgd(chunk.loss_grad(t, model.forward(chunk.X[t])), lr_at(step))
-            step += 1
-        losses[chunk_start:step] = chunk.losses()
-        record_divergence(losses, chunk_start, step, diverged_at)
-        finite = losses[step - 1][torch.isfinite(losses[step - 1])]  # one log line per chunk
-        log.info("step %7d/%d  loss median %.4f  %d of %d diverged  %.1f us per model-step",
-                 step, steps, float(finite.median()) if finite.numel() else float("nan"),
-                 sum(d is not None for d in diverged_at), M,
-                 1e6 * (time.perf_counter() - start_time) / (step * M))
-        if all(d is not None for d in diverged_at):
-            log.warning("every model diverged; stopping at step %d of %d", step, steps)
-            break
-    if steps in capture_at:
-        captures[steps] = diagnostics.capture(model, Xprobe, Yprobe, histogram_bins)
-    seconds = time.perf_counter() - start_time
-    log.info("trained %d steps x %d models in %.1fs (%.1f us per model-step)", step, M, seconds,
-             1e6 * seconds / max(step * M, 1))
-    return ModelsResult(model=model, losses=losses.T.float().cpu().numpy(),
-                        diverged_at=diverged_at,
-                        captures=diagnostics.stack_captures(captures) if captures else {},
-                        seconds=seconds, cpu_seconds=time.process_time() - start_cpu,
-                        steps_done=step)
+    run = train_lockstep(model, Xtr, Ytr, seeds, steps=steps, batch_size=batch_size,
+                         lr_at=lr_at, probe=(Xtr[probe], Ytr[probe]),
+                         histogram_bins=histogram_bins, capture_steps=capture_steps,
+                         label=label)
+    return ModelsResult(model=model, losses=run.losses.T.float().cpu().numpy(),
+                        diverged_at=run.diverged_at,
+                        captures=(diagnostics.stack_captures(run.captures) if run.captures
+                                  else {}),
+                        seconds=run.seconds, cpu_seconds=run.cpu_seconds,
+                        steps_done=run.steps_done)
 
 
 def eval_sample(X: Tensor, Y: Tensor, n: int, seed: int = PROBE_SEED) -> tuple[Tensor, Tensor]:
