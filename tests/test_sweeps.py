@@ -276,6 +276,10 @@ def test_tiny_sweep_report_section_renders(tiny_sweep):
     for sentence in sweep["summary"]["sentences"]:
         assert str(markupsafe.escape(sentence)) in html
     assert "depth2" in html and "depth5" in html
+    for axis in sweep["axes"]:  # each axis's values listed once, as the config gives them
+        values = ", ".join(str(v) for v in axis["values"])
+        assert f'{axis["label"]} (<code>{axis["path"]}</code>) ∈ {values}' in html
+    assert f"({sweep['train_seconds']:.0f} s of training in all)" in html
 
 
 @pytest.mark.slow
