@@ -37,13 +37,15 @@ def birds_split(context_size: int = 3, fractions=(0.8, 0.1, 0.1), seed: int = 42
                 lines: int | None = None, max_examples: int | None = None) -> dict:
     """The shipped birds through clean -> tokenize -> split in memory, shaped as the split stage
     writes it; `lines` keeps the first lines of the file, `max_examples` cuts every split."""
-    from initlab import data
+    from initlab.data import clean
+    from initlab.data import split as splitting
+    from initlab.data import vocab as vocabulary
 
-    names, _ = data.clean_names(data.read_lines(BIRDS)[:lines])
-    itos = data.build_vocab(names)
+    names, _ = clean.clean_names(clean.read_lines(BIRDS)[:lines])
+    itos = vocabulary.build_vocab(names)
     out: dict = {"itos": itos, "context_size": context_size}
-    for split, part in data.split_names(names, list(fractions), seed=seed).items():
-        X, Y = data.build_examples(part, itos, context_size)
+    for split, part in splitting.split_names(names, list(fractions), seed=seed).items():
+        X, Y = splitting.build_examples(part, itos, context_size)
         out[split] = {"X": X[:max_examples], "Y": Y[:max_examples]}
     return out
 

@@ -12,19 +12,19 @@ import pytest
 import yaml
 from conftest import REPO, snakemake
 
-from initlab.compare import (
+from initlab.analysis.compare import (
     METRICS,
     build_comparisons,
     mean_interval,
     paired_comparison,
-    report_context,
     t_quantile,
     verdict,
 )
-from initlab.compare_plots import forest_figure, write_forest
-from initlab.config import ConfigError
-from initlab.lessons import MAX_TOLD, comparison_sentence, summary_sentences
-from initlab.study import load_study, validate_study
+from initlab.config.schema import ConfigError
+from initlab.figures.compare import forest_figure, write_forest
+from initlab.report.compare import report_context
+from initlab.report.lessons import MAX_TOLD, comparison_sentence, summary_sentences
+from initlab.workflow.study import load_study, validate_study
 
 CONFIG = REPO / "config.yaml"
 UNIFORM = math.log(30)
@@ -157,7 +157,7 @@ def test_the_schema_checks_comparison_entries():
 
 # ------------------------------------------------------------------------- comparisons.json
 def fake_metrics(dev: list[float | None], start: list[float], shift: float = 0.0) -> dict:
-    """A metrics.json as initlab.evaluate writes it (the keys comparisons read)."""
+    """A metrics.json as initlab.evaluation.evaluate writes it (the keys comparisons read)."""
     def split(values):
         finite = [v for v in values if v is not None]
         return {"mean": sum(finite) / len(finite) if finite else None, "std": 0.0,
@@ -193,7 +193,7 @@ def tenth_metrics() -> dict:
 
 
 def test_build_comparisons_with_a_config_only_variant(tenth_config, tenth_metrics, caplog):
-    with caplog.at_level(logging.INFO, logger="initlab.compare"):
+    with caplog.at_level(logging.INFO, logger="initlab.analysis.compare"):
         result = build_comparisons(tenth_config, tenth_metrics)
     names = [c["name"] for c in result["comparisons"]]
     assert names == ["output_fix - no_fix", "narrow - xavier"]  # declared order

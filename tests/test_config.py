@@ -11,15 +11,15 @@ import pytest
 import yaml
 from conftest import birds_split
 
-from initlab.config import (
-    ConfigError,
+from initlab.config.schema import ConfigError
+from initlab.config.variants import (
     load_config,
     parse_gain,
     resolve_variant,
     selected_variants,
     validate_config,
 )
-from initlab.train import train_variant
+from initlab.training.train import train_variant
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yaml"

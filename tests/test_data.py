@@ -12,19 +12,11 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from initlab import data
-from initlab.data import (
-    DatasetError,
-    build_examples,
-    build_vocab,
-    clean_file,
-    clean_name,
-    clean_names,
-    read_lines,
-    split_file,
-    split_names,
-    tokenize_file,
-)
+from initlab.data import clean
+from initlab.data import split as splitting
+from initlab.data.clean import DatasetError, clean_file, clean_name, clean_names, read_lines
+from initlab.data.split import build_examples, split_file, split_names
+from initlab.data.vocab import build_vocab, tokenize_file
 
 REPO = Path(__file__).resolve().parents[1]
 BIRDS = REPO / "datasets" / "birds" / "birds.csv"
@@ -194,7 +186,7 @@ def test_a_single_10mb_line_is_refused_naming_the_line(tmp_path):
 
 
 def test_a_long_but_plausible_name_is_accepted(tmp_path):
-    name = "a" * data.MAX_LINE_CHARS
+    name = "a" * clean.MAX_LINE_CHARS
     assert read_lines(write(tmp_path, name.encode() + b"\n")) == [name]
 
 
@@ -229,7 +221,7 @@ def test_split_is_seeded_and_partitions():
     a = split_names(NAMES, [0.8, 0.1, 0.1], seed=1)
     assert a == split_names(NAMES, [0.8, 0.1, 0.1], seed=1)
     assert a != split_names(NAMES, [0.8, 0.1, 0.1], seed=2)
-    assert [len(a[s]) for s in data.SPLITS] == [160, 20, 20]
+    assert [len(a[s]) for s in splitting.SPLITS] == [160, 20, 20]
     together = a["train"] + a["dev"] + a["test"]
     assert sorted(together) == sorted(NAMES)  # nothing lost, nothing duplicated
     assert a["train"] != NAMES[:160]  # it was shuffled
@@ -278,10 +270,10 @@ def test_split_file_writes_tensors_names_and_summary(tmp_path):
     out = {k: tmp_path / f"{k}" for k in ("tensors.pt", "split_names.json", "summary.json")}
     summary = split_file(names, vocab, out["tensors.pt"], out["split_names.json"],
                          out["summary.json"], context_size=3, fractions=[0.8, 0.1, 0.1], seed=5)
-    tensors = data.load_split_tensors(out["tensors.pt"])
+    tensors = splitting.load_split_tensors(out["tensors.pt"])
     parts = json.loads(out["split_names.json"].read_text())
     assert tensors["itos"] == itos and tensors["context_size"] == 3
-    for split in data.SPLITS:
+    for split in splitting.SPLITS:
         assert decode_names(tensors[split]["Y"], itos) == parts[split]
         assert summary["examples_per_split"][split] == len(tensors[split]["Y"])
     assert json.loads(out["summary.json"].read_text()) == summary
@@ -323,10 +315,10 @@ def test_clean_tokenize_split_properties(lines, seed, context_size):
             split_names(names, [0.8, 0.1, 0.1], seed)
         return
     parts = split_names(names, [0.8, 0.1, 0.1], seed)
-    assert [len(parts[s]) for s in data.SPLITS] == sizes
-    together = [n for s in data.SPLITS for n in parts[s]]
+    assert [len(parts[s]) for s in splitting.SPLITS] == sizes
+    together = [n for s in splitting.SPLITS for n in parts[s]]
     assert sorted(together) == sorted(names)  # a partition: none lost, none duplicated
-    for split in data.SPLITS:
+    for split in splitting.SPLITS:
         X, Y = build_examples(parts[split], itos, context_size)
         assert decode_names(Y, itos) == parts[split]
         assert X.tolist() == expected_windows(parts[split], itos, context_size)
@@ -349,7 +341,7 @@ def run_data_stages(src: Path, tmp_path: Path) -> tuple[dict, dict, dict]:
                          tmp_path / "summary.json", context_size=3, fractions=[0.8, 0.1, 0.1],
                          seed=42)
     clean_summary = json.loads((tmp_path / "clean_summary.json").read_text())
-    return clean_summary, summary, data.load_split_tensors(tmp_path / "splits.pt")
+    return clean_summary, summary, splitting.load_split_tensors(tmp_path / "splits.pt")
 
 
 def test_shipped_birds_dataset(tmp_path):
@@ -376,5 +368,5 @@ def test_reference_names_go_through_the_same_stages(tmp_path):
     assert summary["names"] == 29_494
     assert summary["vocab"] == "." + string.ascii_lowercase
     assert sum(summary["names_per_split"].values()) == 29_494
-    for split in data.SPLITS:
+    for split in splitting.SPLITS:
         assert len(tensors[split]["Y"]) == summary["examples_per_split"][split] > 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import REPO
 
-from initlab.depends import imported_modules, module_files
+from initlab.workflow.depends import imported_modules, module_files
 
 PACKAGE = REPO / "src" / "initlab"
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -42,16 +42,16 @@ def test_imports_are_followed_through_modules_packages_and_lazy_and_relative_imp
 
 
 def test_a_name_imported_from_a_module_is_not_taken_for_a_file():
-    found = imported_modules("from initlab.train import architecture, save_training\n")
-    assert "initlab.train" in found  # the module; the names may or may not be submodules
+    found = imported_modules("from initlab.training.train import architecture, save_training\n")
+    assert "initlab.training.train" in found  # the module; the names may or may not be submodules
     assert imported_modules("import torch\nfrom . import x\n") == set()  # script: no package
 
 
 def test_training_depends_on_diagnostics_through_train_and_not_on_plots():
     train = names(module_files(SCRIPTS / "train.py", PACKAGE), PACKAGE)
-    assert {"__init__.py", "config.py", "data.py", "train.py", "models.py", "diagnostics.py",
-            "logs.py"} <= train
-    assert "plots.py" not in train
+    assert {"__init__.py", "config/variants.py", "data/split.py", "training/train.py",
+            "model/mlp.py", "training/diagnostics.py", "workflow/logs.py"} <= train
+    assert not any(name.startswith(("figures/", "report/", "devtools/")) for name in train)
 
 
 def test_every_script_depends_on_the_modules_it_imports_itself():

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from initlab import diagnostics
-from initlab.models import MLP, Architecture, cross_entropy, init_parameters
+from initlab.model.initialization import init_parameters
+from initlab.model.mlp import MLP, Architecture, cross_entropy
+from initlab.training import diagnostics
 
 REPO = Path(__file__).resolve().parents[1]
 INIT = {kind: {"scheme": "kaiming", "gain": 5 / 3, "scale": 1.0}
@@ -133,9 +134,11 @@ def test_stack_captures_orders_steps():
 def deep_at_step_1000():
     """Every deep variant of config.yaml, 1000 steps at its first learning rate, one seed, on
     the birds data: the act/grad statistics at step 1000 (about 10 s on one core)."""
-    from initlab.config import load_config, resolve_variant
-    from initlab.data import build_examples, build_vocab, clean_names, read_lines, split_names
-    from initlab.train import train_variant
+    from initlab.config.variants import load_config, resolve_variant
+    from initlab.data.clean import clean_names, read_lines
+    from initlab.data.split import build_examples, split_names
+    from initlab.data.vocab import build_vocab
+    from initlab.training.train import train_variant
 
     config = load_config(REPO / "config.yaml")
     names, _ = clean_names(read_lines(REPO / "datasets" / "birds" / "birds.csv"))

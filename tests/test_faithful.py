@@ -16,11 +16,12 @@ import pytest
 import torch
 from conftest import REPO, birds_split
 
-from initlab import reference
-from initlab.bench import format_sweep_table, format_table, lockstep_batches, matmul_flops
-from initlab.config import load_config, resolve_variant
-from initlab.models import MLP, cross_entropy, init_parameters
-from initlab.train import architecture, train_variant
+from initlab.config.variants import load_config, resolve_variant
+from initlab.devtools import reference
+from initlab.devtools.bench import format_sweep_table, format_table, lockstep_batches
+from initlab.model.initialization import init_parameters
+from initlab.model.mlp import MLP, cross_entropy
+from initlab.training.train import architecture, train_variant
 
 STEPS = 200  # the lr drops half way (the config's `at: 0.5`), so the run crosses the drop
 # Float32 rounding, measured over these 200 steps (2 seeds each): the final weights and running
@@ -143,8 +144,8 @@ def test_batch_indices_are_the_trainers_stream_for_that_seed():
 def test_matmul_flops_match_the_hand_count(config):
     shallow = architecture(resolve_variant(config, "xavier"), 28, 3)
     deep = architecture(resolve_variant(config, "deep_batchnorm"), 28, 3)
-    assert matmul_flops(shallow, 32) == 3 * 2 * 32 * (30 * 200 + 200 * 28)  # 2.23 MFLOP
-    assert matmul_flops(deep, 32) == 3 * 2 * 32 * (30 * 100 + 4 * 100 * 100 + 100 * 28)
+    assert shallow.matmul_flops(32) == 3 * 2 * 32 * (30 * 200 + 200 * 28)  # 2.23 MFLOP
+    assert deep.matmul_flops(32) == 3 * 2 * 32 * (30 * 100 + 4 * 100 * 100 + 100 * 28)
 
 
 def test_bench_table_reports_ratios_and_the_limit():

@@ -10,26 +10,29 @@ import pytest
 import yaml
 from conftest import REPO
 
-from initlab import diagnostics, figures, plots
+from initlab.figures import registry as figures
+from initlab.figures import variants as plots
+from initlab.training import diagnostics
 
 CAPTIONS = REPO / "workflow" / "report"
 CODE_DIRS = [REPO / "src", REPO / "workflow" / "rules", REPO / "workflow" / "scripts"]
 
 
 def test_every_caption_file_is_the_registrys_caption():
-    """workflow/report/{key}.rst are written by `python -m initlab.figures workflow/report`;
+    """workflow/report/{key}.rst are written by `python -m initlab.figures.registry workflow/report`;
     an edit to one of them or to the registry alone shows up here."""
     for name, text in figures.rst_files().items():
         path = CAPTIONS / name
-        assert path.is_file(), f"{name} is missing: run python -m initlab.figures {CAPTIONS}"
+        assert path.is_file(), f"{name} is missing: run python -m initlab.figures.registry {CAPTIONS}"
         assert path.read_text(encoding="utf-8") == text, (
-            f"{name} differs from the registry: run python -m initlab.figures workflow/report")
+            f"{name} differs from the registry: run python -m initlab.figures.registry workflow/report")
 
 
 def test_captions_render_as_restructuredtext_without_warnings():
     docutils_core = pytest.importorskip("docutils.core")
     jinja2 = pytest.importorskip("jinja2")
-    wildcards = type("W", (), {"variant": "deep_gain_1", "group": "deep_5x100"})
+    wildcards = type("W", (), {"variant": "deep_gain_1", "group": "deep_5x100",
+                               "sweep": "gain_depth"})
     for name, text in figures.rst_files().items():
         rendered = jinja2.Template(text).render(snakemake=type("S", (), {"wildcards": wildcards}))
         html = docutils_core.publish_string(
@@ -62,7 +65,7 @@ def test_registry_keys_are_what_the_plot_entry_points_draw(tmp_path):
 
 def test_the_rules_outputs_come_from_the_registry():
     rules = (REPO / "workflow" / "rules" / "analysis.smk").read_text()
-    assert "from initlab.figures import" in rules
+    assert "from initlab.figures.registry import" in rules
     for key in ("gain_activations", "gain_gradients"):
         assert key not in rules and key not in figures.CROSS_FIGURES
 

@@ -51,7 +51,7 @@ def test_a_wheel_installed_without_editable_runs_the_tiny_study_to_a_report(tmp_
     # run from elsewhere, so that the current directory cannot supply the package either
     env = {**os.environ, "PYTHONNOUSERSITE": "1"}
     env.pop("PYTHONPATH", None)
-    where = run([python, "-c", "import initlab, initlab.config as c; print(initlab.__file__); "
+    where = run([python, "-c", "import initlab, initlab.config.variants as c; print(initlab.__file__); "
                  "print(c.SCHEMA)"], cwd=tmp_path, env=env).stdout.split()
     assert Path(where[0]).resolve() == (site / "initlab" / "__init__.py").resolve()
     assert Path(where[1]).is_relative_to(site)  # the schema is read from the installed package

@@ -7,7 +7,7 @@ import sys
 
 SCRIPT = """
 import logging, sys
-from initlab import logs
+from initlab.workflow import logs
 logs.setup(sys.argv[1])
 logging.getLogger("initlab.test").info("step 1 done")
 def deep():
@@ -31,7 +31,7 @@ def test_an_uncaught_exception_lands_in_the_log_file_with_its_traceback(tmp_path
 
 def test_a_user_facing_failure_is_one_line_in_the_log(tmp_path):
     log = tmp_path / "job.log"
-    script = ("import sys\nfrom initlab import logs\nlogs.setup(sys.argv[1])\n"
+    script = ("import sys\nfrom initlab.workflow import logs\nlogs.setup(sys.argv[1])\n"
               "logs.fail('data.txt:3: not valid UTF-8')\n")
     result = subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True,
                             text=True, timeout=120)

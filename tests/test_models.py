@@ -9,13 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from initlab.models import (
-    MLP,
-    Architecture,
-    cross_entropy,
-    expected_initial_loss,
-    init_parameters,
-)
+from initlab.model.initialization import expected_initial_loss, init_parameters
+from initlab.model.mlp import MLP, Architecture, cross_entropy
 
 V, T, E = 28, 3, 10
 SEEDS = [11, 12, 13]

@@ -12,9 +12,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from PIL import Image
 
-from initlab import plots
-from initlab.config import validate_config, variant_groups
-from initlab.figures import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
+from initlab.analysis import curves
+from initlab.config.variants import validate_config, variant_groups
+from initlab.figures import variants as plots
+from initlab.figures.registry import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
 
 VARIANT_KEYS = list(VARIANT_FIGURES)
 COMPARE_KEYS = list(CROSS_FIGURES)
@@ -94,7 +95,7 @@ def assert_png(path) -> None:
 def test_smooth_window_means_of_log10_loss():
     losses = np.full((2, 1000), 10.0)
     losses[1] = 100.0
-    x, y = plots.smooth(losses, points=10)
+    x, y = curves.smooth(losses, points=10)
     assert x.shape == (10,) and y.shape == (2, 10)
     np.testing.assert_allclose(y[0], 1.0)
     np.testing.assert_allclose(y[1], 2.0)
@@ -105,13 +106,13 @@ def test_smooth_leaves_out_non_finite_losses_and_gaps_empty_windows():
     losses = np.full((1, 100), 10.0)
     losses[0, 5] = np.inf  # a partly bad window keeps the mean of its finite values
     losses[0, 50:] = np.nan  # after a divergence: gaps
-    _, y = plots.smooth(losses, points=10)
+    _, y = curves.smooth(losses, points=10)
     assert y[0, 0] == pytest.approx(1.0)
     assert np.isnan(y[0, 5:]).all() and np.isfinite(y[0, :5]).all()
 
 
 def test_smooth_of_empty_losses():
-    x, y = plots.smooth(np.zeros((2, 0)))
+    x, y = curves.smooth(np.zeros((2, 0)))
     assert x.size == 0 and y.shape == (2, 0)
 
 

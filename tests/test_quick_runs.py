@@ -12,14 +12,8 @@ import pytest
 import yaml
 from conftest import BIRDS, REPO, snakemake
 
-from initlab.config import (
-    SCHEMA,
-    ConfigError,
-    capture_points,
-    coerce_strings,
-    default_capture_points,
-    validate_config,
-)
+from initlab.config.schema import SCHEMA, ConfigError, coerce_strings
+from initlab.config.variants import capture_points, default_capture_points, validate_config
 
 SHIPPED = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -85,10 +79,10 @@ def test_a_reading_that_breaks_the_schema_is_reported_by_the_schema():
 
 
 def test_a_default_capture_step_past_the_end_is_dropped_with_a_log_line(caplog, monkeypatch):
-    monkeypatch.setattr("initlab.config._dropped_reported", set())  # said once per process
+    monkeypatch.setattr("initlab.config.variants._dropped_reported", set())  # said once per process
     config = validate_config(shipped())
     assert config["diagnostics"]["steps"] == default_capture_points() == [0, 1000, "last"]
-    with caplog.at_level(logging.WARNING, logger="initlab.config"):
+    with caplog.at_level(logging.WARNING, logger="initlab.config.variants"):
         assert capture_points(config, 300, "some_variant") == [0, "last"]
     assert "step(s) 1000 is past the end of a 300-step run and is skipped" in caplog.text
     assert capture_points(config, 1000, "some_variant") == [0, 1000, "last"]

@@ -168,8 +168,8 @@ def edited(path: Path):
     return _Edit()
 
 
-# models.py is imported by train.py; diagnostics.py only through initlab.train: both are
-# found from the imports (initlab.depends)
+# models.py is imported by train.py; diagnostics.py only through initlab.training.train: both are
+# found from the imports (initlab.workflow.depends)
 @pytest.mark.parametrize("module", ["models.py", "diagnostics.py"])
 def test_editing_training_code_reruns_training_of_every_variant(resumed_run, module):
     root = resumed_run["snakefile"].parent
@@ -246,11 +246,11 @@ def test_training_streams_minibatches_without_copying_the_dataset(million_run):
     """Training on ~9M examples grows memory by far less than one copy of them would."""
     import dataclasses
 
-    from initlab import data
-    from initlab.config import load_config, resolve_variant
-    from initlab.train import train_variant
+    from initlab.config.variants import load_config, resolve_variant
+    from initlab.data import split as splitting
+    from initlab.training.train import train_variant
 
-    tensors = data.load_split_tensors(million_run / "data" / "splits.pt")
+    tensors = splitting.load_split_tensors(million_run / "data" / "splits.pt")
     dataset_bytes = tensors["train"]["X"].nbytes + tensors["train"]["Y"].nbytes
     spec = dataclasses.replace(resolve_variant(load_config(REPO / "config.yaml"), "xavier"),
                                steps=1500, seeds=[1], capture_points=[0])

@@ -22,7 +22,8 @@ import pytest
 from PIL import Image  # matplotlib's own image library
 
 from initlab import report
-from initlab.config import validate_config
+from initlab.analysis import curves
+from initlab.config.variants import validate_config
 
 EVIL = "<script>alert('x')</script> & co"
 RENDER = importlib.import_module("initlab.report.render")  # the module, not the function
@@ -328,7 +329,7 @@ def test_saturation_columns_follow_the_configured_capture_steps(tmp_path):
 
 
 def test_thresholds_come_from_their_one_definition(inputs):
-    from initlab.diagnostics import SATURATED, SATURATION_MAP
+    from initlab.training.diagnostics import SATURATED, SATURATION_MAP
     flags = report.build_context(inputs, now=NOW)["flags"]
     assert flags["saturated_at"] == SATURATED and flags["saturation_map_at"] == SATURATION_MAP
     assert flags["saturated"] == report.SATURATED_FLAG
@@ -483,7 +484,7 @@ def test_loss_curves_are_smoothed_then_downsampled():
     assert series["y"][200] == pytest.approx(2.0) and series["lo"][200] == pytest.approx(1.0)
     assert series["hi"][200] == pytest.approx(4.0)
     assert series["y"][0] == pytest.approx(2.0)  # seed 1's window still has finite steps
-    mean, low, high = report.smooth_curves(np.array([[1.0, 10.0, 100.0, 1000.0]]),
+    mean, low, high = curves.seed_band(np.array([[1.0, 10.0, 100.0, 1000.0]]),
                                            np.array([0, 1, 2, 3]), window=3)
     # centred windows of 3 steps in log10: [0,1] -> 0.5, [0,1,2] -> 1, [1,2,3] -> 2, [2,3] -> 2.5
     assert np.allclose(np.log10(mean), [0.5, 1.0, 2.0, 2.5])
@@ -640,7 +641,7 @@ def test_by_folder_groups_figures_by_the_folder_below():
 
 
 def test_every_feature_section_has_its_module_and_partial():
-    # the rule's code inputs follow the imports (initlab.depends), so the feature modules
+    # the rule's code inputs follow the imports (initlab.workflow.depends), so the feature modules
     # must be imported plainly by the report, not looked up by name at run time
     assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps"}
     for feature in RENDER.FEATURES:

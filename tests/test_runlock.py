@@ -16,9 +16,9 @@ import pytest
 from conftest import BIRDS, REPO, TINY_CONFIG
 from test_reliability import copy_workflow
 
-from initlab import runlock
+from initlab.workflow import runlock
 
-HOLD = ("import sys, time\nfrom initlab import runlock\nrunlock.acquire(sys.argv[1])\n"
+HOLD = ("import sys, time\nfrom initlab.workflow import runlock\nrunlock.acquire(sys.argv[1])\n"
         "print('held', flush=True)\ntime.sleep(600)\n")
 
 
@@ -47,7 +47,7 @@ def test_a_held_folder_is_refused_naming_the_holder_and_freed_when_it_is_killed(
 
 
 def test_the_lock_is_not_inherited_by_processes_the_holder_starts(tmp_path):
-    script = ("import subprocess, sys\nfrom initlab import runlock\n"
+    script = ("import subprocess, sys\nfrom initlab.workflow import runlock\n"
               "runlock.acquire(sys.argv[1])\n"
               "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
               "print(child.pid, flush=True)\n"

@@ -7,14 +7,15 @@ import json
 import pytest
 import torch
 
-from initlab.models import MLP, Architecture, init_parameters
-from initlab.sampling import (
+from initlab.evaluation.sampling import (
     Sample,
     format_samples,
     pretty_name,
     sample_names,
     summarize_samples,
 )
+from initlab.model.initialization import init_parameters
+from initlab.model.mlp import MLP, Architecture
 
 ITOS = [".", "_", "a", "b", "c", "s"]
 INIT = {kind: {"scheme": "normal", "gain": 1.0, "scale": 1.0}

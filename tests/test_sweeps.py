@@ -14,17 +14,12 @@ import pytest
 import torch
 from conftest import REPO, birds_split, snakemake
 
-from initlab.config import ConfigError
-from initlab.study import load_study
-from initlab.sweeps import (
-    DEPTH_AXIS,
-    FIGURES,
-    GAIN_AXIS,
-    expand_sweep,
-    report_context,
-    selected_sweeps,
-)
-from initlab.train import architecture, train_models, train_variant
+from initlab.config.schema import ConfigError
+from initlab.config.sweeps import DEPTH_AXIS, GAIN_AXIS, expand_sweep, selected_sweeps
+from initlab.figures.registry import SWEEP_FIGURES as FIGURES
+from initlab.report.sweeps import report_context, sweep_sentences
+from initlab.training.train import architecture, train_models, train_variant
+from initlab.workflow.study import load_study
 
 SWEEP = "gain_depth"
 
@@ -46,11 +41,11 @@ def test_the_default_sweep_is_a_gain_by_depth_grid_in_one_job_per_depth(config):
     sweep = expand_sweep(config, SWEEP)
     gains = config["sweeps"][SWEEP]["axes"][GAIN_AXIS]
     assert len(gains) == 11 and len(sweep.points) == 11 * 4
-    assert [g.name for g in sweep.groups] == ["depth2", "depth5", "depth10", "depth20"]
-    for group in sweep.groups:
-        assert len(group.models) == 22  # 11 gains x 2 seeds
-        assert {p.spec.depth for p in group.points} == {int(group.name.removeprefix("depth"))}
-        assert sorted({p.values[GAIN_AXIS] for p in group.points}, key=str) == sorted(gains,
+    assert [g.name for g in sweep.jobs] == ["depth2", "depth5", "depth10", "depth20"]
+    for job in sweep.jobs:
+        assert len(job.models) == 22  # 11 gains x 2 seeds
+        assert {p.spec.depth for p in job.points} == {int(job.name.removeprefix("depth"))}
+        assert sorted({p.values[GAIN_AXIS] for p in job.points}, key=str) == sorted(gains,
                                                                                     key=str)
     point = next(p for p in sweep.points if p.values == {GAIN_AXIS: "5/3", DEPTH_AXIS: 20})
     assert point.spec.init["hidden_weight"]["gain"] == pytest.approx(5 / 3)
@@ -74,28 +69,28 @@ def test_the_base_variant_is_not_changed_by_expansion(config):
 def test_axes_that_keep_the_architecture_make_one_job(config):
     sweep = expand_sweep(with_sweep(config, axes={GAIN_AXIS: [0.5, 1, 2],
                                                   "init.output_weight.scale": [0.1, 1]}), SWEEP)
-    assert [g.name for g in sweep.groups] == ["all"]
-    assert len(sweep.groups[0].models) == 3 * 2 * 2
+    assert [g.name for g in sweep.jobs] == ["all"]
+    assert len(sweep.jobs[0].models) == 3 * 2 * 2
 
 
 def test_norm_and_width_split_the_jobs(config):
     sweep = expand_sweep(with_sweep(config, axes={"norm": ["none", "batchnorm"],
                                                   "model.width": [50, 100]}), SWEEP)
-    names = [g.name for g in sweep.groups]
+    names = [g.name for g in sweep.jobs]
     assert names == ["width50_normnone", "width100_normnone", "width50_normbatchnorm",
                      "width100_normbatchnorm"]
-    assert all(len(g.points) == 1 for g in sweep.groups)
+    assert all(len(g.points) == 1 for g in sweep.jobs)
 
 
 def test_slurm_resources_grow_with_the_models_depth_and_steps(config):
-    from initlab.sweeps import group_resources
+    from initlab.workflow.resources import sweep_job_resources
 
     small = expand_sweep(with_sweep(config, axes={GAIN_AXIS: [0.5, 1, 2], DEPTH_AXIS: [5, 20]},
                                     training={"steps": 5000, "seeds": 2}), SWEEP)
     big = expand_sweep(with_sweep(config, axes={GAIN_AXIS: [1, 2, 3], DEPTH_AXIS: [5]},
                                   training={"steps": 20000, "seeds": 5}), SWEEP)
-    d5, d20 = (group_resources(g) for g in small.groups)
-    (many,) = (group_resources(g) for g in big.groups)
+    d5, d20 = (sweep_job_resources(g, 3) for g in small.jobs)
+    (many,) = (sweep_job_resources(g, 3) for g in big.jobs)
     assert d5["mem_mb"] < d20["mem_mb"] < 2000 and d5["runtime"] < d20["runtime"]
     assert many["mem_mb"] > d5["mem_mb"] and many["runtime"] > 4 * (d5["runtime"] - 10)
 
@@ -121,7 +116,7 @@ def test_the_summary_says_which_gains_trained_against_the_theory():
                         point(3, 2, 2.38, 28.0),
                         point(0.5, 20, 2.90, 4.3), point(1, 20, 2.45, None),
                         point(3, 20, None, 28.0, status="diverged")]}
-    from initlab.sweeps import summarize_sweep
+    from initlab.analysis.sweep import summarize_sweep
 
     summary = summarize_sweep(sweep)
     by_depth = {d["depth"]: d for d in summary["per_depth"]}
@@ -130,26 +125,9 @@ def test_the_summary_says_which_gains_trained_against_the_theory():
     assert by_depth[20]["failed"] == [0.5, 3]
     assert summary["agreement"] == {"agree": 5, "points": 6}
     assert summary["grad_ratio_rel_error_median"] == pytest.approx(0.1)
-    first, second, third = summary["sentences"]
+    first, second, third = sweep_sentences({**sweep, "summary": summary})
     assert "at depth 20 gains 0.5, 3" in first and "depth 2 " not in first
     assert "5 of 6 grid points" in second and "10 %" in third
-
-
-def test_snakemake_report_captions_are_the_figures_captions():
-    """workflow/report/sweep_*.rst are rst_captions() (the HTML report's captions too), and
-    render as reStructuredText without warnings."""
-    import jinja2
-
-    from initlab.sweeps import rst_captions
-
-    docutils_core = pytest.importorskip("docutils.core")
-    wildcards = type("W", (), {"sweep": SWEEP})
-    for name, text in rst_captions().items():
-        assert (REPO / "workflow" / "report" / name).read_text(encoding="utf-8") == text, name
-        rendered = jinja2.Template(text).render(snakemake=type("S", (), {"wildcards": wildcards}))
-        docutils_core.publish_string(rendered, writer_name="html",
-                                     settings_overrides={"report_level": 2, "halt_level": 2})
-    assert len(rst_captions()) == len(FIGURES)
 
 
 # -------------------------------------------------------------------------- config errors
@@ -195,10 +173,10 @@ def test_a_model_trained_in_a_sweep_batch_equals_the_same_model_trained_alone(co
     Lockstep and alone run differently sized batched GEMMs, so the rounding may differ."""
     sweep = expand_sweep(with_sweep(config, axes={GAIN_AXIS: [0.5, "5/3", 3]},
                                     training={"steps": 150, "seeds": 2}), SWEEP)
-    (group,) = sweep.groups
-    spec = group.spec
+    (job,) = sweep.jobs
+    spec = job.spec
     arch = architecture(spec, len(data["itos"]), data["context_size"])
-    models = group.models
+    models = job.models
     together = train_models(arch, [p.spec.init for p, _ in models], [s for _, s in models], data,
                             steps=spec.steps, batch_size=spec.batch_size, lr_at=spec.lr_at,
                             probe_examples=64)
@@ -238,7 +216,7 @@ def _by_depth(sweep: dict) -> dict[int, list[dict]]:
 @pytest.mark.slow
 def test_tiny_sweep_end_to_end(tiny_sweep):
     sweep, results = tiny_sweep["json"], tiny_sweep["dir"]
-    assert [j["group"] for j in sweep["jobs"]] == ["depth2", "depth5"]
+    assert [j["job"] for j in sweep["jobs"]] == ["depth2", "depth5"]
     assert all(j["models"] == 3 and j["steps_done"] == 100 and j["train_seconds"] > 0
                for j in sweep["jobs"])
     assert len(sweep["points"]) == 6 and len(sweep["models"]) == 6
@@ -253,7 +231,7 @@ def test_tiny_sweep_end_to_end(tiny_sweep):
         png = (results / "figures" / f"{key}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
     assert sweep["theory"]["critical_gain"] == pytest.approx(1.0, abs=1e-3)
-    assert len(sweep["summary"]["sentences"]) == 3
+    assert len(sweep_sentences(sweep)) == 3
 
 
 @pytest.mark.slow
@@ -273,7 +251,7 @@ def test_tiny_sweep_report_section_renders(tiny_sweep):
     html = env.get_template("_sweeps.html.j2").render(sweeps=context)
     assert '<section id="sweeps">' in html and "<h2>" in html
     assert html.count('src="data:image/png;base64,') == len(FIGURES)
-    for sentence in sweep["summary"]["sentences"]:
+    for sentence in sweep_sentences(sweep):
         assert str(markupsafe.escape(sentence)) in html
     assert "depth2" in html and "depth5" in html
     for axis in sweep["axes"]:  # each axis's values listed once, as the config gives them

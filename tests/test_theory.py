@@ -1,4 +1,4 @@
-"""Mean-field theory (initlab.theory): hand-computed values, the pieces against brute force, and
+"""Mean-field theory (initlab.analysis.theory): hand-computed values, the pieces against brute force, and
 the predictions against step-0 measurements of every shipped variant on the real bird data."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import torch
 import yaml
 from conftest import birds_split
 
-from initlab import theory
-from initlab.config import resolve_variant, selected_variants, validate_config
-from initlab.models import init_tensor
-from initlab.theory_plots import write_theory_figures
-from initlab.train import summarize, train_variant
+from initlab.analysis import theory
+from initlab.config.variants import resolve_variant, selected_variants, validate_config
+from initlab.figures.theory import write_theory_figures
+from initlab.model.initialization import init_tensor
+from initlab.report import theory as theory_section
+from initlab.training.train import summarize, train_variant
 
 REPO = Path(__file__).resolve().parents[1]
 V, T = 28, 3  # the bird vocabulary and the shipped context size
@@ -274,7 +275,7 @@ def test_theory_json_is_strict_json_and_the_figures_are_written(measured, tmp_pa
               ("new", list(CONFIG_ONLY))]
     write_theory_figures(again, groups, list(config["variants"]), outputs)
     assert all(p.stat().st_size > 10_000 for p in outputs.values())
-    context = theory.report_context(again, outputs)
+    context = theory_section.report_context(again, outputs)
     assert [f["key"] for f in context["figures"]] == ["layer_stats", "phase"]
     assert {n["what"] for n in context["notes"]} >= {"the phase",
                                                       "the first/last gradient ratio"}

@@ -15,10 +15,11 @@ import torch.nn.functional as F
 import yaml
 from conftest import birds_split
 
-from initlab import reference
-from initlab.config import resolve_variant, validate_config
-from initlab.models import MLP, expected_initial_loss, init_parameters
-from initlab.train import architecture, save_training, split_loss, summarize, train_variant
+from initlab.config.variants import resolve_variant, validate_config
+from initlab.devtools import reference
+from initlab.model.initialization import expected_initial_loss, init_parameters
+from initlab.model.mlp import MLP
+from initlab.training.train import architecture, save_training, split_loss, summarize, train_variant
 
 REPO = Path(__file__).resolve().parents[1]
 UNIFORM = math.log(28)  # -ln(1/V) for the bird vocabulary

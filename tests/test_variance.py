@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from initlab.plots import save, variance_figure
-from initlab.variance import variance_demo
+from initlab.analysis.variance import variance_demo
+from initlab.figures.style import save
+from initlab.figures.variance import variance_figure
 
 
 def test_std_grows_with_sqrt_fan_in_and_scaling_removes_it():

@@ -2,7 +2,7 @@
 for the figures, captions, report and theory that quote it.
 
 A module of its own, without torch, so that the plotting and report rules, whose code inputs
-are the modules they import (initlab.depends), do not depend on the training code.
+are the modules they import (initlab.workflow.depends), do not depend on the training code.
 """
 
 SATURATED = 0.97  # |tanh| beyond this counts as saturated in the statistics

@@ -1,40 +1,7 @@
 # Diagnostics plots, sampling and the variance-growth demonstration (issue 4). Which figures
-# exist, their titles and captions: initlab.figures (workflow/report/*.rst are written from it).
+# exist, their titles and captions: initlab.figures.registry (workflow/report/*.rst are written from it).
 
-from initlab.figures import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
-
-
-# `snakemake --lint` wants no `def` beside rules (helpers belong in common.smk), so the small
-# helpers and analysis_outputs(), which rule all calls, are lambdas.
-variant_figure = lambda key: report(
-    f"results/variants/{{variant}}/figures/{key}.png",
-    caption=f"../report/{key}.rst",
-    category="Per variant",
-    subcategory="{variant}",
-    labels={"variant": "{variant}", "figure": VARIANT_FIGURES[key].title},
-)
-comparison_figure = lambda key: report(
-    f"results/figures/{key}.png",
-    caption=f"../report/{key}.rst",
-    category="Across variants",
-    labels={"figure": CROSS_FIGURES[key].title},
-)
-group_figure = lambda key: report(
-    f"results/figures/groups/{{group}}/{key}.png",
-    caption=f"../report/group_{key}.rst",
-    category="Groups of variants",
-    subcategory="{group}",
-    labels={"group": "{group}", "figure": GROUP_FIGURES[key].title},
-)
-analysis_outputs = lambda: [
-    *variant_files("samples.json"),
-    *variant_files("samples.txt"),
-    *(f for key in VARIANT_FIGURES for f in variant_files(f"figures/{key}.png")),
-    *(f"results/figures/{key}.png" for key in CROSS_FIGURES),
-    *expand("results/figures/groups/{group}/{key}.png", group=GROUPS, key=GROUP_FIGURES),
-    "results/variance/variance.json",
-    "results/variance/variance.png",
-]
+from initlab.figures.registry import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
 
 
 rule sample:
@@ -134,12 +101,6 @@ rule variance:
             category="Variance growth",
             labels={"figure": "variance"},
         ),
-    params:
-        fan_ins=[10, 30, 100, 300, 1000],
-        examples=1000,
-        fan_out=200,
-        histogram_fan_in=10,
-        seed=0,
     conda:
         "../envs/initlab.yaml"
     log:

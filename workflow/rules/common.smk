@@ -1,11 +1,30 @@
+# Helpers of the rules (as in the snakemake-workflows template: every function in this file,
+# no lambdas inside rules), the config check, the selections and the wildcard constraints.
+
 import re
 import sys
 from pathlib import Path
 
-from initlab import runlock
-from initlab.depends import module_files
-from initlab.config import ConfigError, selected_variants, variant_groups
-from initlab.study import validate_study
+from initlab.analysis.tables import TABLES
+from initlab.config.schema import ConfigError
+from initlab.config.sweeps import sweep_plan
+from initlab.config.variants import selected_variants, variant_groups
+from initlab.figures.registry import (
+    COMPARISON_FIGURES,
+    CROSS_FIGURES,
+    GROUP_FIGURES,
+    SWEEP_FIGURES,
+    THEORY_FIGURES,
+    VARIANT_FIGURES,
+)
+from initlab.workflow import runlock
+from initlab.workflow.depends import module_files
+from initlab.workflow.resources import (
+    EVALUATE_RESOURCES,
+    TRAIN_RESOURCES,
+    sweep_job_resources,
+)
+from initlab.workflow.study import validate_study
 
 
 # The JSON Schema (snakemake.utils.validate, filling every default), then the rules a schema
@@ -17,14 +36,19 @@ except ConfigError as err:
 
 VARIANTS = selected_variants(config)
 GROUPS = {group.name: group for group in variant_groups(config)}  # from the config, not code
+SWEEPS = sweep_plan(config)  # the selected sweeps, expanded into points and lockstep jobs
+SWEEP_JOBS = {name: {job.name: job for job in sweep.jobs} for name, sweep in SWEEPS.items()}
 PACKAGE = Path(workflow.basedir) / "src" / "initlab"
+TEMPLATES = PACKAGE / "resources" / "templates"
+GPUS = 1 if config["device"] == "cuda" else 0  # what a training job asks a cluster for
 
 
-wildcard_constraints:
-    variant="|".join(re.escape(v) for v in config["variants"]),
-    group="|".join(re.escape(g) for g in GROUPS),
+def one_of(names):
+    """A wildcard constraint that matches exactly one of `names` (none when it is empty)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
+# ----------------------------------------------------------------------------- run hooks
 def take_run_lock():
     """Hold this folder for the run (onstart, main process only); refuse if another run has it."""
     if not workflow.is_main_process:
@@ -43,6 +67,7 @@ def print_report_location():
         print(f"initlab: the report is {html.resolve()}", file=sys.stderr)
 
 
+# ------------------------------------------------------------------------------- inputs
 def package_inputs(script):
     """Every package file workflow/scripts/<script>.py imports, directly or transitively, as
     inputs: editing one reruns the rules whose scripts import it, and no other rule."""
@@ -54,16 +79,6 @@ def workflow_checkout(wildcards):
     """The folder of this workflow, whatever the working directory: the report names its
     commit (the installed package may live elsewhere, e.g. after `pip install .`)."""
     return workflow.basedir
-
-
-def variant_params(wildcards):
-    """Everything that defines a variant's training; Snakemake reruns it when this changes."""
-    return {
-        "spec": config["variants"][wildcards.variant],
-        "training": config["training"],
-        "diagnostics": config["diagnostics"],
-        "device": config["device"],
-    }
 
 
 def variant_files(name):
@@ -84,14 +99,117 @@ def group_files(name):
     return files
 
 
+def sweep_job_files(wildcards):
+    """Every lockstep job's JSON of the {sweep} wildcard's sweep."""
+    return expand("results/sweeps/{sweep}/jobs/{sweep_job}.json", sweep=wildcards.sweep,
+                  sweep_job=list(SWEEP_JOBS[wildcards.sweep]))
+
+
+# ------------------------------------------------------------------------------- params
+def variant_params(wildcards):
+    """What one variant's training uses; Snakemake reruns the job when it changes."""
+    return {
+        "spec": config["variants"][wildcards.variant],
+        "training": config["training"],
+        "diagnostics": config["diagnostics"],
+        "device": config["device"],
+    }
+
+
+def sweep_params(wildcards):
+    """What one sweep's jobs use: the sweep, its base variant and the shared settings."""
+    sweep = config["sweeps"][wildcards.sweep]
+    return {
+        "sweep": sweep,
+        "base": config["variants"][sweep["base"]],
+        "training": config["training"],
+        "diagnostics": config["diagnostics"],
+        "device": config["device"],
+    }
+
+
+# ---------------------------------------------------------------------------- resources
+def sweep_job_mem_mb(wildcards):
+    job = SWEEP_JOBS[wildcards.sweep][wildcards.sweep_job]
+    return sweep_job_resources(job, config["context_size"])["mem_mb"]
+
+
+def sweep_job_runtime(wildcards):
+    job = SWEEP_JOBS[wildcards.sweep][wildcards.sweep_job]
+    return sweep_job_resources(job, config["context_size"])["runtime"]
+
+
+# ------------------------------------------------------------------------------ outputs
+def variant_figure(key):
+    return report(
+        f"results/variants/{{variant}}/figures/{key}.png",
+        caption=f"../report/{key}.rst",
+        category="Per variant",
+        subcategory="{variant}",
+        labels={"variant": "{variant}", "figure": VARIANT_FIGURES[key].title},
+    )
+
+
+def comparison_figure(key):
+    return report(
+        f"results/figures/{key}.png",
+        caption=f"../report/{key}.rst",
+        category="Across variants",
+        labels={"figure": CROSS_FIGURES[key].title},
+    )
+
+
+def group_figure(key):
+    return report(
+        f"results/figures/groups/{{group}}/{key}.png",
+        caption=f"../report/group_{key}.rst",
+        category="Groups of variants",
+        subcategory="{group}",
+        labels={"group": "{group}", "figure": GROUP_FIGURES[key].title},
+    )
+
+
+def theory_figure(key):
+    return report(
+        f"results/theory/{key}.png",
+        caption=f"../report/theory_{key}.rst",
+        category="Theory",
+        labels={"figure": THEORY_FIGURES[key].title},
+    )
+
+
+def sweep_figure(key):
+    return report(
+        f"results/sweeps/{{sweep}}/figures/{key}.png",
+        caption=f"../report/sweep_{key}.rst",
+        category="Sweeps",
+        subcategory="{sweep}",
+        labels={"sweep": "{sweep}", "figure": SWEEP_FIGURES[key].title},
+    )
+
+
+def sweep_files(name):
+    return expand(f"results/sweeps/{{sweep}}/{name}", sweep=list(SWEEPS))
+
+
 def all_outputs():
+    """Every output of the study (the default target), the report last."""
     return [
         "results/data/summary.json",
         *variant_files("metrics.json"),
-        *analysis_outputs(),
-        *theory_outputs(),
+        *variant_files("samples.json"),
+        *variant_files("samples.txt"),
+        *(f for key in VARIANT_FIGURES for f in variant_files(f"figures/{key}.png")),
+        *(f"results/figures/{key}.png" for key in CROSS_FIGURES),
+        *expand("results/figures/groups/{group}/{key}.png", group=GROUPS, key=GROUP_FIGURES),
+        "results/variance/variance.json",
+        "results/variance/variance.png",
+        "results/theory/theory.json",
+        *(f"results/theory/{key}.png" for key in THEORY_FIGURES),
         "results/comparisons.json",
         "results/figures/forest.png",
-        *sweep_outputs(),
-        *report_outputs(),
+        *sweep_files("sweep.json"),
+        *(f for key in SWEEP_FIGURES for f in sweep_files(f"figures/{key}.png")),
+        *(f"results/tables/{name}.csv" for name in TABLES),
+        "results/report.html",
     ]

@@ -11,10 +11,9 @@ rule compare:
             "results/figures/forest.png",
             caption="../report/forest.rst",
             category="Across variants",
-            labels={"figure": "forest"},
+            labels={"figure": COMPARISON_FIGURES["forest"].title},
         ),
     params:
-        # the script reads the whole validated config; these make a change rerun the rule
         variants=VARIANTS,
         comparisons=config["comparisons"],
     conda:

@@ -1,15 +1,26 @@
-# The self-contained HTML report (issue 5): every result file in, results/report.html out.
+# The self-contained HTML report: every result file in, results/report.html out; and the
+# study's numbers as tidy CSV tables.
 
-from pathlib import Path
 
-from initlab.figures import CROSS_FIGURES as REPORT_CROSS_FIGURES
-from initlab.figures import GROUP_FIGURES as REPORT_GROUP_FIGURES
-from initlab.figures import VARIANT_FIGURES as REPORT_VARIANT_FIGURES
-
-REPORT_TEMPLATES = Path(workflow.basedir) / "src" / "initlab" / "resources" / "templates"
-
-# `snakemake --lint` wants no `def` beside rules, so rule all's helper is a lambda.
-report_outputs = lambda: ["results/report.html"]
+rule tables:
+    input:
+        metrics=variant_files("metrics.json"),
+        diagnostics=variant_files("diagnostics.npz"),
+        sweeps=sweep_files("sweep.json"),
+        code=package_inputs("tables"),
+    output:
+        **{name: f"results/tables/{name}.csv" for name in TABLES},
+    params:
+        variants=VARIANTS,
+        sweeps=list(SWEEPS),
+    conda:
+        "../envs/initlab.yaml"
+    log:
+        "results/logs/tables.log",
+    benchmark:
+        "results/benchmarks/tables.tsv"
+    script:
+        "../scripts/tables.py"
 
 
 rule report:
@@ -25,20 +36,20 @@ rule report:
         variant_figures=expand(
             "results/variants/{variant}/figures/{name}.png",
             variant=VARIANTS,
-            name=list(REPORT_VARIANT_FIGURES),
+            name=list(VARIANT_FIGURES),
         ),
-        figures=expand("results/figures/{name}.png", name=list(REPORT_CROSS_FIGURES)),
+        figures=expand("results/figures/{name}.png", name=list(CROSS_FIGURES)),
         train_logs=variant_files("train_log.npz"),
         group_figures=expand(
             "results/figures/groups/{group}/{key}.png",
             group=list(GROUPS),
-            key=list(REPORT_GROUP_FIGURES),
+            key=list(GROUP_FIGURES),
         ),
         theory="results/theory/theory.json",
-        theory_figures=["results/theory/layer_stats.png", "results/theory/phase.png"],
+        theory_figures=expand("results/theory/{key}.png", key=list(THEORY_FIGURES)),
         comparisons="results/comparisons.json",
         comparison_figures=["results/figures/forest.png"],
-        sweeps=expand("results/sweeps/{sweep}/sweep.json", sweep=list(SWEEPS)),
+        sweeps=sweep_files("sweep.json"),
         sweep_figures=expand(
             "results/sweeps/{sweep}/figures/{key}.png",
             sweep=list(SWEEPS),
@@ -46,11 +57,11 @@ rule report:
         ),
         variance="results/variance/variance.json",
         variance_figure="results/variance/variance.png",
-        template=str(REPORT_TEMPLATES / "report.html.j2"),
-        css=str(REPORT_TEMPLATES / "report.css"),
-        script=str(REPORT_TEMPLATES / "charts.js"),
+        template=str(TEMPLATES / "report.html.j2"),
+        css=str(TEMPLATES / "report.css"),
+        script=str(TEMPLATES / "charts.js"),
         partials=[
-            str(REPORT_TEMPLATES / f"_{feature}.html.j2")
+            str(TEMPLATES / f"_{feature}.html.j2")
             for feature in ("theory", "comparisons", "sweeps")
         ],
         vendor=[

@@ -11,9 +11,8 @@ rule train:
         variant=variant_params,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
-        gpu=1 if config["device"] == "cuda" else 0,
+        **TRAIN_RESOURCES,
+        gpu=GPUS,
     conda:
         "../envs/initlab.yaml"
     log:
@@ -34,8 +33,7 @@ rule evaluate:
         metrics="results/variants/{variant}/metrics.json",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        **EVALUATE_RESOURCES,
     conda:
         "../envs/initlab.yaml"
     log:

@@ -1,7 +1,7 @@
 """Rule `clean`: one raw name per line -> one cleaned name per line."""
 
-from initlab import logs
-from initlab.data import DatasetError, clean_file
+from initlab.data.clean import DatasetError, clean_file
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 try:

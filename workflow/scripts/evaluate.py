@@ -2,8 +2,8 @@
 
 import torch
 
-from initlab import logs
-from initlab.evaluate import evaluate
+from initlab.evaluation.evaluate import evaluate
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

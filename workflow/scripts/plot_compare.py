@@ -1,24 +1,17 @@
 """Rule `plot_compare`: figures that put every selected variant side by side."""
 
-import json
-from pathlib import Path
-
-from initlab import logs
-from initlab.plots import load_npz, write_comparison_figures
+from initlab.figures.variants import write_comparison_figures
+from initlab.files import read_json, read_npz
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 variants = snakemake.params.variants
 inputs = snakemake.input
-
-
-def by_variant(paths, read):
-    return {v: read(p) for v, p in zip(variants, paths, strict=True)}
-
-
 write_comparison_figures(
     variants,
     snakemake.params.declared,
-    metrics=by_variant(inputs.metrics, lambda p: json.loads(Path(p).read_text())),
-    losses=by_variant(inputs.train_logs, lambda p: load_npz(p)["losses"]),
+    metrics={v: read_json(p) for v, p in zip(variants, inputs.metrics, strict=True)},
+    losses={v: read_npz(p, required=["losses"])["losses"]
+            for v, p in zip(variants, inputs.train_logs, strict=True)},
     outputs=dict(snakemake.output.items()),
 )

@@ -6,7 +6,6 @@ optional: the page shows a feature's section when the rule passes its files.
 
 from pathlib import Path
 
-from initlab import logs
 from initlab.report import (
     VARIANT_FIGURES,
     ReportError,
@@ -15,6 +14,7 @@ from initlab.report import (
     by_variant,
     write_report,
 )
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 inp, params = snakemake.input, snakemake.params

@@ -2,8 +2,8 @@
 
 import torch
 
-from initlab import logs
-from initlab.sampling import sample_file
+from initlab.evaluation.sampling import sample_file
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -1,7 +1,8 @@
 """Rule `split`: seeded train/dev/test split and the (context -> next char) tensors."""
 
-from initlab import logs
-from initlab.data import DatasetError, split_file
+from initlab.data.clean import DatasetError
+from initlab.data.split import split_file
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 try:

@@ -1,15 +1,15 @@
-"""Rule `sweep`: gather a sweep's groups into sweep.json and draw its figures."""
+"""Rule `sweep`: gather a sweep's jobs into sweep.json and draw its figures."""
 
-import json
-from pathlib import Path
-
-from initlab import logs
-from initlab.data import write_json
-from initlab.sweep_plots import write_figures
-from initlab.sweeps import FIGURES, build_sweep_json
+from initlab.analysis.sweep import build_sweep_json
+from initlab.figures.registry import SWEEP_FIGURES
+from initlab.figures.sweep import write_figures
+from initlab.files import read_json, write_json
+from initlab.workflow import logs
+from initlab.workflow.study import sweep_config
 
 logs.setup(snakemake.log[0])
-groups = [json.loads(Path(path).read_text()) for path in snakemake.input.groups]
-sweep = build_sweep_json(snakemake.config, snakemake.wildcards.sweep, groups)
+name = snakemake.wildcards.sweep
+config = sweep_config(name, snakemake.params.sweep)
+sweep = build_sweep_json(config, name, [read_json(path) for path in snakemake.input.jobs])
 write_json(snakemake.output.json, sweep)
-write_figures(sweep, {name: snakemake.output[name] for name in FIGURES})
+write_figures(sweep, {key: snakemake.output[key] for key in SWEEP_FIGURES})

@@ -1,31 +1,30 @@
 """Rule `theory`: mean-field predictions beside the step-0 diagnostics -> theory.json + figures."""
 
-import json
-from pathlib import Path
-
-from initlab import logs
-from initlab.config import variant_groups
-from initlab.data import write_json
-from initlab.plots import load_npz
-from initlab.theory import build_theory
-from initlab.theory_plots import write_theory_figures
+from initlab.analysis.theory import build_theory
+from initlab.config.variants import variant_groups
+from initlab.figures.registry import THEORY_FIGURES
+from initlab.figures.theory import write_theory_figures
+from initlab.files import read_json, read_npz, write_json
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
-variants = list(snakemake.params.variants)
-inputs = snakemake.input
-data_summary = json.loads(Path(inputs.data_summary).read_text())
+params, inputs = snakemake.params, snakemake.input
+variants = list(params.variants)
+# the selected variants' specs and the shared settings: the part of the config theory reads
+config = {"variants": dict(params.specs), "run_variants": variants, "groups": params.groups,
+          "training": params.training, "diagnostics": params.diagnostics}
+data_summary = read_json(inputs.data_summary)
 theory = build_theory(
-    snakemake.config,
+    config,
     vocab_size=data_summary["vocab_size"],
     context_size=data_summary["context_size"],
-    diagnostics={v: load_npz(p) for v, p in zip(variants, inputs.diagnostics, strict=True)},
-    metrics={v: json.loads(Path(p).read_text())
-             for v, p in zip(variants, inputs.summaries, strict=True)},
+    diagnostics={v: read_npz(p) for v, p in zip(variants, inputs.diagnostics, strict=True)},
+    metrics={v: read_json(p) for v, p in zip(variants, inputs.summaries, strict=True)},
 )
 write_json(snakemake.output.json, theory)
 write_theory_figures(
     theory,
-    [(group.name, group.variants) for group in variant_groups(snakemake.config)],
-    snakemake.params.declared,
-    outputs={"layer_stats": snakemake.output.layer_stats, "phase": snakemake.output.phase},
+    [(group.name, group.variants) for group in variant_groups(config)],
+    params.declared,
+    outputs={key: snakemake.output[key] for key in THEORY_FIGURES},
 )

@@ -1,7 +1,8 @@
 """Rule `tokenize`: the character vocabulary, `.` first."""
 
-from initlab import logs
-from initlab.data import DatasetError, tokenize_file
+from initlab.data.clean import DatasetError
+from initlab.data.vocab import tokenize_file
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 try:

@@ -2,18 +2,19 @@
 
 import torch
 
-from initlab import logs
-from initlab.config import resolve_variant
-from initlab.data import load_split_tensors
-from initlab.train import architecture, save_training, train_variant
+from initlab.config.variants import resolve_variant
+from initlab.data.split import load_split_tensors
+from initlab.training.train import architecture, save_training, train_variant
+from initlab.workflow import logs
+from initlab.workflow.study import variant_config
 
 logs.setup(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-config = snakemake.config
-spec = resolve_variant(config, snakemake.wildcards.variant)
+variant, params = snakemake.wildcards.variant, snakemake.params.variant
+spec = resolve_variant(variant_config(variant, params), variant)
 data = load_split_tensors(snakemake.input.tensors)
-diagnostics = config["diagnostics"]
-result = train_variant(spec, data, device=config["device"],
+diagnostics = params["diagnostics"]
+result = train_variant(spec, data, device=params["device"],
                        probe_examples=diagnostics["probe_examples"],
                        histogram_bins=diagnostics["histogram_bins"],
                        update_ratio_every=diagnostics["update_ratio_every"])

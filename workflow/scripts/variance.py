@@ -2,16 +2,14 @@
 
 import logging
 
-from initlab import logs
-from initlab.data import write_json
-from initlab.plots import save, variance_figure
-from initlab.variance import variance_demo
+from initlab.analysis.variance import variance_demo
+from initlab.figures.style import save
+from initlab.figures.variance import variance_figure
+from initlab.files import write_json
+from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
-params = snakemake.params
-summary, samples = variance_demo(params.fan_ins, examples=params.examples,
-                                 fan_out=params.fan_out, seed=params.seed,
-                                 histogram_fan_in=params.histogram_fan_in)
+summary, samples = variance_demo()  # its settings are the module's (the makemore lecture's)
 for case in summary["cases"]:
     logging.getLogger("initlab").info(
         "fan-in %4d: std(x @ w) %.3f (sqrt(n) %.3f), scaled %.3f", case["fan_in"],

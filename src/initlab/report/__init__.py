@@ -6,10 +6,11 @@
 - tables: comparison table with its honest "best" marks, per-layer/weight rows, names;
 - charts: data of the interactive charts (vendored uPlot draws them in the page);
 - provenance: commit, versions, machine, benchmark times;
+- theory, compare, sweeps, lessons: the sections of the analysis stages and their sentences;
 - render: context assembly, feature sections, Jinja2 environment, data URIs, writing.
 """
 
-from .charts import loss_chart, smooth_curves
+from .charts import loss_chart
 from .inputs import (
     REPO,
     ReportError,
@@ -18,7 +19,6 @@ from .inputs import (
     by_variant,
     need,
     read_diagnostics,
-    read_json,
     read_losses,
 )
 from .judgement import (
@@ -63,7 +63,7 @@ __all__ = [
     "VARIANT_FIGURES", "ReportError", "ReportInputs", "build_context", "by_folder", "by_variant",
     "capture_index", "comparison_rows", "data_uri", "environment", "evenly_spaced", "git_commit",
     "health_problems", "json_tables", "layer_rows", "loss_chart", "machine", "need",
-    "package_versions", "read_benchmarks", "read_diagnostics", "read_json", "read_losses",
-    "render", "sample_table", "saturation_at", "saturation_steps", "smooth_curves",
+    "package_versions", "read_benchmarks", "read_diagnostics", "read_losses",
+    "render", "sample_table", "saturation_at", "saturation_steps",
     "summary_sentences", "thresholds", "to_yaml", "weight_rows", "write_report",
 ]

@@ -10,10 +10,12 @@ keeps the page small whatever the number of training steps.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from initlab.analysis.curves import seed_band
+from initlab.figures.style import variant_colors
 
 CURVE_POINTS = 400  # points per loss-curve series on the page
 SPLIT_LABELS = {"initial_loss": "step-0 loss", "train": "final train loss",
@@ -34,33 +36,6 @@ def _rounded(values: Sequence) -> list[float | None]:
     return [_round(v) for v in values]
 
 
-def smooth_curves(losses: np.ndarray, steps: np.ndarray, window: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-seed window means of log10(loss), centred on each of `steps`, then the mean, min and
-    max over seeds, back in nats. Non-finite losses (a diverged seed) are left out of a window;
-    a point with no finite value left is NaN (a gap in the chart)."""
-    losses = np.atleast_2d(np.asarray(losses, dtype=np.float64))
-    S, T = losses.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log10(losses)
-    finite = np.isfinite(logs)
-    # running sums at full resolution: each window mean costs two lookups
-    total = np.concatenate([np.zeros((S, 1)), np.cumsum(np.where(finite, logs, 0.0), axis=1)],
-                           axis=1)
-    count = np.concatenate([np.zeros((S, 1)), np.cumsum(finite, axis=1)], axis=1)
-    half = window // 2
-    lo = np.clip(steps - half, 0, T)
-    hi = np.clip(steps - half + window, 0, T)
-    n = count[:, hi] - count[:, lo]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_seed = np.where(n > 0, (total[:, hi] - total[:, lo]) / n, np.nan)  # [S, points]
-    with warnings.catch_warnings():  # an all-NaN column is a gap, not a problem
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(per_seed, axis=0)
-        low, high = np.nanmin(per_seed, axis=0), np.nanmax(per_seed, axis=0)
-    return 10 ** mean, 10 ** low, 10 ** high
-
-
 def loss_chart(losses: Mapping[str, np.ndarray], colors: Mapping[str, str],
                points: int = CURVE_POINTS) -> dict:
     """Each variant's training loss: seed mean with a min–max band over seeds."""
@@ -71,7 +46,7 @@ def loss_chart(losses: Mapping[str, np.ndarray], colors: Mapping[str, str],
     for name, loss in losses.items():
         T = loss.shape[1]
         inside = steps[steps < T]
-        mean, low, high = smooth_curves(loss, inside, window)
+        mean, low, high = seed_band(loss, inside, window)
         pad = [None] * (len(steps) - len(inside))  # a shorter run ends early
         series.append({"label": name, "color": colors[name], "y": _rounded(mean) + pad,
                        "lo": _rounded(low) + pad, "hi": _rounded(high) + pad})
@@ -201,7 +176,6 @@ def hex_colors(names: Sequence[str], declared: Sequence[str]) -> dict[str, str]:
     variant has one colour in the PNGs and in the interactive charts."""
     from matplotlib.colors import to_hex
 
-    from initlab.plots import variant_colors
 
     palette = variant_colors(list(declared))
     return {name: to_hex(palette[name]) for name in names}

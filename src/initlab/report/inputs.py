@@ -3,12 +3,13 @@ the file and key (never a half-empty page)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from initlab.files import read_npz
 
 # The checkout an editable install runs from; the report rule passes the workflow's own folder,
 # which is right for any install.
@@ -54,15 +55,6 @@ class ReportInputs:
     sweep_figures: dict[str, dict[str, Path]] = field(default_factory=dict)
 
 
-def read_json(path: str | Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: file not found") from None
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON ({err})") from None
-
-
 def need(obj: dict, key: str, source: str | Path):
     """obj[key], or a ReportError naming the file and the missing key."""
     if not isinstance(obj, dict) or key not in obj:
@@ -75,25 +67,14 @@ DIAGNOSTIC_ARRAYS = ("capture_steps", "act_mean", "act_std", "act_saturated", "a
 
 
 def read_diagnostics(path: str | Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as npz:
-            missing = [k for k in DIAGNOSTIC_ARRAYS if k not in npz.files]
-            if missing:
-                raise ReportError(f"{path}: missing arrays {missing}")
-            return {k: npz[k] for k in DIAGNOSTIC_ARRAYS}
-    except FileNotFoundError:
-        raise ReportError(f"{path}: file not found") from None
+    """The arrays of a variant's diagnostics.npz that the report reads."""
+    arrays = read_npz(path, required=DIAGNOSTIC_ARRAYS)
+    return {k: arrays[k] for k in DIAGNOSTIC_ARRAYS}
 
 
 def read_losses(path: str | Path) -> np.ndarray:
     """The per-seed training losses [S, steps] of a variant's train_log.npz."""
-    try:
-        with np.load(path) as npz:
-            if "losses" not in npz.files:
-                raise ReportError(f"{path}: missing array 'losses'")
-            losses = np.asarray(npz["losses"], dtype=np.float64)
-    except FileNotFoundError:
-        raise ReportError(f"{path}: file not found") from None
+    losses = np.asarray(read_npz(path, required=["losses"])["losses"], dtype=np.float64)
     if losses.ndim != 2:
         raise ReportError(f"{path}: 'losses' has shape {losses.shape}, expected [seeds, steps]")
     return losses

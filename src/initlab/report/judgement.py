@@ -1,7 +1,7 @@
 """Scientific judgement: when a variant counts as unhealthy, and the summary sentences.
 
 The flags' thresholds are judgement calls; `thresholds()` hands them (and the saturation
-definitions from initlab.diagnostics) to the template, so the page states exactly the numbers
+definitions from initlab.training.diagnostics) to the template, so the page states exactly the numbers
 the code used.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from initlab.numbers import fmt
 from initlab.thresholds import SATURATED, SATURATION_MAP
 
 from .measures import layer_profile, saturation_at, seed_mean
@@ -64,10 +65,6 @@ def health_problems(metrics: dict, diag: dict) -> list[str]:
     return problems
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def _severity(variant: dict) -> tuple:
     """Sort key for 'least healthy': divergence, then how many flags, then the step-0 excess."""
     m = variant["metrics"]
@@ -78,7 +75,7 @@ def _severity(variant: dict) -> tuple:
 
 def summary_sentences(variants: list[dict]) -> list[str]:
     """Three sentences computed from the per-variant numbers; the fallback summary when the
-    study has no paired comparisons (initlab.lessons writes the summary when it has)."""
+    study has no paired comparisons (initlab.report.lessons writes the summary when it has)."""
     uniform = variants[0]["metrics"]["expected_initial_loss"]
     started = [v for v in variants if v["metrics"]["initial_loss"]["mean"] is not None]
     if started:
@@ -98,8 +95,8 @@ def summary_sentences(variants: list[dict]) -> list[str]:
         worst = max(finished, key=lambda v: v["metrics"]["dev"]["mean"])
         dev = best["metrics"]["dev"]
         second = (f"{best['name']} ended best on dev, at {dev['mean']:.3f} ± "
-                  f"{_fmt(dev['std'])} over {len(dev['per_seed'])} seeds "
-                  f"(test {_fmt(best['metrics']['test']['mean'])}); {worst['name']} ended worst, "
+                  f"{fmt(dev['std'])} over {len(dev['per_seed'])} seeds "
+                  f"(test {fmt(best['metrics']['test']['mean'])}); {worst['name']} ended worst, "
                   f"at {worst['metrics']['dev']['mean']:.3f}.")
     else:
         second = "No variant finished training: every seed of every variant diverged."

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import math
 import mimetypes
 from datetime import UTC, datetime
 from importlib import resources
@@ -20,11 +19,14 @@ from pathlib import Path
 import jinja2
 from PIL import Image, UnidentifiedImageError  # Pillow, a dependency of matplotlib
 
-from initlab import compare, figures, lessons, sweeps, theory
-from initlab.config import variant_groups
+from initlab.config.variants import variant_groups
+from initlab.figures import registry as figures
+from initlab.files import read_json
+from initlab.numbers import duration, fmt, pct
+from initlab.report import compare, lessons, sweeps, theory
 
 from . import charts, judgement, provenance, tables
-from .inputs import ReportError, ReportInputs, need, read_diagnostics, read_json, read_losses
+from .inputs import ReportError, ReportInputs, need, read_diagnostics, read_losses
 from .measures import layer_profile, saturation_at
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ def _titles(registry: dict) -> dict[str, tuple[str, str]]:
 
 
 # The figures each stage writes, with their titles and captions: from the one registry
-# (initlab.figures) that the rules and the plots also read.
+# (initlab.figures.registry) that the rules and the plots also read.
 VARIANT_FIGURES = _titles(figures.VARIANT_FIGURES)
 CROSS_FIGURES = _titles(figures.CROSS_FIGURES)
 GROUP_FIGURES = _titles(figures.GROUP_FIGURES)
@@ -290,28 +292,12 @@ def data_uri(path: str | Path) -> str:
     return f"data:{mime};base64,{payload}"
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.{digits}f}"
+def _num(value, digits: int = 3) -> str:
+    return fmt(value, f".{digits}f")
 
 
-def _sci(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}e}"
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{100 * value:.{digits}f} %"
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value < 120:
-        return f"{value:.1f} s"
-    minutes, seconds = divmod(round(value), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+def _sci(value, digits: int = 2) -> str:
+    return fmt(value, f".{digits}e")
 
 
 def environment(template_dir: str | Path = TEMPLATE_DIR) -> jinja2.Environment:
@@ -319,7 +305,7 @@ def environment(template_dir: str | Path = TEMPLATE_DIR) -> jinja2.Environment:
                              autoescape=True,  # every value is escaped unless marked safe
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(data_uri=data_uri, num=_num, sci=_sci, pct=_pct, seconds=_seconds)
+    env.filters.update(data_uri=data_uri, num=_num, sci=_sci, pct=pct, seconds=duration)
     # `tojson` escapes <, >, & and ' as \u003c etc., so chart data cannot close its <script>;
     # compact separators keep the page small
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import yaml
 
-from initlab.config import ConfigError, resolve_variant
+from initlab.config.schema import ConfigError
+from initlab.config.variants import resolve_variant
 
 from .inputs import ReportError
 from .measures import saturation_at, seed_mean

@@ -1,0 +1,583 @@
+"""Mean-field signal propagation: what the step-0 statistics of a random tanh stack should be.
+
+Poole et al. 2016 ("Exponential expressivity in deep neural networks through transient chaos")
+and Schoenholz et al. 2017 ("Deep Information Propagation") treat a wide network whose layer-l
+weights are i.i.d. with variance sigma_w^2 / fan_in and biases with variance sigma_b^2. With
+z ~ N(0, 1), the pre-activation variance follows
+
+    q^1 = sigma_w^2 q_in + sigma_b^2,      q^{l+1} = sigma_w^2 E[tanh^2(sqrt(q^l) z)] + sigma_b^2,
+
+the tanh output has std sqrt(E[tanh^2]), and going backward each layer multiplies the mean
+squared gradient by chi^l = sigma_w^2 E[sech^4(sqrt(q^l) z)] (times fan_out / fan_in where the
+widths differ). At the fixed point q* of the forward map, chi_1 < 1 is the ordered phase
+(signals and gradients shrink with depth), chi_1 > 1 the chaotic one.
+
+`predict_variant` applies this to one resolved variant of the study: sigma_w and sigma_b come
+from each tensor's configured init (the draws of initlab.models.init_tensor), q_in from the
+embedding, and batch norm pins the pre-activation variance at gamma^2 = 1. The output layer
+gives Gaussian logits, hence a predicted step-0 loss. `build_theory` sets the predictions
+beside the step-0 diagnostics of every variant (theory.json); `report_context` turns that into
+what the report's "Theory vs measurement" section shows.
+
+Every number is deterministic: the Gaussian expectations, the expected log-sum-exp of the
+logits included, are quadratures.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from initlab.config.variants import VariantSpec, resolve_variant, variant_groups
+from initlab.numbers import finite_or_none, fmt, json_safe
+from initlab.thresholds import SATURATED
+
+log = logging.getLogger(__name__)
+
+CRITICAL_TOLERANCE = 0.02  # |chi_1 - 1| below this counts as "critical"
+PHASE_POINTS = 61  # sigma_w values on the phase diagram's axis
+
+Array = np.ndarray
+
+
+# ------------------------------------------------------------------------ Gaussian expectations
+def _grid(q: float) -> tuple[Array, Array]:
+    """Nodes z and weights w with sum(w * f(z)) = E[f(z)], z ~ N(0, 1), for f = g(sqrt(q) z).
+
+    The integrands are analytic with their nearest complex singularity (the poles of tanh at
+    ±i pi/2) at distance pi / (2 sqrt(q)) from the real axis, so the trapezoid rule with a step
+    well below that converges geometrically (error ~ exp(-pi^2 / (h sqrt(q))) < 1e-12 here).
+    Gauss-Hermite quadrature, the textbook choice, is exact for polynomials but not for a
+    near-step: with 100 nodes it misses E[tanh^2] by 1 % at q = 31, where the shallow
+    randn-everywhere network starts.
+    """
+    h = min(0.1, 0.3 / math.sqrt(max(q, 1e-12)))
+    return _trapezoid(h, 9.0)
+
+
+def _trapezoid(h: float, half_width: float) -> tuple[Array, Array]:
+    z = np.arange(-half_width, half_width + h / 2, h)
+    w = np.exp(-0.5 * z * z) * (h / math.sqrt(2 * math.pi))
+    return z, w / w.sum()
+
+
+def gaussian_mean(f: Callable[[Array], Array], q: float, mu: float = 0.0) -> float:
+    """E[f(mu + sqrt(q) z)], z ~ N(0, 1)."""
+    if q <= 0:
+        return float(f(np.array([mu]))[0])
+    z, w = _grid(q)
+    return float(np.dot(w, f(mu + math.sqrt(q) * z)))
+
+
+def _sech2(x: Array) -> Array:
+    return 1.0 - np.tanh(x) ** 2
+
+
+def tanh_moments(q: float, mu: float = 0.0) -> tuple[float, float]:
+    """(E[tanh(h)], E[tanh^2(h)]) for h ~ N(mu, q)."""
+    return gaussian_mean(np.tanh, q, mu), gaussian_mean(lambda x: np.tanh(x) ** 2, q, mu)
+
+
+def sech4_mean(q: float, mu: float = 0.0) -> float:
+    """E[tanh'(h)^2] = E[sech^4(h)] for h ~ N(mu, q): the backward factor before sigma_w^2."""
+    return gaussian_mean(lambda x: _sech2(x) ** 2, q, mu)
+
+
+def saturated_share(q: float, mu: float = 0.0, threshold: float = SATURATED) -> float:
+    """P(|tanh(h)| > threshold) for h ~ N(mu, q), in closed form."""
+    edge = math.atanh(threshold)
+    if q <= 0:
+        return float(abs(mu) > edge)
+    s = math.sqrt(2 * q)
+    return 0.5 * (math.erfc((edge - mu) / s) + math.erfc((edge + mu) / s))
+
+
+# --------------------------------------------------------------------- the order-to-chaos picture
+def _root(f: Callable[[float], float], lo: float, hi: float, tol: float = 1e-12) -> float:
+    """A root of f in [lo, hi], where f(lo) and f(hi) differ in sign: regula falsi with the
+    Illinois modification (superlinear, and never leaves the bracket)."""
+    f_lo, f_hi = f(lo), f(hi)
+    if f_lo == 0:
+        return lo
+    if f_hi == 0:
+        return hi
+    side = 0
+    x = lo
+    for _ in range(200):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        f_x = f(x)
+        if f_x == 0 or hi - lo <= tol * max(1.0, abs(x)):
+            return x
+        if (f_x > 0) == (f_hi > 0):
+            hi, f_hi = x, f_x
+            if side == -1:
+                f_lo /= 2
+            side = -1
+        else:
+            lo, f_lo = x, f_x
+            if side == 1:
+                f_hi /= 2
+            side = 1
+        if abs(f_x) < 1e-15:
+            return x
+    return x
+
+
+def fixed_point_q(sigma_w: float, sigma_b: float) -> float:
+    """q* = sigma_w^2 E[tanh^2(sqrt(q*) z)] + sigma_b^2, the variance deep layers settle at.
+
+    The map is concave in q, so the positive root is unique; with sigma_b = 0 and
+    sigma_w <= 1 the only fixed point is q* = 0 (the signal dies out).
+    """
+    if sigma_b == 0 and sigma_w <= 1 + 1e-9:
+        return 0.0
+
+    def excess(q: float) -> float:
+        return sigma_w**2 * tanh_moments(q)[1] + sigma_b**2 - q
+
+    lo = 1e-12 if sigma_b == 0 else 0.0
+    return _root(excess, lo, sigma_w**2 + sigma_b**2 + 1e-12)
+
+
+def chi1(sigma_w: float, sigma_b: float) -> float:
+    """chi_1 = sigma_w^2 E[sech^4(sqrt(q*) z)] at the fixed point: < 1 ordered, > 1 chaotic."""
+    return sigma_w**2 * sech4_mean(fixed_point_q(sigma_w, sigma_b))
+
+
+def phase(chi: float, tolerance: float = CRITICAL_TOLERANCE) -> str:
+    """"ordered" (chi < 1), "chaotic" (chi > 1) or "critical" (|chi - 1| < tolerance)."""
+    if abs(chi - 1.0) < tolerance:
+        return "critical"
+    return "ordered" if chi < 1 else "chaotic"
+
+
+def critical_sigma_w(sigma_b: float) -> float:
+    """The sigma_w where chi_1 = 1 for this sigma_b (1 for sigma_b = 0)."""
+    hi = 2.0
+    while chi1(hi, sigma_b) <= 1.0:
+        hi *= 2
+        if hi > 1e4:
+            raise ValueError(f"no critical sigma_w below 1e4 for sigma_b = {sigma_b}")
+    return _root(lambda s: chi1(s, sigma_b) - 1.0, 1e-3, hi, tol=1e-9)
+
+
+def _correlation_grid(q: float) -> tuple[Array, Array, Array]:
+    # coarser than _grid: the error, ~exp(-pi^2 / (h sqrt(q))), stays below 1e-8 on a grid
+    # with a quarter of the points in each dimension
+    z, w = _trapezoid(min(0.15, 0.5 / math.sqrt(max(q, 1e-12))), 7.0)
+    z1, z2 = np.meshgrid(z, z, indexing="ij")
+    return z1, z2, np.outer(w, w)
+
+
+def _pair_mean(f: Callable[[Array], Array], q: float, c: float) -> float:
+    """E[f(u1) f(u2)] for (u1, u2) Gaussian with variances q and correlation c."""
+    z1, z2, w = _correlation_grid(q)
+    s = math.sqrt(q)
+    u1 = s * z1
+    u2 = s * (c * z1 + math.sqrt(max(1.0 - c * c, 0.0)) * z2)
+    return float(np.sum(w * f(u1) * f(u2)))
+
+
+def depth_scale(sigma_w: float, sigma_b: float) -> float:
+    """Schoenholz et al.'s correlation depth scale xi_c = -1 / ln chi_c (inf at criticality).
+
+    chi_c = sigma_w^2 E[tanh'(u1) tanh'(u2)] at the stable fixed point c* of the correlation
+    map: c* = 1 in the ordered phase (where chi_c = chi_1), c* < 1 in the chaotic phase (c* = 0
+    when sigma_b = 0, tanh being odd). Trainable depth is about 6 xi_c in their experiments.
+    """
+    chi = chi1(sigma_w, sigma_b)
+    if chi <= 0.0:  # sigma_w = 0: every input maps to the same output at once
+        return 0.0
+    if chi <= 1.0:
+        return math.inf if chi == 1.0 else -1.0 / math.log(chi)
+    q = fixed_point_q(sigma_w, sigma_b)
+    if sigma_b == 0:
+        c_star = 0.0
+    else:
+        def excess(c: float) -> float:
+            return (sigma_w**2 * _pair_mean(np.tanh, q, c) + sigma_b**2) / q - c
+
+        top = 1.0 - 1e-6
+        # just below c = 1 the map lies below the diagonal when chaotic; if rounding says
+        # otherwise chi_1 is within rounding of 1: critical, infinite depth scale
+        c_star = _root(excess, 0.0, top, tol=1e-10) if excess(top) < 0 else 1.0
+    chi_c = sigma_w**2 * _pair_mean(_sech2, q, c_star)
+    return math.inf if chi_c >= 1.0 else -1.0 / math.log(chi_c)
+
+
+# ------------------------------------------------------------------------- one variant, forward
+@dataclass(frozen=True)
+class VariantPrediction:
+    """The mean-field prediction for one variant; lists run over the tanh layers."""
+
+    predicted: bool
+    reason: str | None = None  # why not predicted (predicted False)
+    sigma_w: float | None = None  # the repeated hidden layers' (the first one's at depth 1)
+    sigma_b: float | None = None
+    q_in: float | None = None  # second moment of the embedding entries
+    q: list[float] = field(default_factory=list)  # pre-activation variance per layer
+    mean: list[float] = field(default_factory=list)  # pre-activation mean ("ones" biases)
+    sigma_w_layers: list[float] = field(default_factory=list)
+    chi_layers: list[float | None] = field(default_factory=list)  # backward factor into layer
+    tanh_std: list[float] = field(default_factory=list)
+    saturated: list[float] = field(default_factory=list)
+    grad_std_rel_last: list[float] = field(default_factory=list)
+    grad_ratio_first_last: float | None = None
+    logit_var: float | None = None
+    initial_loss: float | None = None
+    chi: float | None = None  # chi_1 at the fixed point of (sigma_w, sigma_b)
+    phase: str | None = None
+    depth_scale: float | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # quantity -> why it is null
+    caveats: list[str] = field(default_factory=list)  # predicted, but see here
+
+
+class NotPredictedError(Exception):
+    """A tensor initialization outside the i.i.d. zero-mean theory; the message says why."""
+
+
+def weight_sigma(spec: dict, fan_in: int, fan_out: int) -> float:
+    """sigma_w of a weight drawn by initlab.models.init_tensor: Var(W_ij) = sigma_w^2 / fan_in.
+
+    normal: N(0, 1) * scale; kaiming: gain / sqrt(fan_in) * scale; xavier (normal):
+    gain * sqrt(2 / (fan_in + fan_out)) * scale; orthogonal: Frobenius norm^2 = gain^2 *
+    min(fan_in, fan_out) spread over fan_in * fan_out entries, times scale^2; zeros: 0.
+    """
+    scheme, gain, scale = spec["scheme"], spec["gain"], spec["scale"]
+    if scheme == "normal":
+        return abs(scale) * math.sqrt(fan_in)
+    if scheme == "kaiming":
+        return abs(gain * scale)
+    if scheme == "xavier":
+        return abs(gain * scale) * math.sqrt(2 * fan_in / (fan_in + fan_out))
+    if scheme == "orthogonal":
+        return abs(gain * scale) * math.sqrt(min(1.0, fan_in / fan_out))
+    if scheme == "zeros":
+        return 0.0
+    if scheme == "ones":
+        raise NotPredictedError("weights of scheme `ones` make every unit of a layer the same "
+                           "function of its input; the theory assumes i.i.d. random weights")
+    raise NotPredictedError(f"unknown weight scheme {scheme!r}")
+
+
+def bias_moments(spec: dict) -> tuple[float, float]:
+    """(mean, variance) of a bias entry: normal N(0, scale^2), zeros 0, ones the constant scale."""
+    scheme, scale = spec["scheme"], spec["scale"]
+    if scheme == "normal":
+        return 0.0, scale * scale
+    if scheme == "zeros":
+        return 0.0, 0.0
+    if scheme == "ones":
+        return scale, 0.0
+    raise NotPredictedError(f"bias scheme {scheme!r} is not covered")
+
+
+def embedding_second_moment(spec: dict) -> float:
+    """E[x^2] of an embedding entry: what q^1 = sigma_w^2 q_in + sigma_b^2 needs."""
+    scheme, scale = spec["scheme"], spec["scale"]
+    if scheme in ("normal", "ones"):
+        return scale * scale
+    if scheme == "zeros":
+        return 0.0
+    raise NotPredictedError(f"embedding scheme {scheme!r} is not covered")
+
+
+def expected_logsumexp(variance: float, vocab_size: int) -> float:
+    """E[logsumexp(z) - z_y] for V i.i.d. N(0, variance) logits: the expected step-0 loss.
+
+    E[z_y] = 0, which leaves E[log S] with S = sum_k exp(z_k), which has no closed form. By
+    Frullani's integral log S = int_0^inf (e^-t - e^-tS) dt / t, and E[e^-tS] factorizes over
+    the i.i.d. logits, so with t = e^-u
+
+        E[log S] = int (exp(-e^-u) - L(u)^V) du,   L(u) = E[exp(-exp(sigma z - u))],
+
+    two nested one-dimensional quadratures: deterministic, and accurate to well below 1e-6
+    (tests/test_theory.py checks it against a seeded Monte Carlo estimate).
+    """
+    if variance <= 0:
+        return math.log(vocab_size)
+    sigma = math.sqrt(variance)
+    z, w = _grid(variance)
+    # L^V reaches 1 once u is well above the largest of V logits, log V + sigma^2 / 2 + margin
+    # bounds that; below -9 sigma - 40 both terms are below 1e-17
+    # (the integrand is analytic in u within |Im u| < pi / 2, so a step of 0.2 is plenty)
+    step = 0.2
+    u = np.arange(-9.0 * sigma - 40.0, math.log(vocab_size) + variance / 2 + 40.0, step)
+    total = 0.0
+    for part in np.array_split(u, max(1, len(u) * len(z) // 2_000_000 + 1)):
+        inner = np.exp(-np.exp(np.clip(sigma * z[None, :] - part[:, None], None, 700.0)))
+        L = inner @ w
+        with np.errstate(divide="ignore"):
+            LV = np.exp(vocab_size * np.log(L))
+        total += float(np.sum(np.exp(-np.exp(-part)) - LV))
+    return total * step
+
+
+def layer_shapes(spec: VariantSpec, vocab_size: int, context_size: int) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of every Linear, the output last (as models.Architecture has them)."""
+    dims = [context_size * spec.embedding_dim] + [spec.width] * spec.depth
+    return list(zip(dims[:-1], dims[1:], strict=True)) + [(dims[-1], vocab_size)]
+
+
+def predict_variant(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPrediction:
+    """Step-0 statistics of `spec` from its initialization alone (see the module docstring)."""
+    try:
+        return _predict(spec, vocab_size, context_size)
+    except NotPredictedError as err:
+        return VariantPrediction(predicted=False, reason=str(err))
+
+
+def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPrediction:
+    init = spec.init
+    *hidden, (out_in, out_out) = layer_shapes(spec, vocab_size, context_size)
+    q_in = embedding_second_moment(init["embedding"])
+    b_mean, b_var = bias_moments(init["hidden_bias"])
+    notes: dict[str, str] = {}
+
+    # forward: per layer the pre-activation N(mean, q), then the tanh output's moments
+    sigmas, qs, means, stds, sats, m2s, vars_ = [], [], [], [], [], [], []
+    m2_prev = q_in  # second moment of the layer's input: E[(w.x)^2] = sigma_w^2 E[x^2]
+    for fan_in, fan_out in hidden:
+        sigma_w = weight_sigma(init["hidden_weight"], fan_in, fan_out)
+        if spec.batchnorm:
+            q, mean = 1.0, 0.0  # batch statistics at step 0; gamma = 1, beta = 0
+        else:
+            q, mean = sigma_w**2 * m2_prev + b_var, b_mean
+        m1, m2 = tanh_moments(q, mean)
+        sigmas.append(sigma_w)
+        qs.append(q)
+        means.append(mean)
+        stds.append(math.sqrt(max(m2 - m1 * m1, 0.0)))
+        sats.append(saturated_share(q, mean))
+        m2s.append(m2)
+        vars_.append(max(m2 - m1 * m1, 0.0))
+        m2_prev = m2
+
+    # backward: the mean squared gradient at tanh output l-1 is chi^l times that at output l
+    chis: list[float | None] = [None]
+    caveats = []
+    if spec.batchnorm and len(hidden) > 1:
+        caveats.append(
+            "batch norm divides each unit's gradient by that unit's batch std; the theory uses "
+            "the mean-field std for every unit (inputs independent across the batch), but a "
+            "batch of character contexts spans few directions, so the per-unit stds spread and "
+            "E[1/std^2] exceeds 1/E[std^2]: the measured gradients grow faster toward the "
+            "input than predicted")
+    for k in range(1, len(hidden)):
+        fan_in, fan_out = hidden[k]
+        factor = sigmas[k] ** 2 * (fan_out / fan_in) * sech4_mean(qs[k], means[k])
+        if spec.batchnorm:
+            # batch norm divides the gradient by the batch std of the Linear's output,
+            # sigma_w * std(tanh output below): sigma_w cancels, 1 / Var(tanh) remains
+            linear_var = sigmas[k] ** 2 * vars_[k - 1]
+            factor = factor / linear_var if linear_var > 0 else math.nan
+        chis.append(factor)
+    rel = [1.0] * len(hidden)
+    for k in range(len(hidden) - 2, -1, -1):
+        rel[k] = rel[k + 1] * math.sqrt(chis[k + 1]) if math.isfinite(chis[k + 1]) else math.nan
+    if len(hidden) > 1:
+        ratio = rel[0] if math.isfinite(rel[0]) else None
+    else:
+        ratio = None
+        notes["grad_ratio_first_last"] = "one tanh layer: its first and last layer are the same"
+
+    # output layer: every logit is N(bias mean, sigma_wo^2 E[tanh^2] + sigma_bo^2); a bias
+    # constant across classes shifts every logit alike and leaves the softmax unchanged
+    sigma_wo = weight_sigma(init["output_weight"], out_in, out_out)
+    _, bo_var = bias_moments(init["output_bias"])
+    logit_var = sigma_wo**2 * m2s[-1] + bo_var
+    initial_loss = expected_logsumexp(logit_var, vocab_size)
+
+    # where the variant sits in the order-to-chaos picture: its repeated layers' (sigma_w,
+    # sigma_b); with one layer, that layer's
+    sigma_w = sigmas[1] if len(sigmas) > 1 else sigmas[0]
+    sigma_b = math.sqrt(b_var)
+    chi = ph = xi = None
+    if spec.batchnorm:
+        notes["phase"] = ("batch norm sets the pre-activation variance to 1 at every layer, so "
+                          "there is no fixed point q* of sigma_w and sigma_b to be ordered or "
+                          "chaotic about")
+    elif b_mean != 0:
+        notes["phase"] = ("a constant (`ones`) bias is not a zero-mean random bias; the "
+                          "phase diagram of sigma_w and sigma_b does not place it")
+    else:
+        chi = chi1(sigma_w, sigma_b)
+        ph = phase(chi)
+        xi = depth_scale(sigma_w, sigma_b)
+
+    return VariantPrediction(
+        predicted=True, sigma_w=sigma_w, sigma_b=sigma_b, q_in=q_in, q=qs, mean=means,
+        sigma_w_layers=sigmas, chi_layers=chis, tanh_std=stds, saturated=sats,
+        grad_std_rel_last=rel, grad_ratio_first_last=ratio, logit_var=logit_var,
+        initial_loss=initial_loss, chi=chi, phase=ph, depth_scale=xi, notes=notes,
+        caveats=caveats)
+
+
+# --------------------------------------------------------------------- beside the measurement
+def compare(predicted: float | None, per_seed) -> dict:
+    """{predicted, measured_mean, measured_std (over seeds), rel_error (signed, vs the mean)}."""
+    values = np.asarray([np.nan if v is None else v for v in per_seed], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    mean = float(values.mean()) if values.size else None
+    std = float(values.std(ddof=1)) if values.size > 1 else (0.0 if values.size else None)
+    predicted = finite_or_none(predicted)
+    rel = (None if predicted is None or mean is None or mean == 0
+           else (predicted - mean) / abs(mean))
+    return {"predicted": predicted, "measured_mean": mean, "measured_std": std,
+            "rel_error": rel}
+
+
+def step0_measurements(diag: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """The step-0 capture of a diagnostics.npz: per-seed arrays [S, L] (None without one).
+
+    `agrad_std` is the std of dL/d(tanh output) over the probe examples and units, with L the
+    mean loss over the probe batch: the 1 / N of the mean scales every layer alike, so the
+    ratios between layers compare with the theory's directly.
+    """
+    if "capture_steps" not in diag:
+        return None
+    steps = [int(s) for s in np.asarray(diag["capture_steps"]).tolist()]
+    if 0 not in steps:
+        return None
+    k = steps.index(0)
+    return {key: np.asarray(diag[key][k], dtype=np.float64)
+            for key in ("act_std", "act_saturated", "agrad_std")}
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / den, np.nan)
+
+
+def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str | None,
+                  diag: Mapping[str, np.ndarray] | None, initial_loss_per_seed) -> dict:
+    """One variant of theory.json: the prediction beside the step-0 measurement."""
+    measured = step0_measurements(diag) if diag is not None else None
+    notes = dict(prediction.notes)
+    if measured is None:
+        notes["measured"] = "no step-0 capture in the diagnostics (diagnostics.steps lacks 0)"
+    names = ([str(n) for n in np.asarray(diag["layer_names"]).tolist()]
+             if diag is not None and "layer_names" in diag
+             else [f"tanh{i}" for i in range(spec.depth)])
+    n_layers = spec.depth
+    if len(names) != n_layers:
+        raise ValueError(f"variant {spec.name}: the diagnostics have {len(names)} tanh layers, "
+                         f"the config declares depth {n_layers}")
+
+    def per_seed(key: str, layer: int) -> list:
+        return [] if measured is None else measured[key][:, layer].tolist()
+
+    grad_rel = (None if measured is None
+                else _safe_ratio(measured["agrad_std"], measured["agrad_std"][:, -1:]))
+    layers = []
+    for i, name in enumerate(names):
+        p = prediction if prediction.predicted else None
+        layers.append({
+            "name": name,
+            "q": p.q[i] if p else None,
+            "sigma_w": p.sigma_w_layers[i] if p else None,
+            "chi": finite_or_none(p.chi_layers[i]) if p else None,
+            "tanh_std": compare(p.tanh_std[i] if p else None, per_seed("act_std", i)),
+            "saturated": compare(p.saturated[i] if p else None, per_seed("act_saturated", i)),
+            "grad_std_rel_last": compare(p.grad_std_rel_last[i] if p else None,
+                                         [] if grad_rel is None else grad_rel[:, i].tolist()),
+        })
+    if n_layers > 1:
+        first_last = compare(prediction.grad_ratio_first_last,
+                             [] if grad_rel is None else grad_rel[:, 0].tolist())
+    else:
+        first_last = compare(None, [])
+    xi = prediction.depth_scale
+    return {
+        "group": group,
+        "family": spec.family,
+        "depth": spec.depth,
+        "width": spec.width,
+        "batchnorm": spec.batchnorm,
+        "predicted": prediction.predicted,
+        "reason": prediction.reason,
+        "sigma_w": prediction.sigma_w,
+        "sigma_b": prediction.sigma_b,
+        "q_in": prediction.q_in,
+        "chi": prediction.chi,
+        "phase": prediction.phase,
+        "depth_scale": None if xi is None or not math.isfinite(xi) else xi,
+        "logit_var": prediction.logit_var,
+        "layers": layers,
+        "grad_ratio_first_last": first_last,
+        "initial_loss": compare(prediction.initial_loss, initial_loss_per_seed or []),
+        "notes": notes,
+        "caveats": list(prediction.caveats),
+    }
+
+
+def phase_curve(sigma_b: float, sigma_w: Array) -> dict:
+    """chi_1 and xi_c along `sigma_w` at one sigma_b, with the critical sigma_w."""
+    chis = [chi1(float(s), sigma_b) for s in sigma_w]
+    xis = [depth_scale(float(s), sigma_b) for s in sigma_w]
+    return {"sigma_b": sigma_b, "sigma_w": [float(s) for s in sigma_w], "chi": chis,
+            "xi_c": [x if math.isfinite(x) else None for x in xis],
+            "critical_sigma_w": critical_sigma_w(sigma_b)}
+
+
+def phase_diagram(entries: Mapping[str, dict]) -> dict:
+    """chi_1(sigma_w) for every sigma_b the placed variants use; the first curve is the one of
+    the most variants (deep ones first), and its keys sit at the top level (theory.json)."""
+    placed = {name: e for name, e in entries.items() if e["chi"] is not None}
+    by_b: dict[float, list[str]] = {}
+    for name, e in placed.items():
+        by_b.setdefault(round(e["sigma_b"], 12), []).append(name)
+    if not by_b:
+        by_b = {0.0: []}
+    order = sorted(by_b, key=lambda b: (-sum(placed[n]["depth"] > 1 for n in by_b[b]),
+                                        -len(by_b[b]), b))
+    top = max([3.0] + [1.15 * placed[n]["sigma_w"] for n in placed])
+    axis = np.linspace(0.0, top, PHASE_POINTS)[1:]
+    curves = []
+    for b in order:
+        curve = phase_curve(b, axis)
+        curve["variants"] = {n: {"sigma_w": placed[n]["sigma_w"], "chi": placed[n]["chi"],
+                                 "phase": placed[n]["phase"]} for n in by_b[b]}
+        curves.append(curve)
+    return {**curves[0], "tolerance": CRITICAL_TOLERANCE, "curves": curves,
+            "not_placed": {name: e["notes"].get("phase") or e["reason"] or "not predicted"
+                           for name, e in entries.items() if e["chi"] is None}}
+
+
+def build_theory(config: dict, vocab_size: int, context_size: int,
+                 diagnostics: Mapping[str, Mapping[str, np.ndarray]],
+                 metrics: Mapping[str, Mapping]) -> dict:
+    """theory.json: every variant in `diagnostics` (config order), predicted and measured.
+
+    `metrics` maps each variant to its train.json or metrics.json (both carry
+    initial_loss.per_seed, the whole-training-set loss before any update).
+    """
+    group_of = {v: g.name for g in variant_groups(config) for v in g.variants}
+    entries = {}
+    for name in diagnostics:
+        spec = resolve_variant(config, name)
+        prediction = predict_variant(spec, vocab_size, context_size)
+        summary = metrics.get(name) or {}
+        per_seed = (summary.get("initial_loss") or {}).get("per_seed")
+        entries[name] = entry = variant_entry(prediction, spec, group_of.get(name),
+                                              diagnostics[name], per_seed)
+        errors = [layer["tanh_std"]["rel_error"] for layer in entry["layers"]]
+        log.info("%s: %s; tanh-std error per layer %s; gradient first/last %s; step-0 loss "
+                 "%s predicted, %s measured", name,
+                 f"phase {entry['phase']}" if entry["predicted"] else
+                 f"not predicted ({entry['reason']})",
+                 " ".join("n/a" if e is None else f"{e:+.3f}" for e in errors),
+                 _pair(entry["grad_ratio_first_last"]), fmt(entry["initial_loss"]["predicted"], ".4g"),
+                 fmt(entry["initial_loss"]["measured_mean"], ".4g"))
+    return json_safe({"saturation_threshold": SATURATED,
+                       "critical_tolerance": CRITICAL_TOLERANCE,
+                       "variants": entries, "phase_diagram": phase_diagram(entries)})
+
+
+def _pair(quantity: dict) -> str:
+    predicted, measured = fmt(quantity["predicted"], ".4g"), fmt(quantity["measured_mean"], ".4g")
+    return f"{predicted} predicted, {measured} measured"

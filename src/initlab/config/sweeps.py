@@ -1,0 +1,254 @@
+"""Sweeps in the config: a grid of variants, and the lockstep jobs it is trained in.
+
+A sweep (config `sweeps:`) takes a declared variant as its base, sets one or two dotted paths
+of it (`init.hidden_weight.gain`, `model.depth`, ...) to every combination of the listed
+values, and trains each grid point for the sweep's own training settings. Every point is
+resolved through the same schema and `resolve_variant` as a declared variant, so a value the
+schema refuses is refused here too, naming the sweep, the axis and the value.
+
+Points that share an architecture and a schedule (`job_key`) become one job: all their models
+(points x seeds) train as one batched model (initlab.training.sweep), each with its own
+initialization and batch stream, so the fixed cost of each small kernel is paid once per step
+for the whole job.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from initlab.config.schema import SchemaError, resolve_ref, validate_against_schema, variant_node
+from initlab.config.schema import ConfigError
+from initlab.config.variants import VariantSpec, parse_gain, resolve_variant
+
+GAIN_AXIS = "init.hidden_weight.gain"  # the axes the theory overlays know how to draw
+DEPTH_AXIS = "model.depth"
+# what must be equal for models to share a job: the architecture and the schedule
+JOB_FIELDS = ("family", "depth", "width", "embedding_dim", "norm", "bn_momentum", "bn_eps",
+              "steps", "batch_size", "lr_schedule")
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One grid point: the axis values as written in the config, and the resolved spec."""
+
+    index: int
+    values: dict[str, Any]  # axis path -> value as the config writes it ("5/3", 20)
+    numeric: dict[str, float | None]  # axis path -> number (a gain parsed), None if not numeric
+    spec: VariantSpec
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{axis_label(path)} {value}" for path, value in self.values.items())
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """The points that train in one lockstep job (one architecture and schedule)."""
+
+    name: str
+    points: list[SweepPoint]
+
+    @property
+    def models(self) -> list[tuple[SweepPoint, int]]:
+        """(point, seed) of every model of the job, in the order of the batched model."""
+        return [(point, seed) for point in self.points for seed in point.spec.seeds]
+
+    @property
+    def spec(self) -> VariantSpec:  # the architecture and schedule every point shares
+        return self.points[0].spec
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    base: str
+    description: str
+    axes: dict[str, list]
+    points: list[SweepPoint]
+    jobs: list[SweepJob]
+
+
+def axis_label(path: str) -> str:
+    """init.hidden_weight.gain -> gain, model.depth -> depth."""
+    return path.rsplit(".", 1)[-1]
+
+
+def selected_sweeps(config: dict) -> list[str]:
+    """`run_sweeps`, or every declared sweep when it is empty, or none for `none`."""
+    chosen = config.get("run_sweeps") or []
+    if chosen == "none":
+        return []
+    return list(chosen) or list(config.get("sweeps") or {})
+
+
+def check_path(path: str, where: str) -> None:
+    """A dotted path must name a key the variant schema declares (e.g. model.depth)."""
+    node = variant_node()
+    for i, part in enumerate(path.split(".")):
+        node = resolve_ref(node)
+        properties = node.get("properties", {})
+        if part not in properties:
+            here = ".".join(path.split(".")[:i]) or "a variant"
+            raise ConfigError(f"{where}: {path!r} is not a path into a variant spec: {here} has "
+                              f"no key {part!r} (it has {sorted(properties) or 'none'})")
+        node = properties[part]
+
+
+def _set_path(variant: dict, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = variant
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = copy.deepcopy(value)
+
+
+def _point_variant(config: dict, sweep: dict, values: dict[str, Any]) -> dict:
+    """A deep copy of the base variant with the sweep's training and the axis values applied."""
+    variant = copy.deepcopy(config["variants"][sweep["base"]])
+    variant.setdefault("training", {}).update(copy.deepcopy(sweep.get("training") or {}))
+    for path, value in values.items():
+        _set_path(variant, path, value)
+    return variant
+
+
+def _point_config(config: dict, variants: dict[str, dict]) -> dict:
+    """A config whose variants are sweep points. A sweep captures step 0 only, so the study's
+    capture steps (which may lie beyond a short sweep) are not asked of it."""
+    return {**config, "diagnostics": {**config["diagnostics"], "steps": [0]},
+            "variants": variants}
+
+
+def _validate_variants(variants: dict[str, dict], where: dict[str, str]) -> dict[str, dict]:
+    """The variant schema's verdict on many variants in one call (a call costs ~0.1 s): the
+    variants with the schema's defaults filled in, or a ConfigError that starts with
+    where[name] of the variant the schema refused."""
+    holder = {"variants": copy.deepcopy(variants)}
+    try:
+        validate_against_schema(holder)
+    except SchemaError as err:
+        path = err.path
+        name = path[1] if len(path) > 1 and path[0] == "variants" else None
+        key = ".".join(path[2:])
+        raise ConfigError(f"{where.get(name, 'sweep')}: {err.message}"
+                          + (f" (at {key})" if key else "")) from None
+    return holder["variants"]
+
+
+def axis_number(path: str, value: Any, where: str) -> float | None:
+    """The number an axis value stands for (a gain such as "5/3" parsed), None if it is none."""
+    if path.endswith(".gain"):
+        return parse_gain(value, where)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def expand_sweep(config: dict, name: str) -> Sweep:
+    """Every grid point of sweep `name`, resolved, and the jobs they form.
+
+    Raises ConfigError naming the sweep, the axis and the value for a bad path, an empty
+    axis, or a value the variant schema (or resolve_variant) refuses.
+    """
+    sweeps = config.get("sweeps") or {}
+    if name not in sweeps:
+        raise ConfigError(f"sweep {name!r} is not declared under `sweeps` "
+                          f"(declared: {sorted(sweeps)})")
+    sweep = sweeps[name]
+    where = f"sweeps.{name}"
+    if sweep["base"] not in config["variants"]:
+        raise ConfigError(f"{where}.base: {sweep['base']!r} is not declared under `variants` "
+                          f"(declared: {sorted(config['variants'])})")
+    axes = {path: list(values) for path, values in sweep["axes"].items()}
+    singles, single_where = {}, {}
+    for a, (path, values) in enumerate(axes.items()):
+        axis_where = f"{where}.axes.{path}"
+        check_path(path, axis_where)
+        if not values:
+            raise ConfigError(f"{axis_where}: the axis is empty; list at least one value")
+        if len({repr(v) for v in values}) != len(values):
+            raise ConfigError(f"{axis_where}: the values {values} repeat one")
+        for v, value in enumerate(values):  # each value alone on the base: an error names it
+            value_where = f"{axis_where}: value {value!r} is refused"
+            axis_number(path, value, value_where)
+            singles[f"a{a}v{v}"] = _point_variant(config, sweep, {path: value})
+            single_where[f"a{a}v{v}"] = value_where
+    _validate_variants(singles, single_where)
+
+    paths = list(axes)
+    combos = [dict(zip(paths, c, strict=True)) for c in product(*axes.values())]
+    names = [f"{name}.{index}" for index in range(len(combos))]
+    point_where = {n: f"{where} at " + ", ".join(f"{p} = {v!r}" for p, v in values.items())
+                   for n, values in zip(names, combos, strict=True)}
+    variants = _validate_variants(
+        {n: _point_variant(config, sweep, values) for n, values in zip(names, combos,
+                                                                       strict=True)},
+        point_where)
+    point_config = _point_config(config, variants)
+    points = []
+    for index, (point_name, values) in enumerate(zip(names, combos, strict=True)):
+        try:
+            spec = resolve_variant(point_config, point_name)
+        except ConfigError as err:
+            raise ConfigError(f"{point_where[point_name]}: {err}") from None
+        numeric = {p: axis_number(p, v, point_where[point_name]) for p, v in values.items()}
+        points.append(SweepPoint(index, values, numeric, spec))
+    return Sweep(name, sweep["base"], sweep.get("description", ""), axes, points,
+                 jobs_of(points))
+
+
+def job_key(spec: VariantSpec) -> tuple:
+    """What models must share to train in one batched job."""
+    return tuple((f, _hashable(getattr(spec, f))) for f in JOB_FIELDS)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def jobs_of(points: list[SweepPoint]) -> list[SweepJob]:
+    """Points grouped by job_key, in first-appearance order; each job is named by the job
+    fields that differ between the jobs (depth5, depth20), or `all` for a single job."""
+    by_key: dict[tuple, list[SweepPoint]] = {}
+    for point in points:
+        by_key.setdefault(job_key(point.spec), []).append(point)
+    keys = list(by_key)
+    varying = [i for i, field in enumerate(JOB_FIELDS)
+               if len({key[i][1] for key in keys}) > 1]
+    jobs = []
+    for key in keys:
+        parts = []
+        for i in varying:
+            field, value = key[i]
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                parts.append(f"{field}{value}".replace(".", "p").replace("-", "m"))
+            else:  # a schedule: numbered by first appearance
+                distinct = list(dict.fromkeys(k[i][1] for k in keys))
+                parts.append(f"{field}{distinct.index(value)}")
+        jobs.append(SweepJob("_".join(parts) or "all", by_key[key]))
+    if len({j.name for j in jobs}) != len(jobs):  # e.g. bn_eps 1e-5 vs 1.0e-5 spelled alike
+        jobs = [SweepJob(f"job{n}", j.points) for n, j in enumerate(jobs)]
+    return jobs
+
+
+def sweep_plan(config: dict) -> dict[str, Sweep]:
+    """The selected sweeps, expanded (the workflow's view of them)."""
+    return {name: expand_sweep(config, name) for name in selected_sweeps(config)}
+
+
+def check_sweeps(config: dict) -> None:
+    """The sweep rules a schema cannot express (called from initlab.config.check_config)."""
+    sweeps = config.get("sweeps") or {}
+    chosen = config.get("run_sweeps") or []
+    unknown = [name for name in ([] if chosen == "none" else chosen) if name not in sweeps]
+    if unknown:
+        raise ConfigError(f"run_sweeps names {unknown}, which are not declared under `sweeps` "
+                          f"(declared: {sorted(sweeps)})")
+    for name in sweeps:
+        expand_sweep(config, name)
+
+

@@ -1,0 +1,2 @@
+"""Data: clean the raw names (clean), build the character vocabulary (vocab), split them and
+window them into (context -> next character) examples (split). One module per rule."""

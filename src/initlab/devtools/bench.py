@@ -1,0 +1,357 @@
+"""How fast does initlab train? `python -m initlab.devtools.bench` (add `--long` for steadier numbers).
+
+In one process, on the real split data, one thread, it times model-steps (one seed, one SGD
+step on one minibatch) for the shallow and the deep batch-norm model with:
+
+  (a) initlab's trainer as the pipeline runs it: train_variant, the config's seeds (3) in
+      lockstep, diagnostics on in the proportions of the full study (update:data ratios every
+      `update_ratio_every` steps and every step in the same leading share of the run; the
+      config's captures timed apart and spread over the full run's steps);
+  (b) the reference notebook's loop (reference.notebook_loop), one seed;
+  (c) a plain autograd loop a careful user writes (reference.plain_loop), one seed;
+  (d) the same seeds as (a) in lockstep with autograd (reference.lockstep_loop): batched
+      [S, ...] tensors and torch.bmm as in (a), autograd's backward and torch.optim.SGD;
+
+and prints the table and the ratios: a/b and a/c (initlab against the loops people write),
+c/d (what training the seeds together gains) and d/a (what the hand-written backward with
+the fused update gains; c/d x d/a = a/c). The arithmetic limit is one number per model:
+`Architecture.matmul_flops` (the FLOPs of every matmul of one model-step, forward and backward) over the
+float32 matmul rate measured here (`measured_flops_per_second`); both are printed. The loops
+run interleaved, several rounds, and the median is reported, so that a busy machine slows
+them alike. Besides wall time it prints CPU time, which other processes disturb less.
+
+By default it times the cheapest and the most expensive model of the config
+(`default_variants`); `--variants` names others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from initlab.config.variants import WEIGHT_ONLY_SCHEMES, VariantSpec, load_config, resolve_variant, selected_variants
+from initlab.data import clean, split, vocab
+from initlab.devtools import reference
+from initlab.model.initialization import init_parameters
+from initlab.model.mlp import MLP, Architecture
+from initlab.training import diagnostics
+from initlab.training.train import (
+    DENSE_UPDATE_RATIO_STEPS,
+    architecture,
+    probe_batch,
+    train_variant,
+)
+
+# steps per round for (a) the trainer, (b) the notebook loop, (c) the plain loop
+SHORT = {"shallow": (3000, 400, 1000), "deep": (1000, 150, 300)}
+LONG = {"shallow": (20000, 2000, 5000), "deep": (6000, 600, 1500)}
+
+
+def load_data(config: dict, splits: Path) -> dict:
+    """results/data/splits.pt if the pipeline made it, else the same split built in memory."""
+    if splits.exists():
+        return split.load_split_tensors(splits)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # relative to the current directory, as Snakemake reads it from its working directory
+        clean.clean_file(Path(config["dataset"]), tmp / "names.txt", tmp / "clean.json")
+        vocab.tokenize_file(tmp / "names.txt", tmp / "vocab.json")
+        split.split_file(tmp / "names.txt", tmp / "vocab.json", tmp / "splits.pt",
+                           tmp / "split_names.json", tmp / "summary.json",
+                           context_size=config["context_size"], fractions=config["split"],
+                           seed=config["split_seed"])
+        return split.load_split_tensors(tmp / "splits.pt")
+
+
+def measured_flops_per_second(repeats: int = 200) -> float:
+    """One thread's float32 matmul rate on a mid-sized product (its practical peak)."""
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    for _ in range(20):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * 256**3 * repeats / (time.perf_counter() - start)
+
+
+def capture_seconds(spec: VariantSpec, arch: Architecture, data: dict, probe_examples: int,
+                    bins: int, repeats: int = 3) -> tuple[float, float]:
+    """(wall, cpu) seconds of one diagnostics capture (probe pass plus statistics)."""
+    model = MLP(arch, init_parameters(arch, spec.init, spec.seeds))
+    X, Y = data["train"]["X"], data["train"]["Y"]
+    probe = probe_batch(min(probe_examples, len(Y)), len(Y))
+    samples = []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        diagnostics.capture(model, X[probe], Y[probe], bins)
+        samples.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return min(samples)
+
+
+def time_trainer(spec: VariantSpec, arch: Architecture, data: dict, config: dict,
+                 steps: int) -> tuple[float, float]:
+    """(wall, cpu) seconds per model-step of train_variant, diagnostics in the proportions of
+    the full run: update:data ratios every `update_ratio_every` steps and every step in the
+    same leading share of the run; the captures (3 per run, a fixed cost that a short run
+    would magnify) are timed apart and their cost spread over the full run's steps."""
+    diag = config["diagnostics"]
+    full_steps = spec.steps
+    run = dataclasses.replace(spec, steps=steps, capture_points=[])
+    result = train_variant(run, data, device=config["device"],
+                           probe_examples=diag["probe_examples"],
+                           histogram_bins=diag["histogram_bins"],
+                           update_ratio_every=diag["update_ratio_every"],
+                           dense_update_ratio_steps=round(
+                               steps * DENSE_UPDATE_RATIO_STEPS / full_steps))
+    cap_wall, cap_cpu = capture_seconds(spec, arch, data, diag["probe_examples"],
+                                        diag["histogram_bins"])
+    captures = len(spec.capture_steps) / full_steps  # per step
+    n = result.steps_done * len(spec.seeds)
+    return ((result.seconds + captures * steps * cap_wall) / n,
+            (result.cpu_seconds + captures * steps * cap_cpu) / n)
+
+
+def time_reference(loop, spec: VariantSpec, arch: Architecture, data: dict,
+                   steps: int) -> tuple[float, float]:
+    X, Y = data["train"]["X"], data["train"]["Y"]
+    seed = spec.seeds[0]
+    params = reference.seed_slice(init_parameters(arch, spec.init, [seed]), 0)
+    batches = reference.batch_indices(seed, len(Y), spec.batch_size, steps)
+    wall, cpu = time.perf_counter(), time.process_time()
+    loop(arch, params, X, Y, batches, spec.lr_at)
+    return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
+
+
+def benchmark(config: dict, data: dict, models: list[str], rounds: int, long: bool) -> list[dict]:
+    rows = []
+    flops_per_second = measured_flops_per_second()
+    for name in models:
+        spec = resolve_variant(config, name)
+        arch = architecture(spec, len(data["itos"]), data["context_size"])
+        steps_a, steps_b, steps_c = (LONG if long else SHORT)[spec.family]
+        times: dict[str, list[tuple[float, float]]] = {"a": [], "b": [], "c": [], "d": []}
+        for _ in range(rounds):  # interleaved, so that load on the machine hits all four
+            times["a"].append(time_trainer(spec, arch, data, config, steps_a))
+            times["b"].append(time_reference(reference.notebook_loop, spec, arch, data, steps_b))
+            times["c"].append(time_reference(reference.plain_loop, spec, arch, data, steps_c))
+            times["d"].append(time_lockstep(spec, arch, data, steps_c))
+        row = {"variant": name, "family": spec.family, "batchnorm": spec.batchnorm,
+               "seeds": len(spec.seeds), "flops": arch.matmul_flops(spec.batch_size),
+               "flops_per_second": flops_per_second}
+        for loop, samples in times.items():
+            row[f"{loop}_wall"] = statistics.median(w for w, _ in samples)
+            row[f"{loop}_cpu"] = statistics.median(c for _, c in samples)
+        rows.append(row)
+    return rows
+
+
+def time_lockstep(spec: VariantSpec, arch: Architecture, data: dict,
+                  steps: int) -> tuple[float, float]:
+    """(wall, cpu) seconds per model-step of (d): the spec's seeds in lockstep, autograd."""
+    X, Y = data["train"]["X"], data["train"]["Y"]
+    params = init_parameters(arch, spec.init, spec.seeds)
+    batches = lockstep_batches(spec.seeds, len(Y), spec.batch_size, steps)
+    wall, cpu = time.perf_counter(), time.process_time()
+    reference.lockstep_loop(arch, params, X, Y, batches, spec.lr_at)
+    n = steps * len(spec.seeds)
+    return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+
+
+def lockstep_batches(seeds: list[int], n_train: int, batch_size: int, steps: int):
+    """[steps, S, B]: every seed's own minibatch stream, as train_variant draws them."""
+    return torch.stack([reference.batch_indices(s, n_train, batch_size, steps) for s in seeds],
+                       dim=1)
+
+
+def default_variants(config: dict, vocab_size: int, context_size: int) -> list[str]:
+    """The cheapest and the most expensive model among the selected variants: fewest and
+    most parameters, batch norm counting as dearer; among equals the first declared whose
+    hidden weights use a scaled scheme (kaiming, xavier, orthogonal), as a healthy run."""
+    def cost(name: str) -> tuple:
+        spec = resolve_variant(config, name)
+        arch = architecture(spec, vocab_size, context_size)
+        return (arch.n_params(), spec.batchnorm)
+
+    def healthy(name: str) -> bool:
+        return resolve_variant(config, name).init["hidden_weight"]["scheme"] in WEIGHT_ONLY_SCHEMES
+
+    names = selected_variants(config)
+    costs = {name: cost(name) for name in names}
+    low, high = min(costs.values()), max(costs.values())
+    picks = []
+    for target in (low, high):
+        tied = [n for n in names if costs[n] == target]
+        pick = next((n for n in tied if healthy(n)), tied[0])
+        if pick not in picks:
+            picks.append(pick)
+    return picks
+
+
+RATIOS = {"a/b": ("b", "a"), "a/c": ("c", "a"), "c/d": ("c", "d"), "d/a": ("d", "a")}
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'model':<16}{'loop':<38}{'us/model-step':>14}{'(cpu)':>9}{'steps/s':>10}"]
+    labels = {"a": "(a) initlab trainer, {seeds} seeds", "b": "(b) notebook loop, 1 seed",
+              "c": "(c) plain autograd loop, 1 seed",
+              "d": "(d) lockstep autograd, {seeds} seeds"}
+    for row in rows:
+        for loop, label in labels.items():
+            wall, cpu = row[f"{loop}_wall"], row[f"{loop}_cpu"]
+            lines.append(f"{row['variant']:<16}{label.format(**row):<38}{1e6 * wall:>14.1f}"
+                         f"{1e6 * cpu:>9.1f}{1 / wall:>10.0f}")
+        limit = row["flops"] / row["flops_per_second"]
+        lines.append(f"{'':<16}" + "   ".join(
+            f"{name} {row[f'{slow}_wall'] / row[f'{fast}_wall']:.2f}x "
+            f"(cpu {row[f'{slow}_cpu'] / row[f'{fast}_cpu']:.2f}x)"
+            for name, (slow, fast) in RATIOS.items()))
+        lines.append(f"{'':<16}arithmetic limit {row['flops'] / 1e6:.2f} MFLOP per model-step / "
+                     f"{row['flops_per_second'] / 1e9:.0f} GFLOP/s = {1e6 * limit:.1f} us "
+                     f"((a) is {row['a_wall'] / limit:.1f}x above it)")
+    return "\n".join(lines)
+
+
+# --- the sweep row: many models in lockstep (issue 14) ------------------------------------------
+SWEEP_DEPTHS = (5, 20)
+SWEEP_STEPS = {False: 200, True: 600}  # trainer steps per round, short and --long
+SWEEP_ROUNDS = {False: 7, True: 15}
+LIMIT_SECONDS = 0.5  # how long each round measures the bmm rate
+
+
+def bmm_flops_per_second(arch: Architecture, models: int, batch_size: int,
+                         seconds: float = LIMIT_SECONDS) -> tuple[float, float]:
+    """One thread's torch.bmm rate at a lockstep job's own shapes: for every Linear the forward
+    product, the input gradient and the weight update, as the trainer calls them (the update
+    as an in-place baddbmm_ on a transposed input). Small batched products run well below a
+    square matmul's peak, so this is the honest limit for the job. (wall, cpu) rates, over
+    about `seconds` of calls."""
+    calls = []
+    for fan_in, fan_out in arch.layer_shapes():
+        x = torch.randn(models, batch_size, fan_in)
+        w = torch.randn(models, fan_in, fan_out)
+        dout = torch.randn(models, batch_size, fan_out)
+        out, dx = torch.empty(models, batch_size, fan_out), torch.empty_like(x)
+        calls += [lambda x=x, w=w, out=out: torch.bmm(x, w, out=out),
+                  lambda dout=dout, w=w, dx=dx: torch.bmm(dout, w.transpose(1, 2), out=dx),
+                  lambda x=x, dout=dout, w=w: w.baddbmm_(x.transpose(1, 2), dout, alpha=-1e-9)]
+    start = time.perf_counter()
+    for call in calls * 5:
+        call()
+    repeats = max(10, round(seconds / ((time.perf_counter() - start) / 5)))
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for _ in range(repeats):
+        for call in calls:
+            call()
+    wall = (time.perf_counter() - start) / repeats
+    cpu = (time.process_time() - start_cpu) / repeats
+    flops = models * arch.matmul_flops(batch_size)
+    return flops / wall, flops / max(cpu, 1e-9)
+
+
+def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[dict]:
+    """µs per model-step of the config's first sweep's models in lockstep (its gains x seeds,
+    22 for the default sweep) at depths 5 and 20, against the arithmetic limit: matmul FLOPs
+    per model-step / bmm_flops_per_second at the job's shapes. Each round measures the limit,
+    then trains; the ratio is the median over rounds of each round's trainer time over its own
+    limit, so that a machine whose speed drifts (shared hosts do) slows both sides of a ratio
+    alike. The step-0 capture is left out (a fixed cost per job, not per step)."""
+    from initlab.config.sweeps import DEPTH_AXIS, expand_sweep, selected_sweeps
+    from initlab.training.train import train_models
+
+    names = selected_sweeps(config)
+    if not names:
+        return []
+    sweep_config = copy.deepcopy(config)
+    declared = sweep_config["sweeps"][names[0]]
+    declared["axes"][DEPTH_AXIS] = list(SWEEP_DEPTHS)
+    declared.setdefault("training", {})["steps"] = SWEEP_STEPS[long]
+    rows = []
+    for group in expand_sweep(sweep_config, names[0]).groups:
+        spec = group.spec
+        arch = architecture(spec, len(data["itos"]), data["context_size"])
+        models = group.models
+        flops = arch.matmul_flops(spec.batch_size)
+        samples = []  # (wall, cpu, limit, cpu limit) per model-step, one per round
+        for _ in range(rounds):
+            rate, cpu_rate = bmm_flops_per_second(arch, len(models), spec.batch_size)
+            result = train_models(arch, [p.spec.init for p, _ in models],
+                                  [seed for _, seed in models], data, steps=spec.steps,
+                                  batch_size=spec.batch_size, lr_at=spec.lr_at,
+                                  capture_steps=(), device=config["device"])
+            n = result.steps_done * len(models)
+            samples.append((result.seconds / n, result.cpu_seconds / n, flops / rate,
+                            flops / cpu_rate))
+        wall, cpu, limit, limit_cpu = (statistics.median(column)
+                                       for column in zip(*samples, strict=True))
+        ratios = [w / lim for w, _, lim, _ in samples]
+        rows.append({"sweep": names[0], "depth": spec.depth, "models": len(models),
+                     "rounds": rounds, "wall": wall, "cpu": cpu, "flops": flops,
+                     "bmm_flops_per_second": flops / limit, "limit": limit,
+                     "limit_cpu": limit_cpu, "ratio": statistics.median(ratios),
+                     "ratio_low": min(ratios), "ratio_high": max(ratios),
+                     "ratio_cpu": statistics.median(c / lc for _, c, _, lc in samples)})
+    return rows
+
+
+def format_sweep_table(rows: list[dict]) -> str:
+    lines = [f"{'sweep (lockstep)':<22}{'models':>7}{'us/model-step':>15}{'(cpu)':>9}"
+             f"{'limit us':>10}{'(cpu)':>8}{'bmm GFLOP/s':>13}{'ratio':>8}{'(cpu)':>8}"
+             f"{'ratio range':>16}"]
+    for row in rows:
+        lines.append(f"{row['sweep'] + ', depth ' + str(row['depth']):<22}{row['models']:>7}"
+                     f"{1e6 * row['wall']:>15.1f}{1e6 * row['cpu']:>9.1f}"
+                     f"{1e6 * row['limit']:>10.1f}{1e6 * row['limit_cpu']:>8.1f}"
+                     f"{row['bmm_flops_per_second'] / 1e9:>13.1f}"
+                     f"{row['ratio']:>7.2f}x{row['ratio_cpu']:>7.2f}x"
+                     f"{row['ratio_low']:>9.2f}-{row['ratio_high']:.2f}x")
+    if rows:
+        lines.append(f"(ratio: median over {rows[0]['rounds']} rounds of the trainer's time over "
+                     "the limit measured just before it; range: lowest and highest round)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m initlab.devtools.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--long", action="store_true", help="more steps and rounds")
+    # paths default to the current directory (a checkout), not to where the package lives,
+    # which after `pip install .` is site-packages
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"))
+    parser.add_argument("--splits", type=Path, default=Path("results/data/splits.pt"),
+                        help="split tensors (built from the config's dataset if absent)")
+    parser.add_argument("--variants", nargs="+",
+                        help="variants of the config to time (default: the cheapest and the "
+                             "most expensive model, see default_variants)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sweep-only", action="store_true",
+                        help="time only the sweep row (the lockstep jobs of the first sweep)")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    config = load_config(args.config)
+    data = load_data(config, args.splits)
+    print(f"initlab.devtools.bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+          f"device {config['device']}, {len(data['train']['Y'])} training examples")
+    if not args.sweep_only:
+        start = time.perf_counter()
+        variants = args.variants or default_variants(config, len(data["itos"]),
+                                                     data["context_size"])
+        rounds = 5 if args.long else 3
+        rows = benchmark(config, data, variants, rounds=rounds, long=args.long)
+        print(f"median of {rounds} interleaved rounds ({time.perf_counter() - start:.0f}s)")
+        print(format_table(rows))
+    start = time.perf_counter()
+    sweep_rows = sweep_benchmark(config, data, rounds=SWEEP_ROUNDS[args.long], long=args.long)
+    if sweep_rows:
+        print(f"sweep row ({time.perf_counter() - start:.0f}s)")
+        print(format_sweep_table(sweep_rows))
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Every figure the study draws, defined once: its key (the file name), title and caption.
+
+The rules (workflow/rules/analysis.smk) take their outputs and their `snakemake --report`
+captions from here, the report takes titles and captions from here, and the modules of
+initlab.figures draw one function per key. Captions are plain text (the report escapes them); `rst_caption` turns one
+into the reStructuredText that `snakemake --report` renders, and workflow/report/{key}.rst are
+written by `python -m initlab.figures.registry workflow/report` (tests/test_figures.py checks that
+they are up to date).
+
+Paths: VARIANT_FIGURES -> results/variants/{variant}/figures/{key}.png;
+CROSS_FIGURES -> results/figures/{key}.png (every selected variant);
+GROUP_FIGURES -> results/figures/groups/{group}/{key}.png (one per group of
+`initlab.config.variants.variant_groups`); THEORY_FIGURES -> results/theory/{key}.png;
+COMPARISON_FIGURES -> results/figures/{key}.png; SWEEP_FIGURES ->
+results/sweeps/{sweep}/figures/{key}.png; VARIANCE_FIGURE -> results/variance/variance.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from initlab.analysis.compare import CONFIDENCE
+from initlab.thresholds import SATURATED, SATURATION_MAP
+
+
+@dataclass(frozen=True)
+class FigureInfo:
+    key: str
+    title: str
+    caption: str
+
+
+def _registry(*figures: FigureInfo) -> dict[str, FigureInfo]:
+    return {f.key: f for f in figures}
+
+
+VARIANT_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("loss", "Loss curve",
+               "Training loss: log10 of the minibatch loss, averaged over windows of steps; the "
+               "line is the mean over seeds and the band spans the seeds. The dotted line is the "
+               "loss of a uniform prediction, -ln(1/V); dash-dotted lines mark learning-rate "
+               "changes and red dashed lines a seed whose loss stopped being finite (diverged)."),
+    FigureInfo("activations", "Activations",
+               "Histograms of every tanh layer's output on a fixed probe batch at each captured "
+               "step (all seeds pooled). The legend gives each layer's standard deviation and "
+               f"the share of saturated units (|t| > {SATURATED}), both averaged over seeds. "
+               "Healthy layers spread over (-1, 1) without piling up at ±1."),
+    FigureInfo("gradients", "Activation gradients",
+               "Histograms of the gradient of the loss with respect to every tanh layer's output "
+               "at each captured step, for one seed (the first that did not diverge); the "
+               "legend's std is the mean over seeds. With a good gain the layers' gradient "
+               "distributions have similar widths."),
+    FigureInfo("weight_gradients", "Weight gradients",
+               "Histograms of the gradient of every weight matrix (embedding, hidden layers, "
+               "output) at each captured step, for one seed. The legend gives the gradient std "
+               "and the grad:data ratio std(grad)/std(weight), averaged over seeds."),
+    FigureInfo("saturation", "Saturation map",
+               "For 32 probe examples (rows) and every neuron (columns) of each tanh layer, "
+               f"white where |h| > {SATURATION_MAP}, at each captured step (one seed). A white "
+               "column is a neuron saturated for every example: its gradient is (almost) zero. "
+               "The panel titles give the share of white cells and of such dead neurons (over "
+               "the whole probe batch)."),
+    FigureInfo("update_ratio", "Update:data ratio",
+               "log10(lr · std(grad) / std(weight)) of every weight matrix over training, "
+               "averaged over seeds; recorded every step early in training and at an interval "
+               "afterwards. The dashed line marks the usual guide of -3 (each update changes a "
+               "weight by about a thousandth of its size)."),
+)
+
+CROSS_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("loss_curves", "Loss curves, all variants",
+               "Training loss of every variant: window means of log10 minibatch loss, averaged "
+               "over seeds. A red cross marks where a seed diverged; the dotted line is the "
+               "uniform prediction's loss -ln(1/V)."),
+    FigureInfo("initial_loss", "Step-0 loss",
+               "Loss on the whole training set before the first update (mean ± std over seeds) "
+               "against the loss of a uniform prediction, -ln(1/V) (dashed). A large gap means "
+               "the initial network is confidently wrong and the first steps are spent undoing "
+               "the initialization."),
+    FigureInfo("dev_loss", "Final dev loss",
+               "Final loss on the dev split, with batch norm using its running statistics: the "
+               "mean over seeds with ± one standard deviation, and every seed as a dot. Variants "
+               "whose training diverged are labelled instead."),
+)
+
+GROUP_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("activations", "Activations side by side",
+               "Every variant of the group side by side (columns) on shared axes, one row per "
+               "captured step: histograms of every tanh layer's output (all seeds pooled). The "
+               "legend gives each layer's std and the share of saturated units "
+               f"(|t| > {SATURATED}), averaged over seeds."),
+    FigureInfo("gradients", "Activation gradients side by side",
+               "Every variant of the group side by side (columns) on shared axes, one row per "
+               "captured step: histograms of the gradient of every tanh layer's output (one seed "
+               "each, the first that did not diverge; log density axis). The legend's std is "
+               "the mean over seeds; similar widths across layers mean the gradient neither "
+               "vanishes nor explodes with depth."),
+)
+
+VARIANCE_FIGURE = FigureInfo(
+    "variance", "Variance growth",
+    "The variance-growth demonstration: x has unit-variance entries; with w ~ N(0, 1) the std "
+    "of x @ w grows as sqrt(fan-in), while w ~ N(0, 1)/sqrt(fan-in) keeps it near 1. Left: "
+    "histograms for one fan-in; right: the computed std against fan-in. The numbers are in "
+    "variance.json.")
+
+THEORY_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("layer_stats", "Theory beside measurement, per layer",
+               "One row per group of variants: the tanh-output std of every layer, the "
+               "gradient std at each tanh output relative to the last layer's, and the "
+               "step-0 loss. Dots with error bars are the seeds' mean and spread at step "
+               "0, horizontal bars (joined across layers) the mean-field prediction."),
+    FigureInfo("phase", "Order to chaos",
+               "χ₁ at the fixed point q* as a function of σ_w, for each σ_b the variants use: "
+               "below 1 (ordered) signals and gradients shrink with depth, above 1 (chaotic) "
+               "they grow. Red lines mark the critical σ_w, blue curves the correlation depth "
+               "scale ξ_c (right axis); each variant sits where its hidden layers put it."),
+)
+
+COMPARISON_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("forest", "Paired differences with their intervals",
+               f"Mean of treatment − baseline over paired seeds with its {CONFIDENCE:.0%} "
+               "t-interval, one row per declared comparison and one panel per loss; left of the "
+               "dashed zero line the treatment has the lower loss. Grey hollow markers: the "
+               "interval contains 0 (cannot tell); small dots: single seeds."),
+)
+
+SWEEP_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("dev_loss_map", "Final dev loss over gain and depth",
+               "Each cell is one grid point, trained in lockstep with the other points of its "
+               "depth: the final dev loss (mean over seeds) divided by the unigram entropy of "
+               "the dev split, so 1 means the model learned nothing from its context. The "
+               "dashed vertical line is mean-field theory's critical gain (χ₁ = 1, the "
+               "order-to-chaos boundary); the solid curve is 6·ξ_c, the depth up to which "
+               "Schoenholz et al. (2017) found tanh networks trainable. Cells marked \"div.\" "
+               "diverged."),
+    FigureInfo("grad_ratio_map", "Step-0 gradient ratio over gain and depth",
+               "Standard deviation of the loss gradient at the first tanh layer's output "
+               "divided by that at the last, before any update, on the fixed probe batch (log "
+               "colour scale, saturating beyond 1000× either way: blue below 1, the gradient "
+               "shrinks on its way back; red above 1, it grows). The lines are the critical "
+               "gain and the 6·ξ_c trainable depth of mean-field theory."),
+    FigureInfo("dev_loss_lines", "Dev loss against gain, one line per depth",
+               "Final dev loss for every gain, one line per depth (mean over seeds; the band "
+               "spans the seeds). The dashed horizontal line is the unigram entropy of the dev "
+               "split, the loss of a model that ignores its context; the dotted vertical line "
+               "is the critical gain."),
+)
+
+# which wildcard names the subject of a caption in `snakemake --report`
+_SUBJECT = {"variant": "Variant", "group": "Group", "sweep": "Sweep"}
+
+
+def _rst_escape(text: str) -> str:
+    """Plain text as reStructuredText that renders the same characters (|t| is no
+    substitution, * no emphasis, a trailing _ no link)."""
+    for char in "\\*`|_":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def rst_caption(info: FigureInfo, wildcard: str | None = None) -> str:
+    """The caption file of one figure for `snakemake --report`: the title in bold, the
+    wildcard's value (which variant or group; Snakemake fills it in), then the caption."""
+    head = f"**{_rst_escape(info.title)}**"
+    if wildcard:
+        head += f" — {_SUBJECT[wildcard]} **{{{{ snakemake.wildcards.{wildcard} }}}}**"
+    return f"{head}. {_rst_escape(info.caption)}\n"
+
+
+def rst_files() -> dict[str, str]:
+    """File name under workflow/report/ -> its text, for every registered figure."""
+    files = {f"{k}.rst": rst_caption(f, "variant") for k, f in VARIANT_FIGURES.items()}
+    files.update({f"{k}.rst": rst_caption(f) for k, f in CROSS_FIGURES.items()})
+    files.update({f"group_{k}.rst": rst_caption(f, "group") for k, f in GROUP_FIGURES.items()})
+    files.update({f"theory_{k}.rst": rst_caption(f) for k, f in THEORY_FIGURES.items()})
+    files.update({f"{k}.rst": rst_caption(f) for k, f in COMPARISON_FIGURES.items()})
+    files.update({f"sweep_{k}.rst": rst_caption(f, "sweep") for k, f in SWEEP_FIGURES.items()})
+    files[f"{VARIANCE_FIGURE.key}.rst"] = rst_caption(VARIANCE_FIGURE)
+    return files
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m initlab.figures.registry",
+                                     description="Write the figure captions for snakemake "
+                                                 "--report from the registry.")
+    parser.add_argument("folder", type=Path, help="e.g. workflow/report")
+    args = parser.parse_args(argv)
+    for name, text in rst_files().items():
+        (args.folder / name).write_text(text, encoding="utf-8")
+        print(args.folder / name)
+
+
+if __name__ == "__main__":
+    main()

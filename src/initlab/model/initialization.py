@@ -1,0 +1,74 @@
+"""Initialization: how each tensor of a model is drawn, the study's one independent variable.
+
+A variant's `init` (config.yaml) names a scheme per kind of tensor (embedding, hidden and output
+weights and biases), with a gain and a scale; torch.nn.init draws them, one generator per seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from initlab.model.mlp import Architecture
+
+
+def init_tensor(shape: tuple[int, ...], spec: dict, generator: torch.Generator) -> Tensor:
+    """One tensor of one seed. Weights are [fan_in, fan_out] (x @ W), so torch.nn.init, which
+    expects torch's [fan_out, fan_in] layout, initializes the transpose."""
+    scheme, gain = spec["scheme"], spec["gain"]
+    t = torch.empty(shape[::-1])
+    if scheme == "normal":
+        torch.nn.init.normal_(t, 0.0, 1.0, generator=generator)
+    elif scheme == "kaiming":
+        # kaiming_normal_ with a linear nonlinearity gives std 1/sqrt(fan_in); the gain is ours
+        torch.nn.init.kaiming_normal_(t, nonlinearity="linear", generator=generator)
+        t.mul_(gain)
+    elif scheme == "xavier":
+        torch.nn.init.xavier_normal_(t, gain=gain, generator=generator)
+    elif scheme == "orthogonal":
+        torch.nn.init.orthogonal_(t, gain=gain, generator=generator)
+    elif scheme == "zeros":
+        torch.nn.init.zeros_(t)
+    elif scheme == "ones":
+        torch.nn.init.ones_(t)
+    else:
+        raise ValueError(f"unknown init scheme {scheme!r}")
+    return t.T.contiguous().mul_(spec["scale"]) if t.dim() == 2 else t.mul_(spec["scale"])
+
+
+def init_parameters(arch: Architecture, init: dict[str, dict] | Sequence[dict[str, dict]],
+                    seeds: list[int], device: str | torch.device = "cpu") -> dict[str, Tensor]:
+    """Stacked parameters [S, ...] for `seeds`. Each seed draws from its own generator in a
+    fixed order, so seed k's weights do not depend on which other seeds train beside it.
+
+    The leading dimension is really "model": `init` is one spec for all of them (a variant's
+    seeds) or one spec per model (a sweep's grid points, model k = inits[k] with seeds[k]).
+    """
+    inits = [init] * len(seeds) if isinstance(init, dict) else list(init)
+    if len(inits) != len(seeds):
+        raise ValueError(f"{len(inits)} init specs for {len(seeds)} seeds")
+    per_seed = []
+    for seed, init in zip(seeds, inits, strict=True):
+        g = torch.Generator().manual_seed(seed)
+        V, E = arch.vocab_size, arch.embedding_dim
+        # torch lays an embedding out as [V, E] natively, the transpose of a weight's layout
+        params = {"embedding": init_tensor((E, V), init["embedding"], g).T.contiguous()}
+        *hidden, output = arch.layer_shapes()
+        for i, (fan_in, fan_out) in enumerate(hidden):
+            params[f"hidden{i}.weight"] = init_tensor((fan_in, fan_out), init["hidden_weight"], g)
+            params[f"hidden{i}.bias"] = init_tensor((fan_out,), init["hidden_bias"], g)
+            if arch.batchnorm:
+                params[f"bn{i}.gamma"] = torch.ones(fan_out)
+                params[f"bn{i}.beta"] = torch.zeros(fan_out)
+        params["output.weight"] = init_tensor(output, init["output_weight"], g)
+        params["output.bias"] = init_tensor((output[1],), init["output_bias"], g)
+        per_seed.append(params)
+    return {name: torch.stack([p[name] for p in per_seed]).to(device) for name in per_seed[0]}
+
+
+def expected_initial_loss(vocab_size: int) -> float:
+    """The loss of a uniform prediction, -ln(1/V): where a well-initialized model starts."""
+    return math.log(vocab_size)

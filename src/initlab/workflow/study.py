@@ -1,0 +1,47 @@
+"""The whole study's configuration check, before any job runs: the variants
+(initlab.config.variants), then the sweeps and the comparisons declared over them.
+
+The workflow calls this; the rule scripts check only what they use, so that editing the sweep
+or comparison checks reruns no training (a rule's code inputs follow its script's imports).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from initlab.config.comparisons import check_comparisons
+from initlab.config.sweeps import check_sweeps
+from initlab.config.variants import validate_config
+
+
+def validate_study(config: dict) -> dict:
+    """Schema and cross-field checks of the variants, then of the comparisons and sweeps; every
+    failure is a ConfigError naming the key."""
+    validate_config(config)
+    check_sweeps(config)
+    check_comparisons(config)
+    return config
+
+
+def load_study(path: str | Path, overrides: dict | None = None) -> dict:
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    config.update(overrides or {})
+    return validate_study(config)
+
+
+# What one job reads of the config, rebuilt from its rule's params: a rule's params are exactly
+# what its job uses, so Snakemake reruns a job when, and only when, they change.
+def variant_config(variant: str, params: dict) -> dict:
+    """The config of one variant's training (rule train's params: spec, training, ...)."""
+    return {"variants": {variant: params["spec"]}, "training": params["training"],
+            "diagnostics": params["diagnostics"], "device": params["device"]}
+
+
+def sweep_config(sweep: str, params: dict) -> dict:
+    """The config of one sweep (rule train_sweep_job's and sweep's params)."""
+    return {"sweeps": {sweep: params["sweep"]},
+            "variants": {params["sweep"]["base"]: params["base"]},
+            "training": params["training"], "diagnostics": params["diagnostics"],
+            "device": params["device"]}
