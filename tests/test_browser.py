@@ -161,7 +161,6 @@ def test_console_errors_are_detected(tmp_path):
     assert any("Uncaught ReferenceError" in message for message in console)
 
 
-@pytest.mark.slow
 def test_tiny_run_report_in_browser(tiny_run, tmp_path):
     shot, dom, console = load((tiny_run / "report.html").as_uri(), tmp_path, 1280, 2000)
     assert console == [], f"console output: {console}"

@@ -159,14 +159,12 @@ def deep_at_step_1000():
     return out
 
 
-@pytest.mark.slow
 def test_gain_half_shrinks_activations_with_depth(deep_at_step_1000):
     std = deep_at_step_1000["deep_gain_0.5"]["act_std"]
     assert std[-1] < 0.9 * std[0], std
     assert std.min() < 0.75 * std[0], std
 
 
-@pytest.mark.slow
 def test_gain_3_saturates_far_more_than_gain_5_3(deep_at_step_1000):
     sat3 = deep_at_step_1000["deep_gain_3"]["act_saturated"]
     sat53 = deep_at_step_1000["deep_gain_5_3"]["act_saturated"]
@@ -174,7 +172,6 @@ def test_gain_3_saturates_far_more_than_gain_5_3(deep_at_step_1000):
     assert sat3.mean() > 2 * sat53.mean(), (sat3, sat53)
 
 
-@pytest.mark.slow
 def test_gain_5_3_keeps_gradient_std_within_a_factor_2(deep_at_step_1000):
     grad = deep_at_step_1000["deep_gain_5_3"]["agrad_std"]
     assert grad.max() / grad.min() < 2.0, grad
@@ -183,7 +180,6 @@ def test_gain_5_3_keeps_gradient_std_within_a_factor_2(deep_at_step_1000):
     assert grad3.max() / grad3.min() > 2.0, grad3
 
 
-@pytest.mark.slow
 def test_batchnorm_holds_std_and_a_few_percent_saturated(deep_at_step_1000):
     stats = deep_at_step_1000["deep_batchnorm"]
     assert ((stats["act_std"] > 0.6) & (stats["act_std"] < 0.7)).all(), stats["act_std"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import site
 import subprocess
 import sys
 import zipfile
@@ -35,26 +36,32 @@ def test_a_wheel_installed_without_editable_runs_the_tiny_study_to_a_report(tmp_
                  "initlab/resources/templates/report.css"):
         assert data in contents, f"{data} is not package data in {wheel.name}"
 
-    # A fresh environment; torch, snakemake etc. come from the system site-packages (the same
-    # pinned versions), initlab from the wheel alone. The checkout is installed editable in
-    # the system site-packages too (a path .pth file), so prove below which one is imported.
+    # A fresh environment that sees the dependencies installed where this test runs (torch,
+    # snakemake etc., the same pinned versions) and has initlab from the wheel alone. A
+    # `--system-site-packages` venv would see the *base* interpreter's packages, which lack
+    # torch when the tests run inside a virtual environment; instead, a .pth file lists this
+    # interpreter's site-packages folders. A path in a .pth is added to sys.path without
+    # running the .pth files inside it, so the checkout's editable install (itself a .pth)
+    # does not come along; below proves which initlab is imported.
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv])
+    run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"
+    venv_site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+                     .stdout.strip())
+    here = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (venv_site / "initlab-test-dependencies.pth").write_text("\n".join(here) + "\n")
     # --ignore-installed: otherwise pip sees the editable initlab of the system site-packages
     # through the environment and installs nothing ("Requirement already satisfied")
     run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
          "--no-index", "--ignore-installed", wheel], timeout=300)
-    site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
-                .stdout.strip())
-    assert site.is_relative_to(venv)
+    assert venv_site.is_relative_to(venv)
     # run from elsewhere, so that the current directory cannot supply the package either
     env = {**os.environ, "PYTHONNOUSERSITE": "1"}
     env.pop("PYTHONPATH", None)
-    where = run([python, "-c", "import initlab, initlab.config.variants as c; print(initlab.__file__); "
-                 "print(c.SCHEMA)"], cwd=tmp_path, env=env).stdout.split()
-    assert Path(where[0]).resolve() == (site / "initlab" / "__init__.py").resolve()
-    assert Path(where[1]).is_relative_to(site)  # the schema is read from the installed package
+    where = run([python, "-c", "import initlab, initlab.config.schema as c; "
+                 "print(initlab.__file__); print(c.SCHEMA)"], cwd=tmp_path, env=env).stdout.split()
+    assert Path(where[0]).resolve() == (venv_site / "initlab" / "__init__.py").resolve()
+    assert Path(where[1]).is_relative_to(venv_site)  # the schema is read from the installed package
     assert not Path(where[0]).resolve().is_relative_to(REPO)
 
     # the tiny study, from the checkout's Snakefile, with this environment's snakemake; the

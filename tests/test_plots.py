@@ -340,7 +340,6 @@ def test_plot_group_rule_takes_a_config_only_variant(tmp_path):
 
 
 # ------------------------------------------------------------------------------- the workflow
-@pytest.mark.slow
 def test_workflow_figures(tiny_run):
     variants = sorted(p.name for p in (tiny_run / "variants").iterdir())
     pngs = [tiny_run / "variants" / v / "figures" / f"{k}.png"

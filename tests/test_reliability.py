@@ -20,7 +20,6 @@ import pytest
 import torch
 from conftest import BIRDS, REPO, TINY_CONFIG, snakemake
 
-pytestmark = pytest.mark.slow
 
 TIMING_KEYS = {"train_seconds"}
 
@@ -100,6 +99,7 @@ def resumed_run(tmp_path_factory):
             "rerun": rerun}
 
 
+@pytest.mark.slow
 def test_sigkill_then_same_command_completes_and_redoes_only_unfinished_jobs(resumed_run):
     results = resumed_run["results"]
     assert (results / "data" / "splits.pt").exists()
@@ -110,6 +110,7 @@ def test_sigkill_then_same_command_completes_and_redoes_only_unfinished_jobs(res
     assert len(resumed_run["metrics_before"]) < len(after), "the kill came after training"
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_an_uninterrupted_one_bit_for_bit(resumed_run, tiny_run):
     """Determinism and interruption at once: the resumed run equals the tiny_run fixture's."""
     variants = sorted(p.parent.name for p in tiny_run.glob("variants/*/metrics.json"))
@@ -132,10 +133,12 @@ def dry_run(resumed_run, *extra_configs: Path) -> list[tuple[str, str | None]]:
     return planned_jobs(result)
 
 
+@pytest.mark.slow
 def test_nothing_to_do_after_a_complete_run(resumed_run):
     assert dry_run(resumed_run) == []
 
 
+@pytest.mark.slow
 def test_editing_one_variant_reruns_only_its_chain(resumed_run, tmp_path):
     edit = tmp_path / "edit.yaml"
     edit.write_text("variants:\n  xavier:\n    init:\n      hidden_weight: {scheme: kaiming, "
@@ -168,9 +171,10 @@ def edited(path: Path):
     return _Edit()
 
 
-# models.py is imported by train.py; diagnostics.py only through initlab.training.train: both are
-# found from the imports (initlab.workflow.depends)
-@pytest.mark.parametrize("module", ["models.py", "diagnostics.py"])
+# model/mlp.py is imported by train.py; training/diagnostics.py only through
+# initlab.training.train: both are found from the imports (initlab.workflow.depends)
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["model/mlp.py", "training/diagnostics.py"])
 def test_editing_training_code_reruns_training_of_every_variant(resumed_run, module):
     root = resumed_run["snakefile"].parent
     with edited(root / "src" / "initlab" / module):
@@ -181,15 +185,25 @@ def test_editing_training_code_reruns_training_of_every_variant(resumed_run, mod
     assert not {rule for rule, _ in jobs} & {"clean", "tokenize", "split"}
 
 
+@pytest.mark.slow
 def test_editing_plotting_code_reruns_the_plots_and_no_training(resumed_run):
     root = resumed_run["snakefile"].parent
-    with edited(root / "src" / "initlab" / "plots.py"):
+    with edited(root / "src" / "initlab" / "figures" / "variants.py"):
         jobs = dry_run(resumed_run)
     rules = {rule for rule, _ in jobs}
     assert "plot_variant" in rules
     assert not rules & {"train", "evaluate", "clean", "tokenize", "split"}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["devtools/bench.py", "devtools/reference.py"])
+def test_editing_the_benchmark_or_the_reference_loops_reruns_nothing(resumed_run, module):
+    root = resumed_run["snakefile"].parent
+    with edited(root / "src" / "initlab" / module):
+        assert dry_run(resumed_run) == []
+
+
+@pytest.mark.slow
 def test_editing_the_report_template_reruns_only_the_report(resumed_run):
     templates = resumed_run["snakefile"].parent / "src" / "initlab" / "resources" / "templates"
     template = templates / "report.html.j2"
@@ -199,6 +213,7 @@ def test_editing_the_report_template_reruns_only_the_report(resumed_run):
     assert {rule for rule, _ in jobs} == {"report"}
 
 
+@pytest.mark.slow
 def test_editing_the_dataset_reruns_everything_downstream(resumed_run, tmp_path):
     copy = tmp_path / "birds.csv"
     copy.write_text(BIRDS.read_text() + "Imaginary Test Bird\n")
@@ -228,6 +243,7 @@ def million_run(tmp_path_factory) -> Path:
     return workdir / "results"
 
 
+@pytest.mark.slow
 def test_a_million_names_go_through_the_data_stages_in_bounded_time_and_memory(million_run):
     summary = json.loads((million_run / "data" / "summary.json").read_text())
     assert summary["names"] > 900_000
@@ -242,6 +258,7 @@ def test_a_million_names_go_through_the_data_stages_in_bounded_time_and_memory(m
     assert peak_mb < 2048
 
 
+@pytest.mark.slow
 def test_training_streams_minibatches_without_copying_the_dataset(million_run):
     """Training on ~9M examples grows memory by far less than one copy of them would."""
     import dataclasses
@@ -269,7 +286,7 @@ def test_markup_in_the_dataset_is_escaped_in_the_report(tmp_path):
     dataset.write_text("\n".join(["<script>alert(1)</script>", "Tom & Jerry's <b>Owl</b>",
                                   *names]) + "\n")
     small = tmp_path / "small.yaml"
-    small.write_text("training: {steps: 120, seeds: 1}\nrun_variants: [no_fix]\n"
+    small.write_text("training: {steps: 120, seeds: 1}\nrun_variants: [no_fix]\nrun_sweeps: none\n"
                      "diagnostics: {steps: [0, last], probe_examples: 64}\n"
                      "sampling: {per_seed: 3}\n")
     snakemake(tmp_path, "--cores", "2", "--config", f"dataset={dataset}",

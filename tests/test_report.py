@@ -396,7 +396,6 @@ def test_json_tables_for_variance():
 # --- end to end --------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_tiny_run_report(tiny_run):
     html_path = tiny_run / "report.html"
     html = html_path.read_text(encoding="utf-8")

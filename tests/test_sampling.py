@@ -122,7 +122,6 @@ def test_summary_of_no_samples_has_no_statistics():
     assert "diverged" in format_samples(doc)
 
 
-@pytest.mark.slow
 def test_sample_rule_output(tiny_run):
     split = json.loads((tiny_run / "data" / "split_names.json").read_text())
     train = set(split["train"])

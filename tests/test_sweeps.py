@@ -197,12 +197,9 @@ def test_a_model_trained_in_a_sweep_batch_equals_the_same_model_trained_alone(co
 
 # -------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
-def tiny_sweep(tmp_path_factory) -> dict:
-    """The tiny config's sweep (3 gains x 2 depths, 1 seed, 100 steps) through Snakemake."""
-    workdir = tmp_path_factory.mktemp("tiny_sweep")
-    snakemake(workdir, "--cores", "1", f"results/sweeps/{SWEEP}/sweep.json",
-              *(f"results/sweeps/{SWEEP}/figures/{key}.png" for key in FIGURES))
-    results = workdir / "results" / "sweeps" / SWEEP
+def tiny_sweep(tiny_run) -> dict:
+    """The tiny config's sweep (3 gains x 2 depths, 1 seed, 100 steps), from the tiny study."""
+    results = tiny_run / "sweeps" / SWEEP
     return {"dir": results, "json": json.loads((results / "sweep.json").read_text())}
 
 
@@ -213,7 +210,6 @@ def _by_depth(sweep: dict) -> dict[int, list[dict]]:
     return {d: sorted(ps, key=lambda p: p["numeric"][GAIN_AXIS]) for d, ps in out.items()}
 
 
-@pytest.mark.slow
 def test_tiny_sweep_end_to_end(tiny_sweep):
     sweep, results = tiny_sweep["json"], tiny_sweep["dir"]
     assert [j["job"] for j in sweep["jobs"]] == ["depth2", "depth5"]
@@ -234,7 +230,6 @@ def test_tiny_sweep_end_to_end(tiny_sweep):
     assert len(sweep_sentences(sweep)) == 3
 
 
-@pytest.mark.slow
 def test_tiny_sweep_report_section_renders(tiny_sweep):
     import jinja2
     import markupsafe
@@ -260,7 +255,6 @@ def test_tiny_sweep_report_section_renders(tiny_sweep):
     assert f"({sweep['train_seconds']:.0f} s of training in all)" in html
 
 
-@pytest.mark.slow
 def test_tiny_sweep_physics_at_step_0(tiny_sweep):
     """The last/first tanh std ratio rises with the gain at each depth, and every point's
     first/last gradient-std ratio is within 10 % of mean-field theory; at depth 5 it crosses 1

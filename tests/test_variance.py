@@ -56,7 +56,6 @@ def test_variance_figure_is_a_png(tmp_path):
         assert image.format == "PNG" and image.size[0] > 500
 
 
-@pytest.mark.slow
 def test_variance_rule_output(tiny_run):
     summary = json.loads((tiny_run / "variance" / "variance.json").read_text())
     for case in summary["cases"]:

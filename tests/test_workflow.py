@@ -10,7 +10,6 @@ import string
 import pytest
 from conftest import BIRDS, REPO, snakemake
 
-pytestmark = pytest.mark.slow
 
 REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
 DEFAULT_VARIANTS = 9
@@ -39,6 +38,7 @@ def test_dry_run_lists_the_full_default_dag(tmp_path):
     assert not (tmp_path / "results").exists()  # a dry run writes nothing
 
 
+@pytest.mark.slow
 def test_dry_run_of_one_variants_metrics_plans_only_its_chain(tmp_path):
     result = snakemake(tmp_path, "-n", "results/variants/xavier/metrics.json")
     counts = job_counts(result.stdout)
@@ -46,6 +46,7 @@ def test_dry_run_of_one_variants_metrics_plans_only_its_chain(tmp_path):
                       "total": 5}
 
 
+@pytest.mark.slow
 def test_one_variants_marker_plans_everything_of_it_and_nothing_of_the_others(tmp_path):
     result = snakemake(tmp_path, "-n", "results/variants/xavier/done")
     counts = job_counts(result.stdout)
@@ -67,7 +68,9 @@ BAD_DATASETS = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_DATASETS))
+@pytest.mark.parametrize("case", [  # one in the quick suite, the rest behind `slow`
+    pytest.param(case, marks=() if n == 0 else pytest.mark.slow)
+    for n, case in enumerate(BAD_DATASETS)])
 def test_a_bad_dataset_fails_naming_the_file_and_leaves_no_output(tmp_path, case):
     content, message = BAD_DATASETS[case]
     dataset = tmp_path / ("nope.txt" if content is None else "bad.txt")
@@ -82,6 +85,7 @@ def test_a_bad_dataset_fails_naming_the_file_and_leaves_no_output(tmp_path, case
     assert not (workdir / "results" / "data" / "clean_summary.json").exists()
 
 
+@pytest.mark.slow
 def test_a_dataset_too_small_to_split_fails_at_split_with_no_tensors(tmp_path):
     dataset = tmp_path / "few.txt"
     dataset.write_text("Robin\nWren\nOwl\nKite\n")  # 4 names: 80/10/10 leaves dev empty
@@ -99,13 +103,15 @@ BAD_CONFIGS = {
     "top_level_key": ("bogus_key: 1\n", "bogus_key"),
     "variant_key": ("variants:\n  xavier:\n    model: {family: shallow}\n    nrom: batchnorm\n",
                     "nrom"),
-    # caught by initlab.config.check_config
+    # caught by initlab.config.variants.check_config
     "run_variants": ("run_variants: [xavier, xaiver]\n", "xaiver"),
     "diagnostics": ("diagnostics: {steps: [0, 5000, last]}\n", "diagnostics.steps"),
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+@pytest.mark.parametrize("case", [  # one in the quick suite, the rest behind `slow`
+    pytest.param(case, marks=() if n == 0 else pytest.mark.slow)
+    for n, case in enumerate(BAD_CONFIGS)])
 def test_a_bad_config_fails_before_any_job_runs_naming_the_key(tmp_path, case):
     text, key = BAD_CONFIGS[case]
     override = tmp_path / "override.yaml"
@@ -126,6 +132,7 @@ DATASETS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("dataset", "names", "vocab"), DATASETS)
 def test_config_dataset_runs_the_data_stages(tmp_path, dataset, names, vocab):
     snakemake(tmp_path, "--cores", "1", "results/data/summary.json",
