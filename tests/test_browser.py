@@ -27,7 +27,7 @@ from test_report import (
     make_results,
 )
 
-from initlab import report
+from initlab.report.render import TEMPLATE_DIR, build_context, render
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -69,11 +69,11 @@ def fixture_report(tmp_path_factory) -> Path:
     feature_context = RENDER._feature_context
     RENDER._feature_context = lambda feature, *args: None
     try:
-        context = report.build_context(inputs, now=NOW)
+        context = build_context(inputs, now=NOW)
     finally:
         RENDER._feature_context = feature_context
     path = root / "report.html"
-    path.write_text(report.render(context), encoding="utf-8")
+    path.write_text(render(context), encoding="utf-8")
     return path
 
 
@@ -339,7 +339,7 @@ def test_print_shows_images_and_every_section(fixture_report, tmp_path):
     seen, _, _ = probe(fixture_report, tmp_path, script)
     opened, total = seen["open"].split("/")
     assert opened == total == str(len(DEFAULT_VARIANTS))
-    css = (report.TEMPLATE_DIR / "report.css").read_text()
+    css = (TEMPLATE_DIR / "report.css").read_text()
     printing = css.split("@media print")[1]
     assert ".chart-live" in printing and "display: none !important" in printing
     assert "figure.chart.live .chart-fallback { display: block; }" in printing

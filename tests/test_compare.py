@@ -377,7 +377,7 @@ def test_forest_plot_marks_cannot_tell_and_no_interval(tmp_path):
 
 
 def test_the_partial_renders_the_table_escaped(tmp_path):
-    from initlab.report import environment
+    from initlab.report.render import environment
 
     comparisons = {"confidence": 0.95, "comparisons": [
         entry("a", "b", [-0.010, -0.014, -0.012], description="<script>x</script>"),

@@ -19,13 +19,13 @@ CODE_DIRS = [REPO / "src", REPO / "workflow" / "rules", REPO / "workflow" / "scr
 
 
 def test_every_caption_file_is_the_registrys_caption():
-    """workflow/report/{key}.rst are written by `python -m initlab.figures.registry workflow/report`;
-    an edit to one of them or to the registry alone shows up here."""
+    """workflow/report/*.rst are written by `python -m initlab.figures.registry
+    workflow/report`; an edit to one of them or to the registry alone shows up here."""
     for name, text in figures.rst_files().items():
         path = CAPTIONS / name
-        assert path.is_file(), f"{name} is missing: run python -m initlab.figures.registry {CAPTIONS}"
-        assert path.read_text(encoding="utf-8") == text, (
-            f"{name} differs from the registry: run python -m initlab.figures.registry workflow/report")
+        rebuild = f"run python -m initlab.figures.registry {CAPTIONS}"
+        assert path.is_file(), f"{name} is missing: {rebuild}"
+        assert path.read_text(encoding="utf-8") == text, f"{name} differs: {rebuild}"
 
 
 def test_captions_render_as_restructuredtext_without_warnings():

@@ -20,7 +20,6 @@ import pytest
 import torch
 from conftest import BIRDS, REPO, TINY_CONFIG, snakemake
 
-
 TIMING_KEYS = {"train_seconds"}
 
 

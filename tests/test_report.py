@@ -21,9 +21,23 @@ import numpy as np
 import pytest
 from PIL import Image  # matplotlib's own image library
 
-from initlab import report
 from initlab.analysis import curves
 from initlab.config.variants import validate_config
+from initlab.report.charts import loss_chart
+from initlab.report.inputs import ReportError, ReportInputs, by_folder, by_variant
+from initlab.report.judgement import SATURATED_FLAG, health_problems
+from initlab.report.measures import saturation_at
+from initlab.report.provenance import PACKAGES, git_commit, package_versions, read_benchmarks
+from initlab.report.render import (
+    CROSS_FIGURES,
+    GROUP_FIGURES,
+    TEMPLATE_DIR,
+    VARIANT_FIGURES,
+    build_context,
+    data_uri,
+    render,
+)
+from initlab.report.tables import RANKED, json_tables, layer_rows, sample_table, to_yaml
 
 EVIL = "<script>alert('x')</script> & co"
 RENDER = importlib.import_module("initlab.report.render")  # the module, not the function
@@ -55,7 +69,7 @@ def _curve(steps: int, start: float, end: float, seed: int) -> np.ndarray:
 
 def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "robin",
                  capture_steps=(0, 1000, 2000), config_steps=None, train_steps: int = 2000,
-                 train_logs: bool = True) -> report.ReportInputs:
+                 train_logs: bool = True) -> ReportInputs:
     """A synthetic results/ folder under `root`; `variants` maps name -> overrides:
     start (step-0 loss), dev, sat (share saturated), status, depth. The config declares
     `config_steps` (default: `capture_steps`) as diagnostics.steps."""
@@ -119,10 +133,10 @@ def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "r
         metrics[name], diagnostics[name] = vdir / "metrics.json", vdir / "diagnostics.npz"
         samples[name] = vdir / "samples.json"
         figures[name] = {}
-        for key in report.VARIANT_FIGURES:
+        for key in VARIANT_FIGURES:
             figures[name][key] = vdir / "figures" / f"{key}.png"
             _png(figures[name][key], f"{name} {key}")
-    cross = {key: res / "figures" / f"{key}.png" for key in report.CROSS_FIGURES}
+    cross = {key: res / "figures" / f"{key}.png" for key in CROSS_FIGURES}
     for key, path in cross.items():
         _png(path, key)
     (res / "variance").mkdir()
@@ -141,7 +155,7 @@ def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "r
                             "model": {"family": "deep" if over.get("depth", 1) > 1
                                       else "shallow"}}
                      for name, over in variants.items()}})
-    return report.ReportInputs(
+    return ReportInputs(
         config=config, variants=list(variants), data_summary=data / "summary.json",
         clean_summary=data / "clean_summary.json", names=data / "names.txt", metrics=metrics,
         diagnostics=diagnostics, samples=samples, variant_figures=figures, figures=cross,
@@ -157,7 +171,7 @@ DEFAULT_VARIANTS = {
 
 
 @pytest.fixture
-def inputs(tmp_path) -> report.ReportInputs:
+def inputs(tmp_path) -> ReportInputs:
     return make_results(tmp_path, DEFAULT_VARIANTS)
 
 
@@ -194,7 +208,7 @@ def decode_image(src: str) -> Image.Image:
 
 
 def test_template_renders_every_section_in_order(inputs):
-    html = report.render(report.build_context(inputs, now=NOW))
+    html = render(build_context(inputs, now=NOW))
     order = [html.index(f'id="{s}"') for s in
              ("summary", "dataset", "comparison", "figures", "variance", "variants", "names",
               "provenance")]
@@ -208,7 +222,7 @@ def test_template_renders_every_section_in_order(inputs):
 
 def test_names_and_dataset_text_are_escaped(tmp_path):
     inputs = make_results(tmp_path, {"a": {}, "b": {}}, sample_name=EVIL)
-    html = report.render(report.build_context(inputs, now=NOW))
+    html = render(build_context(inputs, now=NOW))
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
     assert "Test birds &amp; co" in html  # the config's dataset label, too
@@ -218,25 +232,25 @@ def test_names_and_dataset_text_are_escaped(tmp_path):
 
 
 def test_every_figure_in_the_context_is_embedded(inputs):
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     paths = [f["path"] for f in context["figures"]] + [context["variance"]["figure"]["path"]]
     paths += [c["fallback"]["path"] for c in context["charts"] if c["fallback"]]
     paths += [f["path"] for v in context["variants"] for f in v["figures"]]
     # every cross-variant figure once: as a figure, or as the fallback of its interactive chart
     assert len(paths) == len(set(paths))
-    assert len(paths) == len(report.CROSS_FIGURES) + 1 + 3 * len(report.VARIANT_FIGURES)
-    html = report.render(context)
+    assert len(paths) == len(CROSS_FIGURES) + 1 + 3 * len(VARIANT_FIGURES)
+    html = render(context)
     images = parse(html).images
     assert len(images) == len(paths)
     for path in paths:
-        assert report.data_uri(path) in images
+        assert data_uri(path) in images
     assert all(decode_image(src).size[0] > 0 for src in images)
 
 
 def test_missing_figure_fails_naming_the_file(inputs):
     inputs.variant_figures["hidden_fix"]["saturation"].unlink()
-    with pytest.raises(report.ReportError, match=r"saturation\.png: figure not found"):
-        report.render(report.build_context(inputs, now=NOW))
+    with pytest.raises(ReportError, match=r"saturation\.png: figure not found"):
+        render(build_context(inputs, now=NOW))
 
 
 def test_missing_metrics_key_fails_naming_file_and_key(inputs):
@@ -244,12 +258,12 @@ def test_missing_metrics_key_fails_naming_file_and_key(inputs):
     metrics = json.loads(path.read_text())
     del metrics["dev"]
     path.write_text(json.dumps(metrics))
-    with pytest.raises(report.ReportError, match=r"no_fix/metrics\.json: missing key 'dev'"):
-        report.build_context(inputs, now=NOW)
+    with pytest.raises(ReportError, match=r"no_fix/metrics\.json: missing key 'dev'"):
+        build_context(inputs, now=NOW)
 
 
 def test_summary_sentences_come_from_the_numbers(inputs):
-    first, second, third = report.build_context(inputs, now=NOW)["summary"]
+    first, second, third = build_context(inputs, now=NOW)["summary"]
     assert first.startswith("hidden_fix started closest to the uniform loss")
     assert "no_fix started farthest from it, at 26.000 (7.8× uniform)" in first
     assert second.startswith("hidden_fix ended best on dev, at 2.400")
@@ -262,17 +276,17 @@ def test_summary_sentences_come_from_the_numbers(inputs):
 def test_divergence_is_the_worst_flag(tmp_path):
     inputs = make_results(tmp_path, {"calm": {"start": 30.0, "sat": 0.9},
                                      "blown": {"status": "diverged", "all_diverged": True}})
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     assert context["summary"][1].startswith("calm ended best on dev")  # blown has no dev loss
     assert context["summary"][2].startswith(
         "The least healthy was blown: 1 of 2 seeds diverged (non-finite loss from step 500)")
-    html = report.render(context)
+    html = render(context)
     assert 'class="diverged"' in html and 'status-diverged' in html
 
 
 def test_healthy_study_says_so(tmp_path):
     inputs = make_results(tmp_path, {"a": {}, "b": {}})
-    assert report.build_context(inputs, now=NOW)["summary"][2].startswith(
+    assert build_context(inputs, now=NOW)["summary"][2].startswith(
         "No variant looked unhealthy")
 
 
@@ -284,12 +298,12 @@ def test_depth_flags_shrinking_activations_and_gradient_spread():
             "act_saturated": np.zeros((1, 1, L)), "act_dead": np.zeros((1, 1, L)),
             "agrad_std": np.array([[[1e-6 * 2**i for i in range(L)]]])}
     metrics = {"status": "ok", "initial_loss": {"mean": 3.33}, "expected_initial_loss": 3.33}
-    assert report.health_problems(metrics, diag) == [
+    assert health_problems(metrics, diag) == [
         "its activation std shrank with depth from 0.40 (tanh0) to 0.03 (tanh4) at step 0",
         "its tanh-output gradient std differed 16× between layers at step 0"]
     diag["act_std"][:] = 0.6
     diag["agrad_std"][:] = 1e-4
-    assert report.health_problems(metrics, diag) == []
+    assert health_problems(metrics, diag) == []
 
 
 def test_comparison_marks_best_only_where_lower_is_better(tmp_path):
@@ -297,13 +311,13 @@ def test_comparison_marks_best_only_where_lower_is_better(tmp_path):
     hidden_fix has the lowest saturation and no_fix the shortest time, neither is marked."""
     inputs = make_results(tmp_path, DEFAULT_VARIANTS, capture_steps=(0, 100, 300),
                           config_steps=(0, 1000, 2000))
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     best = context["best"]
-    assert set(best) == {"start", "train", "dev", "test"} == set(report.RANKED)
+    assert set(best) == {"start", "train", "dev", "test"} == set(RANKED)
     assert best["dev"] == {"hidden_fix"} and best["start"] == {"hidden_fix"}
     assert context["saturation_steps"] == [0, 1000, 2000]  # what the config declares
     assert all(r["saturation"][1000] is None for r in context["rows"])
-    html = report.render(context)
+    html = render(context)
     row = re.search(r'<tr>\s*<td data-value="hidden_fix">.*?</tr>', html, re.S).group()
     cells = re.findall(r"<td[^>]*>.*?</td>", row, re.S)
     assert len(cells) == 7 + 3 + 2
@@ -320,20 +334,20 @@ def test_comparison_marks_best_only_where_lower_is_better(tmp_path):
 def test_saturation_columns_follow_the_configured_capture_steps(tmp_path):
     inputs = make_results(tmp_path, {"a": {}, "b": {}}, capture_steps=(0, 100, 300),
                           config_steps=(0, 100, "last"), train_steps=300)
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     assert context["saturation_steps"] == [0, 100, 300]  # `last` resolved to the last step
     assert all(r["saturation"][100] == pytest.approx(0.02) for r in context["rows"])
-    html = report.render(context)
+    html = render(context)
     assert re.findall(r"% sat\. step (\d+)", html) == ["0", "100", "300"]
     assert "1000" not in re.findall(r"% sat\. step (\d+)", html)
 
 
 def test_thresholds_come_from_their_one_definition(inputs):
     from initlab.training.diagnostics import SATURATED, SATURATION_MAP
-    flags = report.build_context(inputs, now=NOW)["flags"]
+    flags = build_context(inputs, now=NOW)["flags"]
     assert flags["saturated_at"] == SATURATED and flags["saturation_map_at"] == SATURATION_MAP
-    assert flags["saturated"] == report.SATURATED_FLAG
-    template = (report.TEMPLATE_DIR / "report.html.j2").read_text()
+    assert flags["saturated"] == SATURATED_FLAG
+    template = (TEMPLATE_DIR / "report.html.j2").read_text()
     assert "0.97" not in template and "0.99" not in template  # the context states them
 
 
@@ -343,50 +357,50 @@ def test_layer_rows_average_over_seeds():
             "act_std": np.ones((2, 2, 2)), "act_saturated": np.full((2, 2, 2), 0.5),
             "act_dead": np.zeros((2, 2, 2)),
             "agrad_std": np.array([[[1.0, 2.0], [3.0, np.nan]], [[1, 1], [1, 1]]])}
-    rows = report.layer_rows(diag)
+    rows = layer_rows(diag)
     assert [(r["step"], r["layer"]) for r in rows] == [(0, "tanh0"), (0, "tanh1"),
                                                        (5, "tanh0"), (5, "tanh1")]
     assert rows[1]["act_mean"] == pytest.approx((1 + 3) / 2)
     assert rows[0]["grad_std"] == pytest.approx(2.0)
     assert rows[1]["grad_std"] == pytest.approx(2.0)  # the NaN (diverged) seed is left out
-    assert report.saturation_at(diag, 5) == pytest.approx(0.5)
-    assert report.saturation_at(diag, 1000) is None
+    assert saturation_at(diag, 5) == pytest.approx(0.5)
+    assert saturation_at(diag, 1000) is None
 
 
 def test_by_variant_rejects_a_misordered_list():
     keys = ["loss", "activations"]
     paths = [f"results/variants/{v}/figures/{k}.png" for v in ("a", "b") for k in keys]
-    assert report.by_variant(paths, ["a", "b"], keys)["b"]["loss"] == Path(paths[2])
-    with pytest.raises(report.ReportError, match="is not 'loss' of variant 'a'"):
-        report.by_variant(paths[::-1], ["a", "b"], keys)
+    assert by_variant(paths, ["a", "b"], keys)["b"]["loss"] == Path(paths[2])
+    with pytest.raises(ReportError, match="is not 'loss' of variant 'a'"):
+        by_variant(paths[::-1], ["a", "b"], keys)
 
 
 def test_sample_table_pads_short_columns():
-    table = report.sample_table({"a": {"samples": [1, 2, 3]}, "b": {"samples": [4]}})
+    table = sample_table({"a": {"samples": [1, 2, 3]}, "b": {"samples": [4]}})
     assert table == [[1, 4], [2, None], [3, None]]
 
 
 def test_benchmarks_and_provenance(inputs, tmp_path):
-    assert report.read_benchmarks(inputs.benchmarks) == (2.5, 1)
+    assert read_benchmarks(inputs.benchmarks) == (2.5, 1)
     bad = tmp_path / "bad.tsv"
     bad.write_text("x\n1\n")
-    with pytest.raises(report.ReportError, match="bad.tsv: no numeric `s` column"):
-        report.read_benchmarks([bad])
-    assert report.git_commit(tmp_path) == "unknown"  # not a repository
-    versions = report.package_versions()
-    assert set(versions) == {"python", *report.PACKAGES}
+    with pytest.raises(ReportError, match="bad.tsv: no numeric `s` column"):
+        read_benchmarks([bad])
+    assert git_commit(tmp_path) == "unknown"  # not a repository
+    versions = package_versions()
+    assert set(versions) == {"python", *PACKAGES}
     assert versions["jinja2"] != "not installed"
 
 
 def test_yaml_has_no_anchors_for_shared_defaults():
     default = {"scheme": "normal", "gain": 1}
-    text = report.to_yaml({"a": {"init": default}, "b": {"init": default}})
+    text = to_yaml({"a": {"init": default}, "b": {"init": default}})
     assert "&id" not in text and "*id" not in text
     assert text == "a:\n  init: {scheme: normal, gain: 1}\nb:\n  init: {scheme: normal, gain: 1}\n"
 
 
 def test_json_tables_for_variance():
-    tables = report.json_tables({"seed": 0, "fan_ins": [10, 30], "run": {"lr": 0.123456},
+    tables = json_tables({"seed": 0, "fan_ins": [10, 30], "run": {"lr": 0.123456},
                                  "cases": [{"n": 10, "std": 3.16227}, {"n": 30, "std": 5.4772}]})
     assert tables["scalars"] == [("seed", "0"), ("fan_ins", "[10, 30]"), ("run.lr", "0.1235")]
     assert tables["tables"] == [{"name": "cases", "columns": ["n", "std"],
@@ -421,7 +435,7 @@ def _interval(mean: float, half: float | None, n: int = 2) -> dict:
             "ci_high": None if half is None else mean + half, "n": n}
 
 
-def add_comparisons(inputs: report.ReportInputs, pairs: list[tuple[str, str]]) -> dict:
+def add_comparisons(inputs: ReportInputs, pairs: list[tuple[str, str]]) -> dict:
     """A comparisons.json in the contract's format (B writes the real one) next to the results,
     with a known effect per pair: dev difference -0.1 · (k + 1), interval ± 0.05."""
     root = inputs.data_summary.parents[1]
@@ -445,7 +459,7 @@ def add_comparisons(inputs: report.ReportInputs, pairs: list[tuple[str, str]]) -
     return doc
 
 
-def add_theory(inputs: report.ReportInputs, predicted_std: float = 0.5) -> dict:
+def add_theory(inputs: ReportInputs, predicted_std: float = 0.5) -> dict:
     """A theory.json in the contract's format predicting `predicted_std` for every layer."""
     root = inputs.data_summary.parents[1]
     variants = {}
@@ -476,7 +490,7 @@ def test_loss_curves_are_smoothed_then_downsampled():
     steps = 200_000
     losses = np.stack([np.full(steps, 4.0), np.full(steps, 1.0)])
     losses[1, :10] = np.nan  # a non-finite stretch is left out of its window
-    spec = report.loss_chart({"v": losses}, {"v": "#123456"}, points=400)
+    spec = loss_chart({"v": losses}, {"v": "#123456"}, points=400)
     assert 300 <= len(spec["x"]) <= 400 and spec["x"][0] == 0 and spec["x"][-1] == steps - 1
     series = spec["series"][0]
     # mean of log10 over seeds -> geometric mean 2; band spans the two seeds
@@ -491,7 +505,7 @@ def test_loss_curves_are_smoothed_then_downsampled():
 
 
 def test_charts_without_feature_files(inputs):
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     assert [c["id"] for c in context["charts"]] == ["loss-curves", "final-loss", "layers"]
     assert chart(context, "loss-curves")["fallback"]["path"].endswith("loss_curves.png")
     final = chart(context, "final-loss")["spec"]["views"][0]
@@ -513,7 +527,7 @@ def test_charts_take_intervals_forest_and_theory_lines(inputs, monkeypatch):
     add_theory(inputs)
     # the feature modules' own sections are their tests' business; here only the charts
     monkeypatch.setattr(RENDER, "_feature_context", lambda feature, *args: None)
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     assert [c["id"] for c in context["charts"]] == ["loss-curves", "final-loss", "forest",
                                                     "layers"]
     dev = chart(context, "final-loss")["spec"]["views"][0]
@@ -541,7 +555,7 @@ def test_chart_fallbacks_are_embedded_once(inputs, monkeypatch):
     inputs.theory_figures = {"layer_stats": layer_png, "phase": layer_png.with_name("p.png")}
     monkeypatch.setattr(RENDER, "_feature_context", lambda feature, *args: {
         "figure": {"path": "x"}, "figures": [{"key": "layer_stats"}, {"key": "phase"}]})
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     assert context["comparisons"]["figure"] is None
     assert chart(context, "forest")["fallback"]["path"].endswith("forest.png")
     assert context["theory"]["figures"] == [{"key": "phase"}]
@@ -549,9 +563,9 @@ def test_chart_fallbacks_are_embedded_once(inputs, monkeypatch):
 
 
 def test_chart_data_cannot_close_its_script(inputs):
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     context["chart_data"]["final-loss"]["views"][0]["series"][0]["label"] = EVIL + "</script>"
-    html = report.render(context)
+    html = render(context)
     assert "</script><" not in html.split('id="chart-data">', 1)[1].split("</script>", 1)[0]
     raw = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html,
                     re.S).group(1)
@@ -560,7 +574,7 @@ def test_chart_data_cannot_close_its_script(inputs):
 
 
 def test_page_forbids_every_request(inputs):
-    html = report.render(report.build_context(inputs, now=NOW))
+    html = render(build_context(inputs, now=NOW))
     csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
     directives = dict(d.strip().split(" ", 1) for d in csp.group(1).split(";"))
     assert directives["default-src"] == "'none'"
@@ -571,7 +585,7 @@ def test_page_forbids_every_request(inputs):
 
 
 def test_variants_fold_with_headline_numbers(inputs):
-    html = report.render(report.build_context(inputs, now=NOW))
+    html = render(build_context(inputs, now=NOW))
     block = re.search(r'<details class="variant" id="variant-no_fix">\s*<summary>(.*?)</summary>',
                       html, re.S).group(1)
     text = " ".join(re.sub("<[^>]+>", " ", block).split())
@@ -597,18 +611,18 @@ def test_feature_sections_plug_in(inputs, tmp_path, monkeypatch):
     monkeypatch.setitem(RENDER.FEATURE_MODULES, "theory",
                         types.SimpleNamespace(report_context=report_context))
     templates = tmp_path / "templates"
-    shutil.copytree(report.TEMPLATE_DIR, templates)
+    shutil.copytree(TEMPLATE_DIR, templates)
     (templates / "_theory.html.j2").write_text(
         '<section id="theory"><h2>Theory</h2><p>{{ theory.headline }}</p>'
         '<p>{{ theory.variants | join(",") }}</p></section>\n')
-    context = report.build_context(inputs, now=NOW)
+    context = build_context(inputs, now=NOW)
     assert seen["args"][0]["variants"]["no_fix"]["depth"] == 1
-    html = report.render(context, templates)
+    html = render(context, templates)
     assert '<section id="theory"><h2>Theory</h2>' in html and 'href="#theory"' in html
     assert "<p>deep_gain_3,hidden_fix,no_fix</p>" in html
     assert "&lt;script&gt;alert" in html  # the partial's text is escaped too
     (templates / "_theory.html.j2").unlink()  # a feature whose partial is missing
-    without_partial = report.render(context, templates)
+    without_partial = render(context, templates)
     assert 'id="theory"' not in without_partial and 'href="#theory"' not in without_partial
 
 
@@ -616,27 +630,27 @@ def test_group_figures_make_one_subsection_per_group(inputs):
     root = inputs.data_summary.parents[1] / "figures" / "groups"
     paths = []
     for group in ("deep_5x100", "shallow_1x200"):
-        for key in report.GROUP_FIGURES:
+        for key in GROUP_FIGURES:
             _png(root / group / f"{key}.png", f"{group} {key}")
             paths.append(root / group / f"{key}.png")
-    inputs.group_figures = report.by_folder(paths, under="groups")
-    context = report.build_context(inputs, now=NOW)
+    inputs.group_figures = by_folder(paths, under="groups")
+    context = build_context(inputs, now=NOW)
     assert [g["name"] for g in context["groups"]] == ["deep_5x100", "shallow_1x200"]
     assert [f["title"] for f in context["groups"][0]["figures"]] == [
-        info[0] for info in report.GROUP_FIGURES.values()]
-    html = report.render(context)
+        info[0] for info in GROUP_FIGURES.values()]
+    html = render(context)
     assert 'id="group-deep_5x100"' in html and 'id="group-shallow_1x200"' in html
 
 
 def test_by_folder_groups_figures_by_the_folder_below():
     paths = ["results/figures/groups/deep_5x100/activations.png",
              "results/sweeps/gain_depth/figures/dev_loss_map.png"]
-    assert report.by_folder(paths[:1], under="groups") == {
+    assert by_folder(paths[:1], under="groups") == {
         "deep_5x100": {"activations": Path(paths[0])}}
-    assert report.by_folder(paths[1:], under="sweeps") == {
+    assert by_folder(paths[1:], under="sweeps") == {
         "gain_depth": {"dev_loss_map": Path(paths[1])}}
-    with pytest.raises(report.ReportError, match="not under a 'sweeps' folder"):
-        report.by_folder(paths[:1], under="sweeps")
+    with pytest.raises(ReportError, match="not under a 'sweeps' folder"):
+        by_folder(paths[:1], under="sweeps")
 
 
 def test_every_feature_section_has_its_module_and_partial():
@@ -644,4 +658,4 @@ def test_every_feature_section_has_its_module_and_partial():
     # must be imported plainly by the report, not looked up by name at run time
     assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps"}
     for feature in RENDER.FEATURES:
-        assert (Path(str(report.TEMPLATE_DIR)) / f"_{feature}.html.j2").is_file()
+        assert (Path(str(TEMPLATE_DIR)) / f"_{feature}.html.j2").is_file()

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import pytest
 import torch
-from conftest import REPO, birds_split, snakemake
+from conftest import REPO, birds_split
 
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import DEPTH_AXIS, GAIN_AXIS, expand_sweep, selected_sweeps
@@ -237,7 +237,7 @@ def test_tiny_sweep_report_section_renders(tiny_sweep):
     try:
         from initlab.report.render import environment
     except ImportError:
-        from initlab.report import environment
+        from initlab.report.render import environment
     sweep, results = tiny_sweep["json"], tiny_sweep["dir"]
     figures = {SWEEP: {key: results / "figures" / f"{key}.png" for key in FIGURES}}
     context = report_context({SWEEP: sweep}, figures)

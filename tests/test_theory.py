@@ -1,5 +1,6 @@
-"""Mean-field theory (initlab.analysis.theory): hand-computed values, the pieces against brute force, and
-the predictions against step-0 measurements of every shipped variant on the real bird data."""
+"""Mean-field theory (initlab.analysis.theory): hand-computed values, the pieces against brute
+force, and the predictions against step-0 measurements of every shipped variant on the real
+bird data."""
 
 from __future__ import annotations
 

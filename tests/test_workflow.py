@@ -10,7 +10,6 @@ import string
 import pytest
 from conftest import BIRDS, REPO, snakemake
 
-
 REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
 DEFAULT_VARIANTS = 9
 

@@ -6,14 +6,8 @@ optional: the page shows a feature's section when the rule passes its files.
 
 from pathlib import Path
 
-from initlab.report import (
-    VARIANT_FIGURES,
-    ReportError,
-    ReportInputs,
-    by_folder,
-    by_variant,
-    write_report,
-)
+from initlab.report.inputs import ReportError, ReportInputs, by_folder, by_variant
+from initlab.report.render import VARIANT_FIGURES, write_report
 from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])

@@ -571,7 +571,8 @@ def build_theory(config: dict, vocab_size: int, context_size: int,
                  f"phase {entry['phase']}" if entry["predicted"] else
                  f"not predicted ({entry['reason']})",
                  " ".join("n/a" if e is None else f"{e:+.3f}" for e in errors),
-                 _pair(entry["grad_ratio_first_last"]), fmt(entry["initial_loss"]["predicted"], ".4g"),
+                 _pair(entry["grad_ratio_first_last"]),
+                 fmt(entry["initial_loss"]["predicted"], ".4g"),
                  fmt(entry["initial_loss"]["measured_mean"], ".4g"))
     return json_safe({"saturation_threshold": SATURATED,
                        "critical_tolerance": CRITICAL_TOLERANCE,

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from initlab.config.schema import SchemaError, resolve_ref, validate_against_schema, variant_node
-from initlab.config.schema import ConfigError
+from initlab.config.schema import (
+    ConfigError,
+    SchemaError,
+    resolve_ref,
+    validate_against_schema,
+    variant_node,
+)
 from initlab.config.variants import VariantSpec, parse_gain, resolve_variant
 
 GAIN_AXIS = "init.hidden_weight.gain"  # the axes the theory overlays know how to draw

@@ -1,4 +1,4 @@
-"""How fast does initlab train? `python -m initlab.devtools.bench` (add `--long` for steadier numbers).
+"""How fast does initlab train? `python -m initlab.devtools.bench` (`--long`: steadier numbers).
 
 In one process, on the real split data, one thread, it times model-steps (one seed, one SGD
 step on one minibatch) for the shallow and the deep batch-norm model with:
@@ -15,10 +15,10 @@ step on one minibatch) for the shallow and the deep batch-norm model with:
 and prints the table and the ratios: a/b and a/c (initlab against the loops people write),
 c/d (what training the seeds together gains) and d/a (what the hand-written backward with
 the fused update gains; c/d x d/a = a/c). The arithmetic limit is one number per model:
-`Architecture.matmul_flops` (the FLOPs of every matmul of one model-step, forward and backward) over the
-float32 matmul rate measured here (`measured_flops_per_second`); both are printed. The loops
-run interleaved, several rounds, and the median is reported, so that a busy machine slows
-them alike. Besides wall time it prints CPU time, which other processes disturb less.
+`Architecture.matmul_flops` (the FLOPs of every matmul of one model-step, forward and
+backward) over the float32 matmul rate measured here (`measured_flops_per_second`); both
+are printed. The loops run interleaved, several rounds, and the median is reported, so
+that a busy machine slows them alike. Besides wall time it prints CPU time, which other processes disturb less.
 
 By default it times the cheapest and the most expensive model of the config
 (`default_variants`); `--variants` names others.
@@ -36,7 +36,13 @@ from pathlib import Path
 
 import torch
 
-from initlab.config.variants import WEIGHT_ONLY_SCHEMES, VariantSpec, load_config, resolve_variant, selected_variants
+from initlab.config.variants import (
+    WEIGHT_ONLY_SCHEMES,
+    VariantSpec,
+    load_config,
+    resolve_variant,
+    selected_variants,
+)
 from initlab.data import clean, split, vocab
 from initlab.devtools import reference
 from initlab.model.initialization import init_parameters
@@ -337,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
     data = load_data(config, args.splits)
-    print(f"initlab.devtools.bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+    print(f"initlab.devtools.bench: torch {torch.__version__}, "
+          f"{torch.get_num_threads()} thread(s), "
           f"device {config['device']}, {len(data['train']['Y'])} training examples")
     if not args.sweep_only:
         start = time.perf_counter()

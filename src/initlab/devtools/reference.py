@@ -1,7 +1,7 @@
 """Reference training loops, one seed at a time, written the way people write them.
 
-They exist to measure initlab's trainer against (`python -m initlab.devtools.bench`) and to check that
-it computes the same thing (tests/test_faithful.py). Both take one seed's slice of
+They exist to measure initlab's trainer against (`python -m initlab.devtools.bench`) and to
+check that it computes the same thing (tests/test_faithful.py). Both take one seed's slice of
 `init_parameters` and that seed's minibatch indices, so for the same seed all three loops see
 the same weights and the same batches:
 
@@ -206,8 +206,8 @@ def lockstep_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
     seed k computes what plain_loop computes for it. Returns the losses [steps, S] and the
     final parameters (with the running statistics, stacked [S, W]).
 
-    `python -m initlab.devtools.bench` times it beside (a) and (c): (c)/(d) is what training the seeds
-    together gains, (d)/(a) what the hand-written backward and fused update gain.
+    `python -m initlab.devtools.bench` times it beside (a) and (c): (c)/(d) is what training
+    the seeds together gains, (d)/(a) what the hand-written backward and fused update gain.
     """
     p = _leaf(params)
     S = p["embedding"].shape[0]

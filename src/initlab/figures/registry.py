@@ -2,10 +2,10 @@
 
 The rules (workflow/rules/analysis.smk) take their outputs and their `snakemake --report`
 captions from here, the report takes titles and captions from here, and the modules of
-initlab.figures draw one function per key. Captions are plain text (the report escapes them); `rst_caption` turns one
-into the reStructuredText that `snakemake --report` renders, and workflow/report/{key}.rst are
-written by `python -m initlab.figures.registry workflow/report` (tests/test_figures.py checks that
-they are up to date).
+initlab.figures draw one function per key. Captions are plain text (the report escapes
+them); `rst_caption` turns one into the reStructuredText that `snakemake --report` renders,
+and workflow/report/{key}.rst are written by `python -m initlab.figures.registry
+workflow/report` (tests/test_figures.py checks that they are up to date).
 
 Paths: VARIANT_FIGURES -> results/variants/{variant}/figures/{key}.png;
 CROSS_FIGURES -> results/figures/{key}.png (every selected variant);

@@ -1,9 +1,9 @@
 """Figures of the theory section: prediction lines over the step-0 measurements, and the
-order-to-chaos diagram. They read theory.json (initlab.theory.build_theory) only.
+order-to-chaos diagram. They read theory.json (initlab.analysis.theory.build_theory) only.
 
-Built like initlab.figures.variants: matplotlib Figure objects (no pyplot state), saved with its `save`,
-coloured with its `variant_colors` (one colour per declared variant, as in every figure) and
-`layer_color`.
+Built like initlab.figures.variants: matplotlib Figure objects (no pyplot state), saved
+with initlab.figures.style's `save`, coloured with its `variant_colors` (one colour per
+declared variant, as in every figure) and `layer_color`.
 """
 
 from __future__ import annotations

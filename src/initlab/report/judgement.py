@@ -1,8 +1,8 @@
 """Scientific judgement: when a variant counts as unhealthy, and the summary sentences.
 
 The flags' thresholds are judgement calls; `thresholds()` hands them (and the saturation
-definitions from initlab.training.diagnostics) to the template, so the page states exactly the numbers
-the code used.
+definitions from initlab.thresholds) to the template, so the page states exactly the
+numbers the code used.
 """
 
 from __future__ import annotations

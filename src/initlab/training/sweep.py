@@ -3,8 +3,8 @@ batched model, and per model what the phase diagram needs (step-0 diagnostics, f
 
 from __future__ import annotations
 
-from initlab.config.sweeps import expand_sweep
 from initlab.config.schema import ConfigError
+from initlab.config.sweeps import expand_sweep
 from initlab.data.split import unigram_entropy
 from initlab.numbers import finite_or_none
 from initlab.training.train import architecture, eval_sample, split_loss, train_models

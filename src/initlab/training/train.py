@@ -8,8 +8,8 @@ variants differ only by initialization and normalization. Minibatch indices are 
 of steps at a time, and the loop never waits on the host except at log lines and at the
 divergence check once per chunk.
 
-Speed (see initlab.devtools.bench and tests/test_faithful.py, which checks that the loss of every step
-matches a plain autograd loop's): seeds in lockstep, a hand-written backward, and on most
+Speed (see initlab.devtools.bench and tests/test_faithful.py, which checks that the loss of
+every step matches a plain autograd loop's): seeds in lockstep, a hand-written backward, and on most
 steps the SGD update fused into the backward pass (MLP.backward_sgd), so no gradient tensor
 is written and read back; the steps that record the update:data ratio keep their gradients.
 """
