@@ -18,7 +18,8 @@ the fused update gains; c/d x d/a = a/c). The arithmetic limit is one number per
 `Architecture.matmul_flops` (the FLOPs of every matmul of one model-step, forward and
 backward) over the float32 matmul rate measured here (`measured_flops_per_second`); both
 are printed. The loops run interleaved, several rounds, and the median is reported, so
-that a busy machine slows them alike. Besides wall time it prints CPU time, which other processes disturb less.
+that a busy machine slows them alike. Besides wall time it prints CPU time, which other
+processes disturb less.
 
 By default it times the cheapest and the most expensive model of the config
 (`default_variants`); `--variants` names others.
