@@ -1,0 +1,107 @@
+"""The tidy tables (results/tables/*.csv): long form, one observation per row, and the same
+numbers as the study's JSON and npz files; read back as a person would, with the csv module."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from initlab.analysis.tables import TABLES, layer_rows, loss_rows, sweep_rows
+from initlab.files import read_csv, read_json, read_npz
+
+
+def number(text: str) -> float | None:
+    return None if text == "" else float(text)
+
+
+@pytest.fixture(scope="module")
+def tables(tiny_run) -> dict[str, list[dict[str, str]]]:
+    return {name: read_csv(tiny_run / "tables" / f"{name}.csv") for name in TABLES}
+
+
+def test_every_table_has_its_columns(tiny_run, tables):
+    for name, columns in TABLES.items():
+        header = (tiny_run / "tables" / f"{name}.csv").read_text().splitlines()[0]
+        assert header.split(",") == list(columns)
+        assert tables[name], f"{name}.csv has no rows"
+
+
+def test_losses_are_the_metrics_one_row_per_variant_seed_split_and_moment(tiny_run, tables):
+    rows = tables["losses"]
+    metrics = {p.parent.name: read_json(p) for p in tiny_run.glob("variants/*/metrics.json")}
+    assert len(rows) == sum(4 * len(m["seeds"]) for m in metrics.values())
+    keys = [(r["variant"], int(r["seed"]), r["split"], r["moment"]) for r in rows]
+    assert len(set(keys)) == len(keys)  # one observation per row
+    for r in rows:
+        m = metrics[r["variant"]]
+        k = m["seeds"].index(int(r["seed"]))
+        source = m["initial_loss"] if r["moment"] == "step0" else m[r["split"]]
+        assert number(r["loss"]) == pytest.approx(source["per_seed"][k], rel=1e-12)
+        assert r["status"] == "ok"
+    assert {r["split"] for r in rows if r["moment"] == "step0"} == {"train"}
+
+
+def test_layers_are_the_diagnostics_one_row_per_variant_seed_layer_and_step(tiny_run, tables):
+    rows = tables["layers"]
+    expected = 0
+    for path in tiny_run.glob("variants/*/diagnostics.npz"):
+        diag = read_npz(path)
+        K, S, L = diag["act_std"].shape
+        expected += K * S * L
+        seeds = read_json(path.parent / "metrics.json")["seeds"]
+        mine = [r for r in rows if r["variant"] == path.parent.name]
+        assert len(mine) == K * S * L
+        for r in mine:
+            k = diag["capture_steps"].tolist().index(int(r["step"]))
+            s, i = seeds.index(int(r["seed"])), int(r["layer"]) - 1
+            assert r["layer_name"] == str(diag["layer_names"][i])
+            for key in ("act_mean", "act_std", "act_saturated", "act_dead", "agrad_std"):
+                assert number(r[key]) == pytest.approx(float(diag[key][k, s, i]), rel=1e-6)
+    assert len(rows) == expected
+
+
+def test_sweep_points_are_the_sweeps_models(tiny_run, tables):
+    rows = tables["sweep_points"]
+    sweep = read_json(tiny_run / "sweeps" / "gain_depth" / "sweep.json")
+    assert len(rows) == len(sweep["models"]) == 6
+    for r, model in zip(rows, sweep["models"], strict=True):
+        assert (r["sweep"], int(r["point"]), r["job"]) == ("gain_depth", model["point"],
+                                                             model["job"])
+        assert r["axis_1"] == "init.hidden_weight.gain" and r["axis_2"] == "model.depth"
+        assert r["value_1"] == str(model["values"]["init.hidden_weight.gain"])
+        assert number(r["dev_loss"]) == pytest.approx(model["dev_loss"], rel=1e-12)
+
+
+def test_a_diverged_seed_is_an_empty_cell_and_says_so():
+    metrics = {"v": {"seeds": [0, 1], "diverged_at": [None, 7],
+                     "initial_loss": {"per_seed": [3.3, 3.4]},
+                     "train": {"per_seed": [2.0, None]}, "dev": {"per_seed": [2.1, None]},
+                     "test": {"per_seed": [2.2, math.nan]}}}
+    rows = list(loss_rows(metrics))
+    assert len(rows) == 8
+    diverged = [r for r in rows if r["seed"] == 1]
+    assert {r["status"] for r in diverged} == {"diverged"}
+    assert [r["loss"] for r in diverged] == [3.4, None, None, None]
+
+
+def test_layer_rows_follow_capture_step_seed_and_layer():
+    diag = {"capture_steps": np.array([0, 100]), "layer_names": np.array(["tanh0", "tanh1"]),
+            **{key: np.arange(8, dtype=np.float32).reshape(2, 2, 2)
+               for key in ("act_mean", "act_std", "act_saturated", "act_dead", "agrad_std")}}
+    rows = list(layer_rows({"v": {"seeds": [5, 6]}}, {"v": diag}))
+    assert [(r["step"], r["seed"], r["layer"]) for r in rows] == [
+        (0, 5, 1), (0, 5, 2), (0, 6, 1), (0, 6, 2), (100, 5, 1), (100, 5, 2), (100, 6, 1),
+        (100, 6, 2)]
+    assert [r["act_std"] for r in rows] == list(range(8))
+
+
+def test_sweep_rows_of_a_one_axis_sweep_leave_the_second_axis_empty():
+    sweep = {"axes": [{"path": "model.depth"}],
+             "models": [{"point": 0, "job": "all", "seed": 1, "values": {"model.depth": 3},
+                         **dict.fromkeys(("initial_loss", "train_loss", "dev_loss", "status",
+                                          "diverged_at", "tanh_std_first", "tanh_std_last",
+                                          "saturated_last", "grad_ratio_first_last"))}]}
+    (row,) = sweep_rows({"s": sweep})
+    assert row["axis_1"] == "model.depth" and row["value_1"] == 3 and "axis_2" not in row
