@@ -260,11 +260,11 @@ EOF
     done
     log "final targets: metrics.json for every variant ($variants)"
 fi
-# The tiny config's sweep: one SLURM job per architecture group, gathered into sweep.json.
-if grep -qx train_sweep_group <<<"$RULES"; then
+# The tiny config's sweep: one SLURM job per lockstep job, gathered into sweep.json.
+if grep -qx train_sweep_job <<<"$RULES"; then
     [ -s "$WORK/results/sweeps/gain_depth/sweep.json" ] \
         || die "results/sweeps/gain_depth/sweep.json is missing"
-    log "sweep: $(ls "$WORK/results/sweeps/gain_depth/groups" | tr '\n' ' ')"
+    log "sweep: $(ls "$WORK/results/sweeps/gain_depth/jobs" | tr '\n' ' ')"
 fi
 # Completeness, not freshness: without the mtime/code triggers, a source file edited while
 # the test ran does not count as work left.

@@ -72,10 +72,16 @@ def default_capture_points() -> list[int | str]:
     return list(schema_default("diagnostics", "steps"))
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+def read_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """A config file as a dict, unchecked, with top-level `overrides` applied."""
     config = yaml.safe_load(Path(path).read_text()) or {}
     config.update(overrides or {})
-    return validate_config(config)
+    return config
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """A config file, checked: the schema's defaults filled in, the variants resolvable."""
+    return validate_config(read_config(path, overrides))
 
 
 def parse_gain(value: float | int | str, where: str = "gain") -> float:

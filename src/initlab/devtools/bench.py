@@ -280,10 +280,10 @@ def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[d
     declared["axes"][DEPTH_AXIS] = list(SWEEP_DEPTHS)
     declared.setdefault("training", {})["steps"] = SWEEP_STEPS[long]
     rows = []
-    for group in expand_sweep(sweep_config, names[0]).groups:
-        spec = group.spec
+    for job in expand_sweep(sweep_config, names[0]).jobs:
+        spec = job.spec
         arch = architecture(spec, len(data["itos"]), data["context_size"])
-        models = group.models
+        models = job.models
         flops = arch.matmul_flops(spec.batch_size)
         samples = []  # (wall, cpu, limit, cpu limit) per model-step, one per round
         for _ in range(rounds):

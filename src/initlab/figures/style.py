@@ -65,7 +65,7 @@ def note(ax: Axes, text: str) -> None:
             color="#555555", wrap=True)
 
 
-def finite(values) -> np.ndarray:
+def nonfinite_to_nan(values) -> np.ndarray:
     """float array with every non-finite value turned into NaN."""
     a = np.asarray(values, dtype=np.float64)
     return np.where(np.isfinite(a), a, np.nan)

@@ -27,10 +27,10 @@ from initlab.analysis.curves import smooth
 from initlab.figures.registry import GROUP_FIGURES
 from initlab.figures.style import (
     DIVERGED_COLOR,
-    finite,
     layer_color,
     nanmean,
     nanreduce,
+    nonfinite_to_nan,
     note,
     save,
     variant_colors,
@@ -56,7 +56,7 @@ def first_divergence(losses: np.ndarray) -> list[int | None]:
 
 
 def _density(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    counts = finite(counts)
+    counts = nonfinite_to_nan(counts)
     total = np.nansum(counts)
     widths = np.diff(edges)
     if not total > 0 or not np.all(widths > 0):
@@ -135,8 +135,8 @@ def activation_figure(diag: Mapping, *, title: str) -> Figure:
     for k, ax in enumerate(_per_step_axes(fig, steps)):
         for i, name in enumerate(names):
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
-            std = nanmean(finite(diag["act_std"][k, :, i]))
-            sat = nanmean(finite(diag["act_saturated"][k, :, i]))
+            std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
+            sat = nanmean(nonfinite_to_nan(diag["act_saturated"][k, :, i]))
             ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.3,
                     label=f"{name}: std {fmt(std, '.2f')}, sat {fmt(100 * sat, '.1f')}%")
         ax.set(title=_step_label(steps[k]), xlabel="tanh output", xlim=(-1, 1))
@@ -155,7 +155,7 @@ def _gradient_panels(fig: Figure, diag: Mapping, prefix: str, names: list[str], 
                      seed: int, stats) -> None:
     steps = diag["capture_steps"]
     for k, ax in enumerate(_per_step_axes(fig, steps, sharey=False)):
-        edges = finite(diag[f"{prefix}_edges"][k, seed])
+        edges = nonfinite_to_nan(diag[f"{prefix}_edges"][k, seed])
         drawn = False
         for i, name in enumerate(names):
             density = _density(diag[f"{prefix}_hist"][k, seed, i], edges)
@@ -180,7 +180,7 @@ def gradient_figure(diag: Mapping, *, title: str,
     seed = healthy_seed(diverged_at, diag["agrad_std"].shape[1])
 
     def stats(k: int, i: int, name: str) -> str:
-        std = nanmean(finite(diag["agrad_std"][k, :, i]))
+        std = nanmean(nonfinite_to_nan(diag["agrad_std"][k, :, i]))
         return f"{name}: std {fmt(std, '.2e')}"
 
     fig = Figure(figsize=(4 * len(diag["capture_steps"]), 3.4))
@@ -202,8 +202,8 @@ def weight_gradient_figure(diag: Mapping, *, title: str,
     seed = healthy_seed(diverged_at, diag["wgrad_std"].shape[1])
 
     def stats(k: int, i: int, name: str) -> str:
-        std = nanmean(finite(diag["wgrad_std"][k, :, i]))
-        ratio = nanmean(finite(diag["wgrad_ratio"][k, :, i]))
+        std = nanmean(nonfinite_to_nan(diag["wgrad_std"][k, :, i]))
+        ratio = nanmean(nonfinite_to_nan(diag["wgrad_ratio"][k, :, i]))
         return f"{name}: std {fmt(std, '.1e')}, grad:data {fmt(ratio, '.1e')}"
 
     fig = Figure(figsize=(4.4 * len(diag["capture_steps"]), 3.6))
@@ -251,7 +251,7 @@ def update_ratio_figure(update_steps: np.ndarray, ratios: np.ndarray, weight_nam
     fig = Figure(figsize=(8.5, 3.6))
     ax = fig.add_subplot()
     update_steps = np.asarray(update_steps)
-    ratios = finite(ratios)
+    ratios = nonfinite_to_nan(ratios)
     if update_steps.size == 0 or not np.isfinite(ratios).any():
         note(ax, "no finite update ratio recorded")
     else:
@@ -360,7 +360,7 @@ def dev_loss_figure(metrics: Mapping[str, Mapping], colors: Mapping[str, tuple])
     for x, name in enumerate(names):
         dev = metrics[name].get("dev") or {}
         mean, std = _stat(dev, "mean"), _stat(dev, "std")
-        per_seed = finite([v if v is not None else np.nan for v in dev.get("per_seed", [])])
+        per_seed = nonfinite_to_nan([np.nan if v is None else v for v in dev.get("per_seed", [])])
         if per_seed.size:
             ax.plot(np.full(per_seed.shape, x) + 0.15, per_seed, ls="", marker=".",
                     color=colors[name], alpha=0.6)
@@ -454,14 +454,14 @@ def _group_panel(ax: Axes, diag: Mapping, k: int, kind: str,
         if kind == "activations":
             edges = np.linspace(-1, 1, diag["act_hist"].shape[-1] + 1)
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
-            std = nanmean(finite(diag["act_std"][k, :, i]))
-            sat = nanmean(finite(diag["act_saturated"][k, :, i]))
+            std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
+            sat = nanmean(nonfinite_to_nan(diag["act_saturated"][k, :, i]))
             text = f"std {fmt(std, '.2f')}, sat {fmt(100 * sat, '.0f')}%"
         else:
-            edges = finite(diag["agrad_edges"][k, seed])
+            edges = nonfinite_to_nan(diag["agrad_edges"][k, seed])
             density = _density(diag["agrad_hist"][k, seed, i], edges)
             density = np.where(density > 0, density, np.nan)  # log axis: no zeros
-            text = f"std {fmt(nanmean(finite(diag['agrad_std'][k, :, i])), '.1e')}"
+            text = f"std {fmt(nanmean(nonfinite_to_nan(diag['agrad_std'][k, :, i])), '.1e')}"
         ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.1,
                 label=f"L{i}: {text}")
     ax.legend(fontsize=6, loc="upper right", handlelength=1)

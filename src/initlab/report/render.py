@@ -44,7 +44,6 @@ LAYER_FIGURE = "layer_stats"  # the theory stage's per-layer figure (results/the
 WIDE_FIGURE_PX = 1000  # figures at least this wide (many panels) get the page's full width
 
 
-
 def _titles(registry: dict) -> dict[str, tuple[str, str]]:
     return {key: (info.title, info.caption) for key, info in registry.items()}
 
@@ -92,50 +91,38 @@ def _partials(template_dir: Path) -> list[str]:
     return [f for f in FEATURES if (Path(template_dir) / f"_{f}.html.j2").is_file()]
 
 
-def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
-    """Read every input and compute everything the template shows."""
-    config = inputs.config
-    data = read_json(inputs.data_summary)
-    clean = read_json(inputs.clean_summary)
-    names = inputs.names.read_text(encoding="utf-8").split()
-
-    variants = []
-    for name in inputs.variants:
-        metrics = read_json(inputs.metrics[name])
-        for key in ("n_params", "expected_initial_loss", "initial_loss", *tables.SPLITS, "seeds",
-                    "train_seconds", "diverged_at", "status"):
-            need(metrics, key, inputs.metrics[name])
-        diag = read_diagnostics(inputs.diagnostics[name])
-        samples = read_json(inputs.samples[name])
-        for key in ("samples", "copy_share", "mean_length", "dataset_mean_length"):
-            need(samples, key, inputs.samples[name])
-        drawn = inputs.variant_figures[name]
-        missing = [k for k in VARIANT_FIGURES if k not in drawn]
-        if missing:
-            raise ReportError(f"variant {name!r}: no figures {missing}")
-        declared = need(config["variants"], name, "config `variants`")
-        variant = {
-            "name": name,
-            "description": declared.get("description", ""),
-            "spec_yaml": tables.to_yaml({name: declared}),
-            "metrics": metrics, "diag": diag, "samples": samples,
-            "sat0": saturation_at(diag, 0),
-            "layers": tables.layer_rows(diag), "weights": tables.weight_rows(diag),
-            "figures": [_figure(drawn[k], *VARIANT_FIGURES[k]) for k in VARIANT_FIGURES],
-            "problems": judgement.health_problems(metrics, diag),
-        }
-        variant["headline"] = tables.headline(variant)
-        variants.append(variant)
-    if not variants:
-        raise ReportError("no variants to report")
-
-    steps = tables.saturation_steps(config, inputs.variants)
-    rows, best_of = tables.comparison_rows(variants, steps)
-    missing = [k for k in CROSS_FIGURES if k not in inputs.figures]
+def _variant_section(inputs: ReportInputs, name: str) -> dict:
+    """One variant's files read and checked, and what its section shows."""
+    metrics = read_json(inputs.metrics[name])
+    for key in ("n_params", "expected_initial_loss", "initial_loss", *tables.SPLITS, "seeds",
+                "train_seconds", "diverged_at", "status"):
+        need(metrics, key, inputs.metrics[name])
+    diag = read_diagnostics(inputs.diagnostics[name])
+    samples = read_json(inputs.samples[name])
+    for key in ("samples", "copy_share", "mean_length", "dataset_mean_length"):
+        need(samples, key, inputs.samples[name])
+    drawn = inputs.variant_figures[name]
+    missing = [k for k in VARIANT_FIGURES if k not in drawn]
     if missing:
-        raise ReportError(f"no cross-variant figures {missing}")
-    cross = {k: _figure(inputs.figures[k], *CROSS_FIGURES[k]) for k in CROSS_FIGURES}
+        raise ReportError(f"variant {name!r}: no figures {missing}")
+    declared = need(inputs.config["variants"], name, "config `variants`")
+    variant = {
+        "name": name,
+        "description": declared.get("description", ""),
+        "spec_yaml": tables.to_yaml({name: declared}),
+        "metrics": metrics, "diag": diag, "samples": samples,
+        "sat0": saturation_at(diag, 0),
+        "layers": tables.layer_rows(diag), "weights": tables.weight_rows(diag),
+        "figures": [_figure(drawn[k], *VARIANT_FIGURES[k]) for k in VARIANT_FIGURES],
+        "problems": judgement.health_problems(metrics, diag),
+    }
+    variant["headline"] = tables.headline(variant)
+    return variant
 
+
+def _feature_sections(inputs: ReportInputs) -> tuple[dict, dict | None, dict | None]:
+    """(the sections of the features whose files the rule passed, theory.json,
+    comparisons.json); a section is None when its feature is absent."""
     theory_json = read_json(inputs.theory) if inputs.theory else None
     comparisons = read_json(inputs.comparisons) if inputs.comparisons else None
     sweep_jsons = {name: read_json(path) for name, path in inputs.sweeps.items()}
@@ -147,38 +134,72 @@ def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
         "sweeps": _feature_context("sweeps", sweep_jsons, dict(inputs.sweep_figures))
         if sweep_jsons else None,
     }
+    return features, theory_json, comparisons
 
-    colors = charts.hex_colors(inputs.variants, list(config["variants"]))
-    interactive = _charts(inputs, variants, cross, comparisons, theory_json, colors)
-    # A PNG that is an interactive chart's fallback is embedded there, not a second time in
-    # its feature's section.
+
+def _without_charted_figures(features: dict, interactive: list[dict]) -> dict:
+    """A PNG that is an interactive chart's fallback is embedded there, not a second time in
+    its feature's section."""
     charted = {c["id"]: c for c in interactive}
     if features["comparisons"] is not None and charted.get("forest", {}).get("fallback"):
         features["comparisons"]["figure"] = None
     if features["theory"] is not None and charted.get("layers", {}).get("fallback"):
         features["theory"]["figures"] = [f for f in features["theory"].get("figures", [])
                                          if f.get("key") != LAYER_FIGURE]
+    return features
 
-    variance = read_json(inputs.variance)
+
+def _dataset_section(inputs: ReportInputs) -> dict:
+    config, clean = inputs.config, read_json(inputs.clean_summary)
+    names = inputs.names.read_text(encoding="utf-8").split()
+    return {
+        "path": config["dataset"], "label": config.get("dataset_label", ""),
+        "clean": clean, "summary": read_json(inputs.data_summary),
+        "examples_changed": clean.get("examples_changed", [])[:6],
+        "examples_dropped": clean.get("examples_dropped", [])[:6],
+        "examples": tables.evenly_spaced(names, 12),
+    }
+
+
+def _provenance(inputs: ReportInputs, variants: list[dict], now: datetime | None) -> dict:
     bench_seconds, bench_jobs = provenance.read_benchmarks(inputs.benchmarks)
-    train_seconds = sum(v["metrics"]["train_seconds"] for v in variants)
+    return {
+        "config_yaml": tables.to_yaml(inputs.config),
+        "commit": provenance.git_commit(inputs.repo) if inputs.repo else "unknown",
+        "versions": provenance.package_versions(), "machine": provenance.machine(),
+        "date": (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "train_seconds": sum(v["metrics"]["train_seconds"] for v in variants),
+        "bench_seconds": bench_seconds, "bench_jobs": bench_jobs,
+    }
+
+
+def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
+    """Read every input and compute everything the template shows."""
+    config = inputs.config
+    variants = [_variant_section(inputs, name) for name in inputs.variants]
+    if not variants:
+        raise ReportError("no variants to report")
+    steps = tables.saturation_steps(config, inputs.variants)
+    rows, best_of = tables.comparison_rows(variants, steps)
+    missing = [k for k in CROSS_FIGURES if k not in inputs.figures]
+    if missing:
+        raise ReportError(f"no cross-variant figures {missing}")
+    cross = {k: _figure(inputs.figures[k], *CROSS_FIGURES[k]) for k in CROSS_FIGURES}
+    features, theory_json, comparisons = _feature_sections(inputs)
+    colors = charts.hex_colors(inputs.variants, list(config["variants"]))
+    interactive = _charts(inputs, variants, cross, comparisons, theory_json, colors)
+    features = _without_charted_figures(features, interactive)
     summary, from_lessons = _summary(variants, comparisons, theory_json)
     for v in variants:
         del v["diag"]  # arrays stay out of the template context
     shown_in_charts = {c["fallback"]["path"] for c in interactive if c["fallback"]}
-
+    variance = figures.VARIANCE_FIGURE
     return {
         "title": f"initlab: weight initialization study — {config.get('dataset_label', '')}",
         "summary": summary,
         "summary_from_lessons": from_lessons,
         "flags": judgement.thresholds(),
-        "dataset": {
-            "path": config["dataset"], "label": config.get("dataset_label", ""),
-            "clean": clean, "summary": data,
-            "examples_changed": clean.get("examples_changed", [])[:6],
-            "examples_dropped": clean.get("examples_dropped", [])[:6],
-            "examples": tables.evenly_spaced(names, 12),
-        },
+        "dataset": _dataset_section(inputs),
         "uniform_loss": variants[0]["metrics"]["expected_initial_loss"],
         "saturation_steps": steps,
         "rows": rows, "best": best_of,
@@ -186,21 +207,13 @@ def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
         "chart_data": {c["id"]: c["spec"] for c in interactive},
         "figures": [f for f in cross.values() if f["path"] not in shown_in_charts],
         "groups": _group_sections(inputs, config),
-        "variance": {"figure": _figure(inputs.variance_figure, figures.VARIANCE_FIGURE.title,
-                                       figures.VARIANCE_FIGURE.caption),
-                     **tables.json_tables(variance)},
+        "variance": {"figure": _figure(inputs.variance_figure, variance.title, variance.caption),
+                     **tables.json_tables(read_json(inputs.variance))},
         "variants": variants,
         "sample_columns": [v["name"] for v in variants],
         "sample_rows": tables.sample_table({v["name"]: v["samples"] for v in variants}),
         **features,
-        "provenance": {
-            "config_yaml": tables.to_yaml(config),
-            "commit": provenance.git_commit(inputs.repo) if inputs.repo else "unknown",
-            "versions": provenance.package_versions(), "machine": provenance.machine(),
-            "date": (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "train_seconds": train_seconds, "bench_seconds": bench_seconds,
-            "bench_jobs": bench_jobs,
-        },
+        "provenance": _provenance(inputs, variants, now),
     }
 
 
@@ -292,7 +305,7 @@ def data_uri(path: str | Path) -> str:
     return f"data:{mime};base64,{payload}"
 
 
-def _num(value, digits: int = 3) -> str:
+def _fixed(value, digits: int = 3) -> str:
     return fmt(value, f".{digits}f")
 
 
@@ -305,7 +318,7 @@ def environment(template_dir: str | Path = TEMPLATE_DIR) -> jinja2.Environment:
                              autoescape=True,  # every value is escaped unless marked safe
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(data_uri=data_uri, num=_num, sci=_sci, pct=pct, seconds=duration)
+    env.filters.update(data_uri=data_uri, num=_fixed, sci=_sci, pct=pct, seconds=duration)
     # `tojson` escapes <, >, & and ' as \u003c etc., so chart data cannot close its <script>;
     # compact separators keep the page small
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from initlab.config.comparisons import check_comparisons
 from initlab.config.sweeps import check_sweeps
-from initlab.config.variants import validate_config
+from initlab.config.variants import read_config, validate_config
 
 
 def validate_study(config: dict) -> dict:
@@ -26,9 +24,8 @@ def validate_study(config: dict) -> dict:
 
 
 def load_study(path: str | Path, overrides: dict | None = None) -> dict:
-    config = yaml.safe_load(Path(path).read_text()) or {}
-    config.update(overrides or {})
-    return validate_study(config)
+    """config.yaml (with top-level `overrides`), checked as the workflow checks it."""
+    return validate_study(read_config(path, overrides))
 
 
 # What one job reads of the config, rebuilt from its rule's params: a rule's params are exactly
