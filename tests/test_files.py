@@ -73,25 +73,45 @@ def test_every_kind_round_trips(tmp_path):
 
 
 # ---------------------------------------------------------------------- damaged, in the unit
-@pytest.mark.parametrize("keep", [0, 7, 100])
-def test_a_cut_json_file_is_damaged(tmp_path, keep):
+def json_file(tmp_path):
     path = tmp_path / "metrics.json"
-    write_json(path, {"dev": {"per_seed": [2.1, 2.2, 2.3]}, "text": "x" * 200})
-    cut(path, keep)
-    with pytest.raises(DamagedFileError) as err:
-        read_json(path)
-    assert_damage_message(err.value, path)
+    write_json(path, {"dev": {"per_seed": [2.1, 2.2, 2.3]}, "text": "x" * 20_000})
+    return path
 
 
-@pytest.mark.parametrize("keep", [0, 22, 5000])
-def test_a_cut_npz_file_is_damaged(tmp_path, keep):
+def npz_file(tmp_path):
     path = tmp_path / "diagnostics.npz"
     rng = np.random.default_rng(0)
     write_npz(path, act_std=rng.normal(size=(3, 3, 5)), act_hist=rng.normal(size=(3, 3, 5, 60)))
+    return path
+
+
+def split_file(tmp_path):
+    path = tmp_path / "splits.pt"
+    write_torch(path, {"train": {"X": torch.zeros(5000, 3, dtype=torch.long)}})
+    return path
+
+
+# kind: (write one, read it back, what the message calls it)
+KINDS = {
+    "json": (json_file, read_json, "damaged JSON file"),
+    "npz": (npz_file, read_npz, "damaged npz file"),
+    "checkpoint": (checkpoint, load_checkpoint, "damaged checkpoint"),
+    "split tensors": (split_file, lambda p: read_torch(p, "split tensors"),
+                      "damaged split tensors"),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("keep", [0, 7, 100, 5000])
+def test_a_cut_file_is_damaged_naming_itself_and_its_rebuild(tmp_path, kind, keep):
+    write, read, words = KINDS[kind]
+    path = write(tmp_path)
     assert path.stat().st_size > 2 * keep
+    read(path)  # whole, it reads
     cut(path, keep)
-    with pytest.raises(DamagedFileError) as err:
-        read_npz(path)
+    with pytest.raises(DamagedFileError, match=words) as err:
+        read(path)
     assert_damage_message(err.value, path)
 
 
@@ -119,14 +139,6 @@ def test_a_torch_file_that_is_no_checkpoint_is_damaged(tmp_path):
     with pytest.raises(DamagedFileError, match="KeyError") as err:
         load_checkpoint(path)
     assert_damage_message(err.value, path)
-
-
-def test_cut_split_tensors_are_damaged(tmp_path):
-    path = tmp_path / "splits.pt"
-    write_torch(path, {"train": {"X": torch.zeros(500, 3, dtype=torch.long)}})
-    cut(path, 300)
-    with pytest.raises(DamagedFileError, match="damaged split tensors"):
-        read_torch(path, "split tensors")
 
 
 def test_a_missing_file_says_how_to_make_it(tmp_path):
