@@ -1,6 +1,6 @@
 """The report in a real browser: headless Chromium loads the file, renders it and runs its script.
 
-A fixture report (synthetic results, see test_report.make_results, with a paired-comparison and
+A fixture report (synthetic results, see conftest.make_results, with a paired-comparison and
 a theory file) keeps these tests independent of the pipeline; the tiny end-to-end run's report
 is checked too (marked slow). Probes are small scripts appended to a copy of the page: they
 act (click a legend entry, open every section) and write what they saw into attributes of
@@ -16,17 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EVIL, NOW, REPORT_VARIANTS, add_comparisons, add_theory, make_results
 from PIL import Image
-from test_report import (
-    DEFAULT_VARIANTS,
-    EVIL,
-    NOW,
-    RENDER,
-    add_comparisons,
-    add_theory,
-    make_results,
-)
 
+import initlab.report.render as RENDER  # the module, not the function
 from initlab.report.render import TEMPLATE_DIR, build_context, render
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -62,7 +55,7 @@ def colours(image: Image.Image) -> int:
 @pytest.fixture(scope="module")
 def fixture_report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("browser")
-    inputs = make_results(root, DEFAULT_VARIANTS, sample_name=EVIL)
+    inputs = make_results(root, REPORT_VARIANTS, sample_name=EVIL)
     add_comparisons(inputs, [("no_fix", "hidden_fix"), ("hidden_fix", "deep_gain_3")])
     add_theory(inputs)
     # the feature modules' sections are not under test here (their partials may not exist)
@@ -275,7 +268,7 @@ setTimeout(function () {
 def test_legend_hides_and_isolates_a_variant(fixture_report, tmp_path):
     seen, _, console = probe(fixture_report, tmp_path, LEGEND)
     assert console == [], f"console output: {console}"
-    assert seen["labels"] == ",".join(DEFAULT_VARIANTS)
+    assert seen["labels"] == ",".join(REPORT_VARIANTS)
     before = [int(n) for n in seen["before"].split(",")]
     assert all(n > 50 for n in before), before  # every curve is drawn
     # a click on no_fix's legend entry hides it: its colour leaves the canvas, the rest stay
@@ -338,7 +331,7 @@ def test_print_shows_images_and_every_section(fixture_report, tmp_path):
 }, 300);"""
     seen, _, _ = probe(fixture_report, tmp_path, script)
     opened, total = seen["open"].split("/")
-    assert opened == total == str(len(DEFAULT_VARIANTS))
+    assert opened == total == str(len(REPORT_VARIANTS))
     css = (TEMPLATE_DIR / "report.css").read_text()
     printing = css.split("@media print")[1]
     assert ".chart-live" in printing and "display: none !important" in printing

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import birds_split
+from conftest import REPO, birds_split
 
 from initlab.config.schema import ConfigError
 from initlab.config.variants import (
@@ -21,7 +20,6 @@ from initlab.config.variants import (
 )
 from initlab.training.train import train_variant
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yaml"
 DEFAULT_VARIANTS = ["no_fix", "output_fix", "hidden_fix", "xavier", "batchnorm", "deep_gain_0.5",
                     "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"]

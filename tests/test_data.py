@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import BIRDS, REFERENCE_NAMES
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -17,10 +18,6 @@ from initlab.data import split as splitting
 from initlab.data.clean import DatasetError, clean_file, clean_name, clean_names, read_lines
 from initlab.data.split import build_examples, split_file, split_names
 from initlab.data.vocab import build_vocab, tokenize_file
-
-REPO = Path(__file__).resolve().parents[1]
-BIRDS = REPO / "datasets" / "birds" / "birds.csv"
-REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
 
 
 def decode_names(Y: torch.Tensor, itos: list[str]) -> list[str]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import REPO
+from conftest import PACKAGE, REPO
 
 from initlab.workflow.depends import imported_modules, module_files
 
-PACKAGE = REPO / "src" / "initlab"
 SCRIPTS = REPO / "workflow" / "scripts"
 
 

@@ -4,27 +4,24 @@ and the science of issue 4 on a short real run of the deep variants."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+import functools
 
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, small_mlp
 
-from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP, Architecture, cross_entropy
+from initlab.model.mlp import MLP, cross_entropy
 from initlab.training import diagnostics
 
-REPO = Path(__file__).resolve().parents[1]
 INIT = {kind: {"scheme": "kaiming", "gain": 5 / 3, "scale": 1.0}
         for kind in ("hidden_weight", "output_weight")}
 INIT |= {kind: {"scheme": "normal", "gain": 1.0, "scale": 1.0}
          for kind in ("embedding", "hidden_bias", "output_bias")}
 
 
-def make_model(batchnorm=False, depth=3, seeds=(1, 2)) -> MLP:
-    arch = Architecture(vocab_size=7, context_size=3, embedding_dim=4, width=12, depth=depth,
-                        batchnorm=batchnorm)
-    return MLP(arch, init_parameters(arch, INIT, list(seeds)))
+# a 7-character vocabulary, 3 hidden layers of 12 (make_model(depth=..., batchnorm=..., seeds=...))
+make_model = functools.partial(small_mlp, 7, INIT, width=12, depth=3)
 
 
 def probe(n=64, seed=0):
@@ -131,28 +128,20 @@ def test_stack_captures_orders_steps():
 
 # ------------------------------------------------------------------------- the science (issue 4)
 @pytest.fixture(scope="module")
-def deep_at_step_1000():
+def deep_at_step_1000(birds):
     """Every deep variant of config.yaml, 1000 steps at its first learning rate, one seed, on
     the birds data: the act/grad statistics at step 1000 (about 10 s on one core)."""
     from initlab.config.variants import load_config, resolve_variant
-    from initlab.data.clean import clean_names, read_lines
-    from initlab.data.split import build_examples, split_names
-    from initlab.data.vocab import build_vocab
     from initlab.training.train import train_variant
 
     config = load_config(REPO / "config.yaml")
-    names, _ = clean_names(read_lines(REPO / "datasets" / "birds" / "birds.csv"))
-    itos = build_vocab(names)
-    train_names = split_names(names, config["split"], config["split_seed"])["train"]
-    X, Y = build_examples(train_names, itos, config["context_size"])
-    data = {"itos": itos, "context_size": config["context_size"], "train": {"X": X, "Y": Y}}
     out = {}
     for name in ("deep_gain_0.5", "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"):
         spec = resolve_variant(config, name)
         # the full run's first phase: no learning-rate drop within these 1000 steps
         spec = dataclasses.replace(spec, steps=1000, seeds=spec.seeds[:1],
                                    capture_points=[1000], lr_schedule=[(0, spec.lr_at(0))])
-        captures = train_variant(spec, data).captures
+        captures = train_variant(spec, birds).captures
         assert captures["capture_steps"].tolist() == [1000]
         out[name] = {key: captures[key][0, 0] for key in
                      ("act_std", "act_saturated", "agrad_std")}

@@ -14,7 +14,7 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import REPO, birds_split
+from conftest import REPO
 
 from initlab.config.variants import load_config, resolve_variant
 from initlab.devtools import reference
@@ -41,12 +41,6 @@ def config() -> dict:
     return load_config(REPO / "config.yaml")
 
 
-@pytest.fixture(scope="module")
-def data(config) -> dict:
-    """The study's real split, built in memory from the bundled dataset."""
-    return birds_split(config["context_size"], config["split"], config["split_seed"])
-
-
 def short_spec(config: dict, name: str, steps: int = STEPS, seeds: int = 2):
     spec = resolve_variant(config, name)
     return dataclasses.replace(spec, steps=steps, seeds=spec.seeds[:seeds], capture_points=[0])
@@ -60,14 +54,14 @@ def train(spec, data):
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_trainer_follows_the_plain_autograd_loop(config, data, name):
+def test_trainer_follows_the_plain_autograd_loop(config, birds, name):
     spec = short_spec(config, name)
     # the schedule stays a fraction of the run, so the shortened run really drops the lr
     first, drop = spec.lr_steps
     assert drop[0] == STEPS // 2 and spec.lr_at(STEPS - 1) == drop[1] == 0.01 < first[1]
-    result = train(spec, data)
-    arch = architecture(spec, len(data["itos"]), data["context_size"])
-    X, Y = data["train"]["X"], data["train"]["Y"]
+    result = train(spec, birds)
+    arch = architecture(spec, len(birds["itos"]), birds["context_size"])
+    X, Y = birds["train"]["X"], birds["train"]["Y"]
     for k, seed in enumerate(spec.seeds):
         params = reference.seed_slice(init_parameters(arch, spec.init, [seed]), 0)
         batches = reference.batch_indices(seed, len(Y), spec.batch_size, spec.steps)
@@ -82,29 +76,29 @@ def test_trainer_follows_the_plain_autograd_loop(config, data, name):
     assert result.losses[:, -1].mean() < result.losses[:, 0].mean()  # it did learn
 
 
-def test_trainer_is_bit_identical_run_after_run(config, data):
+def test_trainer_is_bit_identical_run_after_run(config, birds):
     spec = short_spec(config, "deep_batchnorm", steps=120)
-    first, second = train(spec, data), train(spec, data)
+    first, second = train(spec, birds), train(spec, birds)
     assert (first.losses == second.losses).all()
     for name, value in first.state.items():
         assert torch.equal(value, second.state[name]), name
     assert (first.update_ratios == second.update_ratios).all()
 
 
-def test_a_seed_trains_the_same_alone_or_beside_others(config, data):
+def test_a_seed_trains_the_same_alone_or_beside_others(config, birds):
     """Seed k's trajectory does not depend on which seeds train in lockstep with it."""
-    together = train(short_spec(config, "batchnorm", steps=100, seeds=3), data)
+    together = train(short_spec(config, "batchnorm", steps=100, seeds=3), birds)
     spec = short_spec(config, "batchnorm", steps=100, seeds=3)
-    alone = train(dataclasses.replace(spec, seeds=spec.seeds[1:2]), data)
+    alone = train(dataclasses.replace(spec, seeds=spec.seeds[1:2]), birds)
     torch.testing.assert_close(torch.from_numpy(alone.losses[0]),
                                torch.from_numpy(together.losses[1]), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["xavier", "batchnorm", "deep_gain_5_3", "deep_batchnorm"])
-def test_fused_backward_sgd_equals_backward_then_sgd_step(config, data, name):
+def test_fused_backward_sgd_equals_backward_then_sgd_step(config, birds, name):
     spec = resolve_variant(config, name)
-    arch = architecture(spec, len(data["itos"]), data["context_size"])
-    X, Y = data["train"]["X"][:96].view(3, 32, -1), data["train"]["Y"][:96].view(3, 32)
+    arch = architecture(spec, len(birds["itos"]), birds["context_size"])
+    X, Y = birds["train"]["X"][:96].view(3, 32, -1), birds["train"]["Y"][:96].view(3, 32)
     fused = MLP(arch, init_parameters(arch, spec.init, spec.seeds))
     split = MLP(arch, init_parameters(arch, spec.init, spec.seeds))
     for model in (fused, split):
@@ -122,10 +116,10 @@ def test_fused_backward_sgd_equals_backward_then_sgd_step(config, data, name):
             assert not torch.equal(a, before[name_]), f"{name_} was not updated"
 
 
-def test_notebook_loop_computes_the_plain_loops_losses(config, data):
+def test_notebook_loop_computes_the_plain_loops_losses(config, birds):
     spec = short_spec(config, "deep_batchnorm", steps=40, seeds=1)
-    arch = architecture(spec, len(data["itos"]), data["context_size"])
-    X, Y = data["train"]["X"], data["train"]["Y"]
+    arch = architecture(spec, len(birds["itos"]), birds["context_size"])
+    X, Y = birds["train"]["X"], birds["train"]["Y"]
     params = reference.seed_slice(init_parameters(arch, spec.init, spec.seeds), 0)
     batches = reference.batch_indices(spec.seeds[0], len(Y), spec.batch_size, spec.steps)
     lossi, ud = reference.notebook_loop(arch, params, X, Y, batches, spec.lr_at)
@@ -173,12 +167,12 @@ def test_bench_sweep_row_reports_the_paired_ratio_and_its_range():
 
 
 @pytest.mark.parametrize("name", ["xavier", "deep_batchnorm"])
-def test_lockstep_autograd_loop_computes_each_seeds_plain_loop(config, data, name):
+def test_lockstep_autograd_loop_computes_each_seeds_plain_loop(config, birds, name):
     """Bench (d) trains the same thing as (c), seed by seed: its timing compares like with
     like."""
     spec = short_spec(config, name, steps=40, seeds=2)
-    arch = architecture(spec, len(data["itos"]), data["context_size"])
-    X, Y = data["train"]["X"], data["train"]["Y"]
+    arch = architecture(spec, len(birds["itos"]), birds["context_size"])
+    X, Y = birds["train"]["X"], birds["train"]["Y"]
     batches = lockstep_batches(spec.seeds, len(Y), spec.batch_size, spec.steps)
     losses, final = reference.lockstep_loop(arch, init_parameters(arch, spec.init, spec.seeds),
                                             X, Y, batches, spec.lr_at)

@@ -1,4 +1,5 @@
-"""One source of truth: the figure registry drives the rules' outputs and the captions, the
+"""One source of truth: the figure registry drives the captions and what the plot entry points
+draw (that the rules' outputs are the registry's files: test_workflow.py's dry run), the
 saturation thresholds come from diagnostics, and no shipped variant is named in code."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import re
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, group_inputs, make_diag, make_train_log
 
 from initlab.figures import registry as figures
 from initlab.figures import variants as plots
@@ -50,8 +51,6 @@ def test_captions_quote_the_thresholds_of_diagnostics():
 
 
 def test_registry_keys_are_what_the_plot_entry_points_draw(tmp_path):
-    from test_plots import group_inputs, make_diag, make_train_log
-
     outputs = {k: tmp_path / f"{k}.png" for k in figures.VARIANT_FIGURES}
     plots.write_variant_figures("v", make_diag(K=1, L=1), make_train_log(L=1),
                                 {"steps": 300, "diverged_at": [None, None]}, outputs)
@@ -61,13 +60,6 @@ def test_registry_keys_are_what_the_plot_entry_points_draw(tmp_path):
     assert all(info.key == key for registry in (figures.VARIANT_FIGURES, figures.CROSS_FIGURES,
                                                 figures.GROUP_FIGURES)
                for key, info in registry.items())
-
-
-def test_the_rules_outputs_come_from_the_registry():
-    rules = (REPO / "workflow" / "rules" / "analysis.smk").read_text()
-    assert "from initlab.figures.registry import" in rules
-    for key in ("gain_activations", "gain_gradients"):
-        assert key not in rules and key not in figures.CROSS_FIGURES
 
 
 # ----------------------------------------------------------------------- no variant in code

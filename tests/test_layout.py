@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import PACKAGE
 
 from initlab.workflow.depends import imported_modules, module_path
 
-PACKAGE = REPO / "src" / "initlab"
 # The stages in pipeline order; a module may import its own stage and the ones before it.
 STAGES = ["files", "numbers", "thresholds",  # foundations: the study's files, numbers, limits
           "config", "data", "model", "training", "evaluation", "analysis", "figures", "report",

@@ -1,94 +1,60 @@
-"""Figures: smoothing and divergence logic, and every figure as a valid PNG, NaN data included."""
+"""Figures: smoothing and divergence logic, and what every figure draws (panels, titles, legends,
+notes, the diverged seeds marked), NaN data included, each also written as a valid PNG."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TINY_CONFIG, snakemake
+from conftest import (
+    REPO,
+    TINY_CONFIG,
+    assert_png,
+    group_inputs,
+    make_diag,
+    make_nan_diag,
+    make_train_log,
+    metrics_for,
+    snakemake,
+)
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
-from PIL import Image
 
 from initlab.analysis import curves
 from initlab.config.variants import validate_config, variant_groups
 from initlab.figures import variants as plots
 from initlab.figures.registry import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
+from initlab.numbers import MISSING
 
 VARIANT_KEYS = list(VARIANT_FIGURES)
 COMPARE_KEYS = list(CROSS_FIGURES)
 GROUP_KEYS = list(GROUP_FIGURES)
 
 
-def make_diag(K=3, S=2, L=5, width=16, bins=20, seed=0) -> dict[str, np.ndarray]:
-    """A diagnostics.npz-shaped dict with plausible random numbers."""
-    rng = np.random.default_rng(seed)
-    P = L + 2
-    hist = rng.integers(0, 100, (K, S, L, bins))
-    edges = np.broadcast_to(np.linspace(-1e-3, 1e-3, bins + 1), (K, S, bins + 1)).copy()
-    return {
-        "capture_steps": np.array([0, 100, 300][:K]),
-        "loss": rng.uniform(2, 4, (K, S)),
-        "act_mean": rng.normal(0, 0.1, (K, S, L)),
-        "act_std": rng.uniform(0.2, 0.9, (K, S, L)),
-        "act_saturated": rng.uniform(0, 0.5, (K, S, L)),
-        "act_dead": rng.uniform(0, 0.1, (K, S, L)),
-        "act_hist": hist.astype(np.float32),
-        "sat_map": rng.random((K, S, L, 32, width)) > 0.7,
-        "agrad_mean": rng.normal(0, 1e-5, (K, S, L)),
-        "agrad_std": rng.uniform(1e-4, 3e-4, (K, S, L)),
-        "agrad_hist": hist,
-        "agrad_edges": edges,
-        "wgrad_mean": rng.normal(0, 1e-5, (K, S, P)),
-        "wgrad_std": rng.uniform(1e-4, 3e-4, (K, S, P)),
-        "wgrad_ratio": rng.uniform(1e-3, 1e-2, (K, S, P)),
-        "wgrad_hist": rng.integers(0, 100, (K, S, P, bins)),
-        "wgrad_edges": edges,
-        "layer_names": np.array([f"tanh{i}" for i in range(L)]),
-        "weight_names": np.array(["embedding", *(f"hidden{i}.weight" for i in range(L)),
-                                  "output.weight"]),
-    }
+@pytest.fixture
+def drawn(monkeypatch) -> dict:
+    """The Figures that the write_* entry points draw, by output key; each is still saved."""
+    figures = {}
+    save = plots.save
+
+    def keep(fig, path) -> None:
+        figures[Path(path).stem] = fig
+        save(fig, path)
+
+    monkeypatch.setattr(plots, "save", keep)
+    return figures
 
 
-def make_train_log(S=2, steps=300, L=5, diverge_at: int | None = None, seed=0) -> dict:
-    rng = np.random.default_rng(seed)
-    losses = (3.3 * np.exp(-np.arange(steps) / 100) + 2 + rng.normal(0, 0.1, (S, steps)))
-    if diverge_at is not None:
-        losses[0, diverge_at:] = np.nan
-        losses[0, diverge_at] = np.inf
-    update_steps = np.arange(0, steps, 1)
-    ratios = rng.normal(-3, 0.3, (len(update_steps), S, L + 2))
-    if diverge_at is not None:
-        ratios[diverge_at:, 0] = np.nan
-    lr = np.where(np.arange(steps) < steps // 2, 0.1, 0.01)
-    return {"losses": losses.astype(np.float32), "update_steps": update_steps,
-            "update_ratios": ratios.astype(np.float32), "lr": lr.astype(np.float32)}
+def legend(ax) -> list[str]:
+    box = ax.get_legend()
+    return [t.get_text() for t in box.get_texts()] if box else []
 
 
-def make_nan_diag(**shape) -> dict:
-    """What a run that diverged before the last capture leaves behind."""
-    diag = make_diag(**shape)
-    for key in ("act_mean", "act_std", "act_saturated", "agrad_std", "wgrad_std", "wgrad_ratio",
-                "agrad_edges", "wgrad_edges"):
-        diag[key] = diag[key].astype(np.float64)
-        diag[key][-1] = np.nan
-    for key in ("act_hist", "agrad_hist", "wgrad_hist"):
-        diag[key] = diag[key].copy()
-        diag[key][-1] = 0  # non-finite values are left out of the histograms
-    return diag
-
-
-def assert_png(path) -> None:
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        image.verify()
-    with Image.open(path) as image:
-        w, h = image.size
-        assert 300 < w < 2500 and 150 < h < 2000
-        # a figure is more than a blank canvas
-        assert len(image.convert("L").getcolors(1 << 16)) > 5
+def notes(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
 # ----------------------------------------------------------------------------------- logic
@@ -169,14 +135,14 @@ def test_update_ratio_figure_has_the_guide():
     assert len(fig.axes[0].get_lines()) == 7 + 1  # one line per weight matrix + the guide
 
 
-@pytest.mark.parametrize("case", ["healthy", "diverged", "no_captures", "shallow", "one_seed"])
-def test_variant_figures_are_valid_pngs(tmp_path, case):
-    # small shapes except for the healthy case: drawing dominates the time of these tests
+def variant_case(case: str) -> tuple[dict, dict, dict]:
+    """(diagnostics, training log, metrics summary) of a variant. Small shapes except for the
+    healthy case: drawing dominates the time of these tests."""
     diag, log = make_diag(K=2, L=2), make_train_log(L=2)
     summary = {"steps": 300, "vocab_size": 28, "diverged_at": [None, None]}
     if case == "healthy":
         diag, log = make_diag(), make_train_log()
-    elif case == "diverged":
+    elif case == "diverged":  # seed 0 at step 40, before the last capture
         diag, log = make_nan_diag(K=2, L=2), make_train_log(L=2, diverge_at=40)
         summary["diverged_at"] = [40, None]
     elif case == "no_captures":  # diagnostics.steps: [] leaves only the names
@@ -186,13 +152,87 @@ def test_variant_figures_are_valid_pngs(tmp_path, case):
     elif case == "one_seed":
         diag, log = make_diag(S=1, K=1), make_train_log(S=1)
         summary["diverged_at"] = [None]
+    return diag, log, summary
+
+
+NOT_CAPTURED = {"activations": "no activation statistics were captured",
+                "gradients": "no gradient statistics were captured",
+                "weight_gradients": "no weight-gradient statistics were captured",
+                "saturation": "no saturation map was captured"}
+
+
+@pytest.mark.parametrize("case", ["healthy", "diverged", "no_captures", "shallow", "one_seed"])
+def test_variant_figures_draw_a_panel_per_step_a_line_per_layer_and_mark_divergence(
+        tmp_path, drawn, case):
+    diag, log, summary = variant_case(case)
     outputs = {key: tmp_path / f"{key}.png" for key in VARIANT_KEYS}
     plots.write_variant_figures("v", diag, log, summary, outputs)
     for path in outputs.values():
         assert_png(path)
+    assert set(drawn) == set(VARIANT_KEYS)
+    seeds, diverged = log["losses"].shape[0], summary["diverged_at"]
+    layers = [str(n) for n in diag["layer_names"]]
+    weights = [str(n) for n in diag["weight_names"]]
+
+    # loss: the variant's title, the seeds' mean (and their band), the uniform baseline, the
+    # learning-rate drop, and every diverged seed at the step it diverged
+    (ax,) = drawn["loss"].axes
+    assert ax.get_title() == "v: training loss"
+    labels = legend(ax)
+    assert labels[0] == ("mean of 1 seed" if seeds == 1 else f"mean of {seeds} seeds")
+    assert ("seed range" in labels) == (seeds > 1)
+    assert "uniform prediction, loss 3.33" in labels  # -ln(1/28)
+    assert [label for label in labels if "diverged" in label] == [
+        f"seed {s} diverged at step {d}" for s, d in enumerate(diverged) if d is not None]
+    assert [t.get_text() for t in ax.texts] == [" lr 0.01"]
+    # update ratio: one line per weight matrix, then the guide
+    (ax,) = drawn["update_ratio"].axes
+    assert ax.get_title().startswith("v: ")
+    assert legend(ax) == [*weights, "-3 guide"]
+
+    if case == "no_captures":  # no histograms to draw: each figure says so, under the name
+        for key, text in NOT_CAPTURED.items():
+            (ax,) = drawn[key].axes
+            assert ax.get_title() == "v" and notes(drawn[key]) == [text]
+        return
+
+    steps = [f"step {s:,}" for s in diag["capture_steps"]]
+    nan_steps = [not np.isfinite(diag["act_std"][k]).any() for k in range(len(steps))]
+    assert nan_steps[-1] == (case == "diverged") and not any(nan_steps[:-1])
+    healthy = next((s for s, d in enumerate(diverged) if d is None), 0)
+    for key, names in (("activations", layers), ("gradients", layers),
+                       ("weight_gradients", weights)):
+        fig = drawn[key]
+        assert fig.get_suptitle().startswith("v: ")
+        assert [ax.get_title() for ax in fig.axes] == steps  # a panel per captured step
+        for ax, nan in zip(fig.axes, nan_steps, strict=True):
+            labels = legend(ax)  # an entry per layer (weight matrix), named
+            assert [label.split(":")[0] for label in labels] == names
+            # a capture after the divergence is drawn with its numbers shown as missing
+            assert all((f"std {MISSING}" in label) == nan for label in labels)
+            if key != "activations":  # and without a finite gradient to draw, says so
+                assert [t.get_text() for t in ax.texts] == (["no finite gradient"] if nan else [])
+    # the legend's numbers are the seed means of the captured statistics
+    for k, ax in enumerate(drawn["activations"].axes):
+        if not nan_steps[k]:
+            std, sat = diag["act_std"][k].mean(0), diag["act_saturated"][k].mean(0)
+            assert legend(ax) == [f"{n}: std {s:.2f}, sat {100 * a:.1f}%"
+                                  for n, s, a in zip(layers, std, sat, strict=True)]
+    # where one seed stands for all, it is a seed that did not diverge
+    for key in ("gradients", "weight_gradients", "saturation"):
+        assert f"seed {healthy}" in drawn[key].get_suptitle()
+    # saturation: one map per step and layer, that seed's 32 examples x the layer's neurons
+    fig = drawn["saturation"]
+    assert fig.get_suptitle().startswith("v: ")
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == [
+        f"{layer}, {step}" for step in steps for layer in layers]
+    for n, ax in enumerate(fig.axes):
+        (image,) = ax.images
+        k, i = divmod(n, len(layers))
+        assert np.array_equal(image.get_array(), diag["sat_map"][k, healthy, i])
 
 
-def test_everything_nan_still_plots(tmp_path):
+def test_everything_nan_still_plots_and_says_what_is_missing(tmp_path, drawn):
     diag = make_nan_diag(K=2, L=2)
     for key in list(diag):
         if diag[key].dtype.kind == "f":
@@ -206,50 +246,103 @@ def test_everything_nan_still_plots(tmp_path):
     plots.write_variant_figures("v", diag, log, {"diverged_at": [0, 0]}, outputs)
     for path in outputs.values():
         assert_png(path)
-
-
-def metrics_for(name, dev_mean=2.2, status="ok"):
-    dev = ({"mean": dev_mean, "std": 0.01, "per_seed": [dev_mean - 0.01, dev_mean + 0.01]}
-           if status == "ok" else {"mean": None, "std": None, "per_seed": [None, None]})
-    return {"variant": name, "expected_initial_loss": 3.33,
-            "initial_loss": {"mean": 3.5, "std": 0.1, "per_seed": [3.4, 3.6]},
-            "dev": dev, "status": status, "diverged_at": [None, None] if status == "ok" else [5, 9]}
+    (ax,) = drawn["loss"].axes
+    assert "no finite loss recorded" in [t.get_text() for t in ax.texts]
+    assert legend(ax) == ["seed 0 diverged at step 0", "seed 1 diverged at step 0"]
+    assert notes(drawn["update_ratio"]) == ["no finite update ratio recorded"]
+    assert legend(drawn["update_ratio"].axes[0]) == ["-3 guide"]
+    for key in ("activations", "gradients", "weight_gradients"):
+        fig = drawn[key]
+        assert [ax.get_title() for ax in fig.axes] == ["step 0", "step 100"]  # every step
+        for ax in fig.axes:
+            labels = legend(ax)
+            assert labels and all(f"std {MISSING}" in label for label in labels)
+    for key in ("gradients", "weight_gradients"):
+        assert notes(drawn[key]) == ["no finite gradient"] * 2
+    assert len(drawn["saturation"].axes) == 2 * 2  # the maps are booleans, still drawn
 
 
 @pytest.mark.parametrize("names", [
     ["no_fix", "deep_gain_0.5", "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"],
     ["deep_gain_3"],
 ])
-def test_comparison_figures_are_valid_pngs(tmp_path, names):
+def test_comparison_figures_show_every_variant_in_its_colour_and_mark_the_diverged(
+        tmp_path, drawn, names):
     metrics = {n: metrics_for(n, status="diverged" if n == "deep_gain_3" else "ok")
                for n in names}
     losses = {n: make_train_log(diverge_at=5 if n == "deep_gain_3" else None)["losses"]
               for n in names}
+    declared = ["extra", *names]
     outputs = {key: tmp_path / f"{key}.png" for key in COMPARE_KEYS}
-    plots.write_comparison_figures(names, ["extra", *names], metrics, losses, outputs)
+    plots.write_comparison_figures(names, declared, metrics, losses, outputs)
     for path in outputs.values():
         assert_png(path)
+    assert set(drawn) == set(COMPARE_KEYS)
+    colors = {n: to_rgba(c) for n, c in plots.variant_colors(declared).items()}
+    ok = [n for n in names if n != "deep_gain_3"]
+
+    # loss curves: a line per variant in its colour, a red cross where deep_gain_3's seed 0
+    # diverged (step 5), the uniform baseline
+    (ax,) = drawn["loss_curves"].axes
+    assert legend(ax) == [*names, "a seed diverged", "uniform prediction (3.33)"]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert [to_rgba(lines[n].get_color()) for n in names] == [colors[n] for n in names]
+    crosses = [line for line in ax.get_lines()
+               if line.get_marker() == "x" and len(line.get_xdata())]
+    assert [list(line.get_xdata()) for line in crosses] == [[5]]
+    assert to_rgba(crosses[0].get_color()) == to_rgba(plots.DIVERGED_COLOR)
+    # step-0 loss: a bar per variant, named, at its mean and in its colour
+    (ax,) = drawn["initial_loss"].axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx([3.5] * len(names))
+    assert [to_rgba(bar.get_facecolor()) for bar in ax.patches] == [colors[n] for n in names]
+    assert legend(ax) == ["uniform prediction -ln(1/V) = 3.33"]
+    # dev loss: a point at the mean of every variant that trained; the diverged one is
+    # labelled in its place instead
+    (ax,) = drawn["dev_loss"].axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    means = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [list(line.get_xdata()) for line in means] == [[names.index(n)] for n in ok]
+    assert [list(line.get_ydata()) for line in means] == [[2.2]] * len(ok)
+    assert [to_rgba(line.get_color()) for line in means] == [colors[n] for n in ok]
+    labelled = [t for t in ax.texts if t.get_text() == "diverged"]
+    assert [t.get_position()[0] for t in labelled] == [names.index("deep_gain_3")]
+    assert ("no finite dev loss" in notes(drawn["dev_loss"])) == (not ok)
 
 
 # --------------------------------------------------------------------------- group figures
-def group_inputs(names, diverged=(), K=2):
-    metrics = {n: metrics_for(n, status="diverged" if n in diverged else "ok") for n in names}
-    diags = {n: make_nan_diag(K=K) if n in diverged else make_diag(K=K, seed=i)
-             for i, n in enumerate(names)}
-    return metrics, diags
-
-
 def column_titles(fig) -> list[str]:
     return [ax.get_title() for ax in fig.axes if ax.get_title()]
 
 
 @pytest.mark.parametrize("names", [["b"], ["a", "b", "c"]])
-def test_group_figures_are_valid_pngs(tmp_path, names):
+def test_group_figures_give_each_member_a_column_in_its_colour_and_a_line_per_layer(
+        tmp_path, drawn, names):
     metrics, diags = group_inputs(names, diverged={"b"})
+    declared = ["a", "b", "c"]
     outputs = {key: tmp_path / f"{key}.png" for key in GROUP_KEYS}
-    plots.write_group_figures("g", names, ["a", "b", "c"], metrics, diags, outputs)
+    plots.write_group_figures("g", names, declared, metrics, diags, outputs)
     for path in outputs.values():
         assert_png(path)
+    assert set(drawn) == set(GROUP_KEYS)
+    colors = plots.variant_colors(declared)
+    for key, fig in drawn.items():
+        assert fig.get_suptitle().startswith("g: ")
+        rows = np.array(fig.axes).reshape(2, len(names))  # a row per captured step
+        assert [ax.get_title() for ax in rows[0]] == names  # a column per member
+        assert [to_rgba(ax.title.get_color()) for ax in rows[0]] == [
+            to_rgba(colors[n]) for n in names]
+        assert [ax.get_ylabel() for ax in rows[:, 0]] == ["step 0\ndensity", "step 100\ndensity"]
+        for r, row in enumerate(rows):
+            for name, ax in zip(names, row, strict=True):
+                labels = legend(ax)
+                assert [label.split(":")[0] for label in labels] == [f"L{i}" for i in range(5)]
+                # b diverged before its last capture: those numbers are shown as missing
+                assert all((f"std {MISSING}" in label) == (name == "b" and r == 1)
+                           for label in labels)
+        # gradient densities span orders of magnitude: a log axis for them only
+        assert {ax.get_yscale() for ax in fig.axes} == {
+            "log" if key == "gradients" else "linear"}
 
 
 def test_group_figure_shows_every_member_in_the_groups_order():

@@ -7,7 +7,6 @@ import csv
 import json
 import os
 import random
-import shutil
 import signal
 import string
 import subprocess
@@ -18,26 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
-from conftest import BIRDS, REPO, TINY_CONFIG, snakemake
-
-TIMING_KEYS = {"train_seconds"}
-
-
-def numbers(metrics_path: Path) -> dict:
-    """metrics.json without the fields that measure time, which differ run to run."""
-    metrics = json.loads(metrics_path.read_text())
-    return {k: v for k, v in metrics.items() if k not in TIMING_KEYS}
-
-
-def copy_workflow(dst: Path) -> Path:
-    """A private copy of the workflow, so tests may touch its files without touching the repo."""
-    shutil.copy(REPO / "Snakefile", dst / "Snakefile")
-    shutil.copy(REPO / "config.yaml", dst / "config.yaml")
-    for folder in ("workflow", "profiles"):
-        shutil.copytree(REPO / folder, dst / folder)
-    shutil.copytree(REPO / "src" / "initlab", dst / "src" / "initlab",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    return dst / "Snakefile"
+from conftest import BIRDS, REPO, TINY_CONFIG, copy_workflow, numbers, snakemake
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, str | None]]:

@@ -1,28 +1,36 @@
 """The HTML report: context from result files, escaping, embedding, and the tiny end-to-end run.
 
-`make_results` writes a small synthetic results/ folder that follows the OUTPUT FILES contract
-(small PNGs, metrics, diagnostics, samples), so the unit tests and the browser test
+`conftest.make_results` writes a small synthetic results/ folder that follows the OUTPUT FILES
+contract (small PNGs, metrics, diagnostics, samples), so the unit tests and the browser test
 exercise the real reading and rendering code without running the pipeline.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import json
 import re
-import zlib
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import (
+    EVIL,
+    NOW,
+    REPORT_VARIANTS,
+    add_comparisons,
+    add_theory,
+    make_results,
+    write_png,
+)
+from markupsafe import escape
 from PIL import Image  # matplotlib's own image library
 
+import initlab.report.render as RENDER  # the module, not the function
 from initlab.analysis import curves
-from initlab.config.variants import validate_config
+from initlab.figures import registry
 from initlab.report.charts import loss_chart
 from initlab.report.inputs import ReportError, ReportInputs, by_folder, by_variant
 from initlab.report.judgement import SATURATED_FLAG, health_problems
@@ -30,7 +38,6 @@ from initlab.report.measures import saturation_at
 from initlab.report.provenance import PACKAGES, git_commit, package_versions, read_benchmarks
 from initlab.report.render import (
     CROSS_FIGURES,
-    GROUP_FIGURES,
     TEMPLATE_DIR,
     VARIANT_FIGURES,
     build_context,
@@ -39,140 +46,10 @@ from initlab.report.render import (
 )
 from initlab.report.tables import RANKED, json_tables, layer_rows, sample_table, to_yaml
 
-EVIL = "<script>alert('x')</script> & co"
-RENDER = importlib.import_module("initlab.report.render")  # the module, not the function
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def _png(path: Path, label: str) -> None:
-    """A small PNG unique to `label` (its pixels encode a hash), quick to write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(zlib.crc32(label.encode()))
-    pixels = rng.integers(0, 256, size=(60, 90, 3), dtype=np.uint8)
-    pixels[:, :, 2] = np.linspace(0, 255, 90, dtype=np.uint8)  # a visible gradient
-    Image.fromarray(pixels).save(path)
-
-
-def _stats(values: list[float | None]) -> dict:
-    finite = [v for v in values if v is not None]
-    return {"mean": float(np.mean(finite)) if finite else None,
-            "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else None,
-            "per_seed": values}
-
-
-def _curve(steps: int, start: float, end: float, seed: int) -> np.ndarray:
-    """A noisy decaying loss curve, as a training log holds one per seed."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(steps)
-    return end + (start - end) * np.exp(-t / (steps / 20)) + 0.05 * rng.standard_normal(steps)
-
-
-def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "robin",
-                 capture_steps=(0, 1000, 2000), config_steps=None, train_steps: int = 2000,
-                 train_logs: bool = True) -> ReportInputs:
-    """A synthetic results/ folder under `root`; `variants` maps name -> overrides:
-    start (step-0 loss), dev, sat (share saturated), status, depth. The config declares
-    `config_steps` (default: `capture_steps`) as diagnostics.steps."""
-    res = root / "results"
-    data = res / "data"
-    data.mkdir(parents=True)
-    (data / "names.txt").write_text("\n".join(f"name_{i:02d}" for i in range(30)) + "\n")
-    (data / "clean_summary.json").write_text(json.dumps({
-        "source": "birds.csv", "input_lines": 33, "blank_lines": 1, "dropped_empty": 1,
-        "duplicates": 1, "changed": 4, "transliterated": 1, "names": 30,
-        "examples_changed": [["Abbott's Babbler", "abbott_s_babbler"], [EVIL, "script_alert"]],
-        "examples_dropped": ["!!!"]}))
-    (data / "summary.json").write_text(json.dumps({
-        "names": 30, "names_per_split": {"train": 24, "dev": 3, "test": 3},
-        "examples_per_split": {"train": 240, "dev": 30, "test": 30}, "vocab_size": 28,
-        "vocab": "._abcdefghijklmnopqrstuvwxyz", "context_size": 3,
-        "min_name_length": 2, "max_name_length": 9, "mean_name_length": 7.0}))
-    seeds = [11, 12]
-    K, S = len(capture_steps), len(seeds)
-    metrics, diagnostics, samples, figures, logs = {}, {}, {}, {}, {}
-    for i, (name, over) in enumerate(variants.items()):
-        vdir = res / "variants" / name
-        vdir.mkdir(parents=True)
-        status = over.get("status", "ok")
-        dev = over.get("dev", 2.5 + 0.1 * i)
-        finals = [None, None] if status == "diverged" and over.get("all_diverged") else [dev, dev]
-        (vdir / "metrics.json").write_text(json.dumps({
-            "variant": name, "n_params": 1000 + i, "vocab_size": 28,
-            "expected_initial_loss": float(np.log(28)),
-            "initial_loss": _stats([over.get("start", 3.4), over.get("start", 3.4)]),
-            "initial_batch_loss": _stats([3.5, 3.5]),
-            "train": _stats([f and f - 0.1 for f in finals]), "dev": _stats(finals),
-            "test": _stats([f and f + 0.05 for f in finals]),
-            "steps": 2000, "steps_done": 2000, "seeds": seeds, "train_seconds": 1.5 + i,
-            "diverged_at": [500, None] if status == "diverged" else [None, None],
-            "status": status}))
-        L, P = over.get("depth", 1), over.get("depth", 1) + 2
-        sat = over.get("sat", 0.02)
-        np.savez(vdir / "diagnostics.npz",
-                 capture_steps=np.array(capture_steps), loss=np.full((K, S), 3.0),
-                 act_mean=np.zeros((K, S, L)), act_std=np.full((K, S, L), 0.6),
-                 act_saturated=np.full((K, S, L), sat), act_dead=np.zeros((K, S, L)),
-                 agrad_std=np.full((K, S, L), 1e-3), wgrad_std=np.full((K, S, P), 1e-3),
-                 wgrad_ratio=np.full((K, S, P), 1e-3),
-                 layer_names=np.array([f"tanh{j}" for j in range(L)]),
-                 weight_names=np.array(["embedding", *(f"hidden{j}.weight" for j in range(L)),
-                                        "output.weight"]))
-        (vdir / "samples.json").write_text(json.dumps({
-            "variant": name, "copy_share": 0.25, "mean_length": 7.5,
-            "dataset_mean_length": 7.0, "loglik_per_char": -2.0,
-            "samples": [{"seed": s, "name": f"{sample_name}_{name}_{s}",
-                         "pretty": f"{sample_name} {name} {s}", "loglik_per_char": -2.1,
-                         "in_train": s == seeds[0]} for s in seeds]}))
-        if train_logs:
-            start = over.get("start", 3.4)
-            losses = np.stack([_curve(train_steps, start, dev - 0.1, 100 * i + s) for s in seeds])
-            if status == "diverged":
-                losses[0, 500:] = np.nan
-            np.savez_compressed(vdir / "train_log.npz", losses=losses.astype(np.float32))
-            logs[name] = vdir / "train_log.npz"
-        metrics[name], diagnostics[name] = vdir / "metrics.json", vdir / "diagnostics.npz"
-        samples[name] = vdir / "samples.json"
-        figures[name] = {}
-        for key in VARIANT_FIGURES:
-            figures[name][key] = vdir / "figures" / f"{key}.png"
-            _png(figures[name][key], f"{name} {key}")
-    cross = {key: res / "figures" / f"{key}.png" for key in CROSS_FIGURES}
-    for key, path in cross.items():
-        _png(path, key)
-    (res / "variance").mkdir()
-    (res / "variance" / "variance.json").write_text(json.dumps(
-        {"seed": 0, "cases": [{"fan_in": 10, "std_unscaled": 3.1},
-                              {"fan_in": 1000, "std_unscaled": 31.6}]}))
-    _png(res / "variance" / "variance.png", "variance")
-    bench = res / "benchmarks" / "train.tsv"
-    bench.parent.mkdir()
-    bench.write_text("s\th:m:s\tmax_rss\n2.5\t0:00:02\t100\n")
-    config = validate_config({
-        "dataset": "datasets/birds/birds.csv", "dataset_label": "Test birds & co",
-        "training": {"steps": train_steps},
-        "diagnostics": {"steps": list(config_steps or capture_steps)},
-        "variants": {name: {"description": f"variant {name}",
-                            "model": {"family": "deep" if over.get("depth", 1) > 1
-                                      else "shallow"}}
-                     for name, over in variants.items()}})
-    return ReportInputs(
-        config=config, variants=list(variants), data_summary=data / "summary.json",
-        clean_summary=data / "clean_summary.json", names=data / "names.txt", metrics=metrics,
-        diagnostics=diagnostics, samples=samples, variant_figures=figures, figures=cross,
-        variance=res / "variance" / "variance.json",
-        variance_figure=res / "variance" / "variance.png", benchmarks=[bench], train_logs=logs)
-
-
-DEFAULT_VARIANTS = {
-    "no_fix": {"start": 26.0, "sat": 0.7, "dev": 3.0},
-    "hidden_fix": {"start": 3.35, "dev": 2.4},
-    "deep_gain_3": {"start": 3.4, "sat": 0.45, "depth": 3, "dev": 2.6},
-}
-
 
 @pytest.fixture
 def inputs(tmp_path) -> ReportInputs:
-    return make_results(tmp_path, DEFAULT_VARIANTS)
+    return make_results(tmp_path, REPORT_VARIANTS)
 
 
 class _Images(HTMLParser):
@@ -213,7 +90,7 @@ def test_template_renders_every_section_in_order(inputs):
              ("summary", "dataset", "comparison", "figures", "variance", "variants", "names",
               "provenance")]
     assert order == sorted(order)
-    for name in DEFAULT_VARIANTS:
+    for name in REPORT_VARIANTS:
         assert f'id="variant-{name}"' in html
     assert "2026-01-02 03:04:05 UTC" in html
     assert "<style>" in html and "@media print" in html  # the CSS is inline
@@ -309,7 +186,7 @@ def test_depth_flags_shrinking_activations_and_gradient_spread():
 def test_comparison_marks_best_only_where_lower_is_better(tmp_path):
     """Losses and closeness to uniform are ranked; saturation and time are shown, not ranked:
     hidden_fix has the lowest saturation and no_fix the shortest time, neither is marked."""
-    inputs = make_results(tmp_path, DEFAULT_VARIANTS, capture_steps=(0, 100, 300),
+    inputs = make_results(tmp_path, REPORT_VARIANTS, capture_steps=(0, 100, 300),
                           config_steps=(0, 1000, 2000))
     context = build_context(inputs, now=NOW)
     best = context["best"]
@@ -430,58 +307,6 @@ def test_tiny_run_report(tiny_run):
 # --- feature inputs: paired comparisons, theory, group figures -------------------------------
 
 
-def _interval(mean: float, half: float | None, n: int = 2) -> dict:
-    return {"mean": mean, "ci_low": None if half is None else mean - half,
-            "ci_high": None if half is None else mean + half, "n": n}
-
-
-def add_comparisons(inputs: ReportInputs, pairs: list[tuple[str, str]]) -> dict:
-    """A comparisons.json in the contract's format (B writes the real one) next to the results,
-    with a known effect per pair: dev difference -0.1 · (k + 1), interval ± 0.05."""
-    root = inputs.data_summary.parents[1]
-    metrics_names = ("initial_loss", "train", "dev", "test")
-    comparisons = []
-    for k, (baseline, treatment) in enumerate(pairs):
-        effect = -0.1 * (k + 1)
-        comparisons.append({
-            "name": f"{treatment} - {baseline}", "baseline": baseline, "treatment": treatment,
-            "description": f"{treatment} against {baseline}",
-            "metrics": {m: {"differences": [effect, effect], **_interval(effect, 0.05),
-                            "improved": 2, "verdict": "lower"} for m in metrics_names}})
-    doc = {"confidence": 0.95, "comparisons": comparisons,
-           "variants": {name: {m: _interval(2.0 + 0.1 * i, 0.02) for m in metrics_names}
-                        for i, name in enumerate(inputs.variants)}}
-    path = root / "comparisons.json"
-    path.write_text(json.dumps(doc))
-    inputs.comparisons = path
-    _png(root / "figures" / "forest.png", "forest")
-    inputs.comparison_figures = {"forest": root / "figures" / "forest.png"}
-    return doc
-
-
-def add_theory(inputs: ReportInputs, predicted_std: float = 0.5) -> dict:
-    """A theory.json in the contract's format predicting `predicted_std` for every layer."""
-    root = inputs.data_summary.parents[1]
-    variants = {}
-    for name in inputs.variants:
-        with np.load(inputs.diagnostics[name]) as npz:
-            depth = len(npz["layer_names"])
-        same = {"predicted": predicted_std, "measured_mean": 0.6, "measured_std": 0.0,
-                "rel_error": 0.2}
-        variants[name] = {"group": "g", "family": "deep", "depth": depth, "width": 100,
-                          "batchnorm": False, "predicted": True, "reason": None,
-                          "layers": [{"name": f"tanh{j}", "q": 1.0, "tanh_std": same,
-                                      "saturated": same,
-                                      "grad_std_rel_last": {**same, "predicted": 2.0 ** -j}}
-                                     for j in range(depth)]}
-    doc = {"saturation_threshold": 0.97, "variants": variants}
-    path = root / "theory" / "theory.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(doc))
-    inputs.theory = path
-    return doc
-
-
 def chart(context: dict, chart_id: str) -> dict:
     return next(c for c in context["charts"] if c["id"] == chart_id)
 
@@ -551,7 +376,7 @@ def test_chart_fallbacks_are_embedded_once(inputs, monkeypatch):
     add_comparisons(inputs, [("no_fix", "hidden_fix")])
     add_theory(inputs)
     layer_png = inputs.data_summary.parents[1] / "theory" / "layer_stats.png"
-    _png(layer_png, "layer stats")
+    write_png(layer_png, "layer stats")
     inputs.theory_figures = {"layer_stats": layer_png, "phase": layer_png.with_name("p.png")}
     monkeypatch.setattr(RENDER, "_feature_context", lambda feature, *args: {
         "figure": {"path": "x"}, "figures": [{"key": "layer_stats"}, {"key": "phase"}]})
@@ -627,19 +452,32 @@ def test_feature_sections_plug_in(inputs, tmp_path, monkeypatch):
 
 
 def test_group_figures_make_one_subsection_per_group(inputs):
+    """Each group's subsection shows that group's figures in the registry's order, each under
+    the registry's title and caption (escaped) and embedding that group's own PNG."""
     root = inputs.data_summary.parents[1] / "figures" / "groups"
+    groups = ("deep_5x100", "shallow_1x200")
     paths = []
-    for group in ("deep_5x100", "shallow_1x200"):
-        for key in GROUP_FIGURES:
-            _png(root / group / f"{key}.png", f"{group} {key}")
+    for group in groups:
+        for key in registry.GROUP_FIGURES:
+            write_png(root / group / f"{key}.png", f"{group} {key}")
             paths.append(root / group / f"{key}.png")
     inputs.group_figures = by_folder(paths, under="groups")
-    context = build_context(inputs, now=NOW)
-    assert [g["name"] for g in context["groups"]] == ["deep_5x100", "shallow_1x200"]
-    assert [f["title"] for f in context["groups"][0]["figures"]] == [
-        info[0] for info in GROUP_FIGURES.values()]
-    html = render(context)
-    assert 'id="group-deep_5x100"' in html and 'id="group-shallow_1x200"' in html
+    html = render(build_context(inputs, now=NOW))
+    page = html.split('<section id="groups">', 1)[1]
+    sections = page.split('<section class="group" id="group-')[1:]
+    assert [s.split('"', 1)[0] for s in sections] == list(groups)
+    for group, section in zip(groups, sections, strict=True):
+        section = section.split("</section>", 1)[0]
+        assert f"<h3>{group}</h3>" in section
+        shown = re.findall(r'<figure[^>]*>\s*<img src="([^"]*)" alt="([^"]*)"[^>]*>\s*'
+                           r"<figcaption><strong>(.*?)\.</strong> (.*?)</figcaption>", section,
+                           re.S)
+        assert [(alt, title, caption) for _, alt, title, caption in shown] == [
+            (escape(info.title), escape(info.title), escape(info.caption))
+            for info in registry.GROUP_FIGURES.values()]
+        for (src, *_), key in zip(shown, registry.GROUP_FIGURES, strict=True):
+            embedded = base64.b64decode(src.removeprefix("data:image/png;base64,"))
+            assert embedded == (root / group / f"{key}.png").read_bytes(), (group, key)
 
 
 def test_by_folder_groups_figures_by_the_folder_below():

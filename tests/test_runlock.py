@@ -4,7 +4,6 @@ the first run's PID; the lock dies with its process, so a killed run leaves noth
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIRDS, REPO, TINY_CONFIG
-from test_reliability import copy_workflow
+from conftest import BIRDS, REPO, TINY_CONFIG, copy_workflow, numbers
 
 from initlab.workflow import runlock
 
@@ -62,10 +60,6 @@ def test_the_lock_is_not_inherited_by_processes_the_holder_starts(tmp_path):
         assert runlock.holder(tmp_path) is None
     finally:
         os.kill(child_pid, signal.SIGKILL)
-
-
-def numbers(path: Path) -> dict:
-    return {k: v for k, v in json.loads(path.read_text()).items() if k != "train_seconds"}
 
 
 @pytest.fixture(scope="module")

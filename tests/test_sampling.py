@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 import torch
+from conftest import small_mlp
 
 from initlab.evaluation.sampling import (
     Sample,
@@ -14,18 +16,14 @@ from initlab.evaluation.sampling import (
     sample_names,
     summarize_samples,
 )
-from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP, Architecture
 
 ITOS = [".", "_", "a", "b", "c", "s"]
 INIT = {kind: {"scheme": "normal", "gain": 1.0, "scale": 1.0}
         for kind in ("embedding", "hidden_weight", "hidden_bias", "output_weight", "output_bias")}
 
 
-def make_model(seeds=(1, 2), batchnorm: bool = False, depth: int = 1) -> MLP:
-    arch = Architecture(vocab_size=len(ITOS), context_size=3, embedding_dim=4, width=8,
-                        depth=depth, batchnorm=batchnorm)
-    return MLP(arch, init_parameters(arch, INIT, list(seeds)))
+# one hidden layer of 8 over ITOS (make_model(depth=..., batchnorm=..., seeds=...))
+make_model = functools.partial(small_mlp, len(ITOS), INIT, width=8)
 
 
 @pytest.mark.parametrize(("raw", "pretty"), [

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import pytest
 import torch
-from conftest import REPO, birds_split
+from conftest import REPO
 
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import DEPTH_AXIS, GAIN_AXIS, expand_sweep, selected_sweeps
@@ -161,12 +161,7 @@ def test_run_sweeps_naming_an_unknown_sweep_is_an_error():
 
 
 # --------------------------------------------------------------------------- faithfulness
-@pytest.fixture(scope="module")
-def data(config) -> dict:
-    return birds_split(config["context_size"], config["split"], config["split_seed"])
-
-
-def test_a_model_trained_in_a_sweep_batch_equals_the_same_model_trained_alone(config, data):
+def test_a_model_trained_in_a_sweep_batch_equals_the_same_model_trained_alone(config, birds):
     """Every model of a 3-gain x 2-seed lockstep job against train_variant on that point and
     seed alone: losses of all 150 steps and final weights agree to float32 rounding (measured
     differences up to 7e-7; the tolerance is atol 5e-6 on losses near 3 and weights near 0.1).
@@ -175,15 +170,15 @@ def test_a_model_trained_in_a_sweep_batch_equals_the_same_model_trained_alone(co
                                     training={"steps": 150, "seeds": 2}), SWEEP)
     (job,) = sweep.jobs
     spec = job.spec
-    arch = architecture(spec, len(data["itos"]), data["context_size"])
+    arch = architecture(spec, len(birds["itos"]), birds["context_size"])
     models = job.models
-    together = train_models(arch, [p.spec.init for p, _ in models], [s for _, s in models], data,
+    together = train_models(arch, [p.spec.init for p, _ in models], [s for _, s in models], birds,
                             steps=spec.steps, batch_size=spec.batch_size, lr_at=spec.lr_at,
                             probe_examples=64)
     state = together.model.state_dict()
     assert len(models) == 6
     for m, (point, seed) in enumerate(models):
-        alone = train_variant(dataclasses.replace(point.spec, seeds=[seed]), data,
+        alone = train_variant(dataclasses.replace(point.spec, seeds=[seed]), birds,
                               probe_examples=64, dense_update_ratio_steps=0,
                               update_ratio_every=10**9)
         torch.testing.assert_close(torch.from_numpy(together.losses[m]),

@@ -7,13 +7,12 @@ from __future__ import annotations
 import copy
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import birds_split
+from conftest import REPO
 
 from initlab.analysis import theory
 from initlab.config.variants import resolve_variant, selected_variants, validate_config
@@ -22,9 +21,7 @@ from initlab.model.initialization import init_tensor
 from initlab.report import theory as theory_section
 from initlab.training.train import summarize, train_variant
 
-REPO = Path(__file__).resolve().parents[1]
 V, T = 28, 3  # the bird vocabulary and the shipped context size
-TRAIN_EXAMPLES = 20_000  # the step-0 loss over this many training examples (not all 175k)
 
 
 def shipped_config(**variants) -> dict:
@@ -148,13 +145,6 @@ def test_no_fix_starts_near_25_and_the_fixed_output_near_uniform():
 
 
 # ---------------------------------------------------------- against the measured step 0
-@pytest.fixture(scope="module")
-def birds() -> dict:
-    """The shipped dataset through clean -> tokenize -> split, the training split cut to
-    TRAIN_EXAMPLES (only the step-0 loss reads it all, and its mean needs no more)."""
-    return birds_split(T, max_examples=TRAIN_EXAMPLES)
-
-
 CONFIG_ONLY = {  # depths, widths, gains and schemes no shipped variant has, in the config only
     "new_depth_width_gain": {
         "model": {"family": "deep", "depth": 7, "width": 64},
@@ -187,12 +177,13 @@ CONFIG_ONLY = {  # depths, widths, gains and schemes no shipped variant has, in 
 
 
 @pytest.fixture(scope="module")
-def measured(birds) -> tuple[dict, dict]:
-    """theory.json of the shipped variants and CONFIG_ONLY, from one training step each."""
+def measured(small_birds) -> tuple[dict, dict]:
+    """theory.json of the shipped variants and CONFIG_ONLY, from one training step each (the
+    step-0 loss over 20,000 training examples, not all 175k: its mean needs no more)."""
     config = shipped_config(**copy.deepcopy(CONFIG_ONLY))
     diagnostics, summaries = {}, {}
     for name in selected_variants(config):
-        result = train_variant(resolve_variant(config, name), birds, probe_examples=512,
+        result = train_variant(resolve_variant(config, name), small_birds, probe_examples=512,
                                histogram_bins=10)
         diagnostics[name] = result.captures
         summaries[name] = {"initial_loss": summarize(result.initial_train_loss)}

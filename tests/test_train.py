@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import birds_split
+from conftest import REPO
 
 from initlab.config.variants import resolve_variant, validate_config
 from initlab.devtools import reference
@@ -21,22 +20,7 @@ from initlab.model.initialization import expected_initial_loss, init_parameters
 from initlab.model.mlp import MLP
 from initlab.training.train import architecture, save_training, split_loss, summarize, train_variant
 
-REPO = Path(__file__).resolve().parents[1]
 UNIFORM = math.log(28)  # -ln(1/V) for the bird vocabulary
-
-
-@pytest.fixture(scope="module")
-def birds() -> dict:
-    """The shipped dataset through clean -> tokenize -> split, as the split stage writes it."""
-    return birds_split()
-
-
-@pytest.fixture(scope="module")
-def small(birds) -> dict:
-    """The same data with the training split cut to 20,000 examples, for the quicker tests
-    (the step-0 loss over the whole training set dominates a short run)."""
-    train_split = {k: v[:20_000] for k, v in birds["train"].items()}
-    return {**birds, "train": train_split}
 
 
 def make_config(steps: int, seeds: int = 2, **variant_edits) -> dict:
@@ -108,9 +92,9 @@ def test_initial_losses_are_recorded_for_the_batch_and_the_training_set(step0, b
 
 
 # ------------------------------------------------------------------------------- determinism
-def test_two_runs_are_bit_identical(small):
+def test_two_runs_are_bit_identical(small_birds):
     spec = resolve_variant(make_config(steps=60), "batchnorm")
-    a, b = train(spec, small), train(spec, small)
+    a, b = train(spec, small_birds), train(spec, small_birds)
     np.testing.assert_array_equal(a.losses, b.losses)
     np.testing.assert_array_equal(a.initial_train_loss, b.initial_train_loss)
     np.testing.assert_array_equal(a.update_ratios, b.update_ratios)
@@ -121,9 +105,9 @@ def test_two_runs_are_bit_identical(small):
         np.testing.assert_array_equal(a.captures[name], b.captures[name], err_msg=name)
 
 
-def test_losses_are_float32_arrays_with_one_entry_per_step(small):
+def test_losses_are_float32_arrays_with_one_entry_per_step(small_birds):
     spec = resolve_variant(make_config(steps=25, seeds=3), "xavier")
-    result = train(spec, small)
+    result = train(spec, small_birds)
     assert isinstance(result.losses, np.ndarray) and result.losses.dtype == np.float32
     assert result.losses.shape == (3, 25) and np.isfinite(result.losses).all()
     assert result.steps_done == 25 and result.diverged_at == [None] * 3
@@ -131,9 +115,9 @@ def test_losses_are_float32_arrays_with_one_entry_per_step(small):
     assert result.update_ratios.shape[:2] == (len(result.update_steps), 3)
 
 
-def test_save_training_writes_compact_arrays(small, tmp_path):
+def test_save_training_writes_compact_arrays(small_birds, tmp_path):
     spec = resolve_variant(make_config(steps=40), "xavier")
-    result = train(spec, small)
+    result = train(spec, small_birds)
     paths = {k: tmp_path / k for k in ("model.pt", "train_log.npz", "diag.npz", "train.json")}
     summary = save_training(result, spec, architecture(spec, 28, 3), checkpoint=paths["model.pt"],
                             train_log=paths["train_log.npz"], diagnostics_path=paths["diag.npz"],
@@ -180,10 +164,10 @@ def test_seed_k_of_every_variant_sees_the_same_minibatches(birds):
         assert abs(r) < 0.5, (name, r)  # sanity: seed 0 and seed 1 draw different batches
 
 
-def test_seed_k_does_not_depend_on_the_seeds_beside_it(small):
+def test_seed_k_does_not_depend_on_the_seeds_beside_it(small_birds):
     spec = resolve_variant(make_config(steps=80, seeds=3), "deep_batchnorm")
-    together = train(spec, small)
-    alone = train(dataclasses.replace(spec, seeds=spec.seeds[1:2]), small)
+    together = train(spec, small_birds)
+    alone = train(dataclasses.replace(spec, seeds=spec.seeds[1:2]), small_birds)
     np.testing.assert_allclose(together.losses[1], alone.losses[0], rtol=1e-5, atol=1e-6)
     for name in alone.state:
         torch.testing.assert_close(together.state[name][1:2], alone.state[name],
@@ -192,12 +176,12 @@ def test_seed_k_does_not_depend_on_the_seeds_beside_it(small):
 
 
 # -------------------------------------------------------------------------------- divergence
-def test_a_divergent_config_is_recorded_not_a_crash(small, tmp_path):
+def test_a_divergent_config_is_recorded_not_a_crash(small_birds, tmp_path):
     huge_lr = {"model": {"family": "shallow"},
                "training": {"lr_schedule": [{"at": 0, "lr": 1e38}]}}
     config = make_config(steps=1500, huge_lr=huge_lr)
     spec = resolve_variant(config, "huge_lr")
-    result = train(spec, small)
+    result = train(spec, small_birds)
     assert all(isinstance(d, int) for d in result.diverged_at), result.diverged_at
     for s, step in enumerate(result.diverged_at):
         assert np.isfinite(result.losses[s, :step]).all()
@@ -215,11 +199,11 @@ def test_a_divergent_config_is_recorded_not_a_crash(small, tmp_path):
     assert all(p.is_file() for p in paths.values())
 
 
-def test_a_gain_of_100_trains_without_crashing(small):
+def test_a_gain_of_100_trains_without_crashing(small_birds):
     gain_100 = {"model": {"family": "deep"},
                 "init": {"hidden_weight": {"scheme": "kaiming", "gain": 100}}}
     spec = resolve_variant(make_config(steps=20, gain_100=gain_100), "gain_100")
-    result = train(spec, small)
+    result = train(spec, small_birds)
     # tanh saturates at once, so the gradients all but vanish: a poor model, not a divergence
     # (measured losses 16-21 over the 20 steps, every one finite)
     assert result.losses.shape == (2, 20) and np.isfinite(result.losses).all()
@@ -227,10 +211,10 @@ def test_a_gain_of_100_trains_without_crashing(small):
     assert (result.losses > 2 * UNIFORM).all()
 
 
-def test_a_model_broken_at_init_diverges_at_step_0(small):
+def test_a_model_broken_at_init_diverges_at_step_0(small_birds):
     broken = {"model": {"family": "shallow"}, "init": {"output_weight": {"scale": 1e38}}}
     spec = resolve_variant(make_config(steps=10, broken=broken), "broken")
-    result = train(spec, small)
+    result = train(spec, small_birds)
     assert result.diverged_at == [0, 0]
     assert summarize(result.initial_train_loss)["mean"] is None
 
@@ -246,12 +230,13 @@ def test_summarize():
     json.dumps(summarize(np.float32([1.5, 2.5])))  # plain floats, JSON-ready
 
 
-def test_split_loss_is_the_mean_cross_entropy_over_the_whole_split(small):
+def test_split_loss_is_the_mean_cross_entropy_over_the_whole_split(small_birds):
     spec = resolve_variant(make_config(steps=30), "batchnorm")
-    result = train(spec, small)
+    result = train(spec, small_birds)
     arch = architecture(spec, 28, 3)
     model = MLP.from_state_dict(arch, result.state).eval()
-    X, Y = small["dev"]["X"], small["dev"]["Y"]  # 21,956 examples: several evaluation chunks
+    dev = small_birds["dev"]  # the whole split, 21,956 examples: several evaluation chunks
+    X, Y = dev["X"], dev["Y"]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     loss = split_loss(model, X, Y)
     logits = model.forward(X.unsqueeze(0).expand(2, -1, -1))

@@ -6,11 +6,16 @@ from __future__ import annotations
 import json
 import re
 import string
+from pathlib import Path
 
 import pytest
-from conftest import BIRDS, REPO, snakemake
+from conftest import BIRDS, REFERENCE_NAMES, REPO, snakemake
 
-REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
+from initlab.config.sweeps import selected_sweeps
+from initlab.config.variants import selected_variants, variant_groups
+from initlab.figures import registry
+from initlab.workflow.study import load_study
+
 DEFAULT_VARIANTS = 9
 
 
@@ -26,15 +31,57 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
-def test_dry_run_lists_the_full_default_dag(tmp_path):
-    # the default study (no tiny override): 200k steps, but -n runs nothing
-    result = snakemake(tmp_path, "-n", configfiles=[REPO / "config.yaml"])
-    counts = job_counts(result.stdout)
+def planned_outputs(output: str) -> list[str]:
+    """Every file on the `output:` line of a job a dry run plans."""
+    return [path for line in output.splitlines() if line.strip().startswith("output:")
+            for path in line.split("output:", 1)[1].strip().split(", ")]
+
+
+@pytest.fixture(scope="module")
+def default_dry_run(tmp_path_factory) -> tuple[str, Path]:
+    """`snakemake -n` of the default study (no tiny override): 200k steps, but -n runs
+    nothing; (its stdout, the folder it ran in)."""
+    workdir = tmp_path_factory.mktemp("dry_run")
+    return snakemake(workdir, "-n", configfiles=[REPO / "config.yaml"]).stdout, workdir
+
+
+def test_dry_run_lists_the_full_default_dag(default_dry_run):
+    output, workdir = default_dry_run
+    counts = job_counts(output)
     assert counts["clean"] == counts["tokenize"] == counts["split"] == 1
     assert counts["train"] == counts["evaluate"] == DEFAULT_VARIANTS
     assert counts["all"] == 1
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
-    assert not (tmp_path / "results").exists()  # a dry run writes nothing
+    assert not (workdir / "results").exists()  # a dry run writes nothing
+
+
+def test_the_default_dag_draws_exactly_the_registrys_figures(default_dry_run):
+    """The figures the rules plan are the registry's, each where its registry says (per
+    variant, across variants, per group, theory, comparisons, per sweep, the variance demo),
+    and no figure the registry does not hold (the old gain_activations, gain_gradients)."""
+    output, _ = default_dry_run
+    config = load_study(REPO / "config.yaml")
+    variants = selected_variants(config)
+    groups = [group.name for group in variant_groups(config)]
+    sweeps = selected_sweeps(config)
+    assert len(variants) == DEFAULT_VARIANTS and len(groups) == 2 and sweeps
+    expected = {
+        *(f"results/variants/{v}/figures/{key}.png"
+          for v in variants for key in registry.VARIANT_FIGURES),
+        *(f"results/figures/{key}.png" for key in registry.CROSS_FIGURES),
+        *(f"results/figures/groups/{g}/{key}.png"
+          for g in groups for key in registry.GROUP_FIGURES),
+        *(f"results/theory/{key}.png" for key in registry.THEORY_FIGURES),
+        *(f"results/figures/{key}.png" for key in registry.COMPARISON_FIGURES),
+        *(f"results/sweeps/{s}/figures/{key}.png"
+          for s in sweeps for key in registry.SWEEP_FIGURES),
+        f"results/variance/{registry.VARIANCE_FIGURE.key}.png",
+    }
+    figures = [path for path in planned_outputs(output) if path.endswith(".png")]
+    assert len(figures) == len(set(figures))  # each planned by one job
+    assert set(figures) == expected
+    for key in ("gain_activations", "gain_gradients"):
+        assert key not in registry.CROSS_FIGURES and not any(key in path for path in figures)
 
 
 @pytest.mark.slow

@@ -93,7 +93,7 @@ def loss_figure(losses: np.ndarray, *, title: str, diverged_at: Sequence[int | N
         mean = nanmean(y, axis=0)
         few = np.isfinite(mean).sum() < 3  # e.g. diverged at once: a line would be invisible
         ax.plot(x, mean, color="#1f77b4", lw=1.5, marker="o" if few else None,
-                label=f"mean of {losses.shape[0]} seeds")
+                label=f"mean of {losses.shape[0]} seed{'s' if losses.shape[0] != 1 else ''}")
         if losses.shape[0] > 1:
             ax.fill_between(x, nanreduce(np.nanmin, y, 0), nanreduce(np.nanmax, y, 0),
                             color="#1f77b4", alpha=0.25, lw=0, label="seed range")
