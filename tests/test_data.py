@@ -13,7 +13,7 @@ from conftest import BIRDS, REFERENCE_NAMES
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from initlab.data import clean
+from initlab.data import SPLITS, clean
 from initlab.data import split as splitting
 from initlab.data.clean import DatasetError, clean_file, clean_name, clean_names, read_lines
 from initlab.data.split import build_examples, split_file, split_names
@@ -218,7 +218,7 @@ def test_split_is_seeded_and_partitions():
     a = split_names(NAMES, [0.8, 0.1, 0.1], seed=1)
     assert a == split_names(NAMES, [0.8, 0.1, 0.1], seed=1)
     assert a != split_names(NAMES, [0.8, 0.1, 0.1], seed=2)
-    assert [len(a[s]) for s in splitting.SPLITS] == [160, 20, 20]
+    assert [len(a[s]) for s in SPLITS] == [160, 20, 20]
     together = a["train"] + a["dev"] + a["test"]
     assert sorted(together) == sorted(NAMES)  # nothing lost, nothing duplicated
     assert a["train"] != NAMES[:160]  # it was shuffled
@@ -270,7 +270,7 @@ def test_split_file_writes_tensors_names_and_summary(tmp_path):
     tensors = splitting.load_split_tensors(out["tensors.pt"])
     parts = json.loads(out["split_names.json"].read_text())
     assert tensors["itos"] == itos and tensors["context_size"] == 3
-    for split in splitting.SPLITS:
+    for split in SPLITS:
         assert decode_names(tensors[split]["Y"], itos) == parts[split]
         assert summary["examples_per_split"][split] == len(tensors[split]["Y"])
     assert json.loads(out["summary.json"].read_text()) == summary
@@ -312,10 +312,10 @@ def test_clean_tokenize_split_properties(lines, seed, context_size):
             split_names(names, [0.8, 0.1, 0.1], seed)
         return
     parts = split_names(names, [0.8, 0.1, 0.1], seed)
-    assert [len(parts[s]) for s in splitting.SPLITS] == sizes
-    together = [n for s in splitting.SPLITS for n in parts[s]]
+    assert [len(parts[s]) for s in SPLITS] == sizes
+    together = [n for s in SPLITS for n in parts[s]]
     assert sorted(together) == sorted(names)  # a partition: none lost, none duplicated
-    for split in splitting.SPLITS:
+    for split in SPLITS:
         X, Y = build_examples(parts[split], itos, context_size)
         assert decode_names(Y, itos) == parts[split]
         assert X.tolist() == expected_windows(parts[split], itos, context_size)
@@ -365,5 +365,5 @@ def test_reference_names_go_through_the_same_stages(tmp_path):
     assert summary["names"] == 29_494
     assert summary["vocab"] == "." + string.ascii_lowercase
     assert sum(summary["names_per_split"].values()) == 29_494
-    for split in splitting.SPLITS:
+    for split in SPLITS:
         assert len(tensors[split]["Y"]) == summary["examples_per_split"][split] > 0

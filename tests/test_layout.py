@@ -104,3 +104,19 @@ def test_the_stage_check_sees_an_import_from_a_later_stage(tmp_path):
     graph = import_graph(tmp_path)
     assert graph["initlab.data.clean"] == {"initlab.report", "initlab.report.render"}
     assert any(stage(m) > stage("initlab.data.clean") for m in graph["initlab.data.clean"])
+
+
+def test_the_figure_theory_and_report_stages_start_without_torch_or_scipy():
+    """Each plot, theory and report job is a fresh process: importing torch (about 1.5 s) or
+    scipy.stats (about 1 s) where nothing uses them would cost every such job seconds."""
+    import subprocess
+    import sys
+
+    modules = ["initlab.figures.variants", "initlab.figures.theory", "initlab.figures.sweep",
+               "initlab.figures.compare", "initlab.analysis.theory", "initlab.analysis.sweep",
+               "initlab.analysis.tables", "initlab.report.render", "initlab.workflow.logs"]
+    script = (f"import sys\nimport {', '.join(modules)}\n"
+              "print(sorted(m for m in ('torch', 'scipy.stats') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.strip() == "[]"

@@ -18,8 +18,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 
-from scipy import stats
-
 from initlab.config.comparisons import active_comparisons
 from initlab.config.variants import selected_variants
 from initlab.numbers import fmt, is_finite
@@ -38,6 +36,8 @@ def t_quantile(n: int, confidence: float = CONFIDENCE) -> float | None:
     """The two-sided t quantile for n values (n − 1 degrees of freedom); None when n < 2."""
     if n < 2:
         return None
+    from scipy import stats  # here, not at the top: importing scipy.stats takes a second
+
     return float(stats.t.ppf(0.5 + confidence / 2, n - 1))
 
 

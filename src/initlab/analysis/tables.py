@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from initlab.data.split import SPLITS
+from initlab.data import SPLITS
 from initlab.numbers import finite_or_none
 
 TABLES = {

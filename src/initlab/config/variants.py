@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 import yaml
 
 from initlab.config.schema import (
@@ -101,6 +100,8 @@ def parse_gain(value: float | int | str, where: str = "gain") -> float:
                               "q > 0") from None
     elif isinstance(value, str):
         try:
+            import torch  # here, not at the top: the plot and report jobs need no torch
+
             gain = float(torch.nn.init.calculate_gain(value))
         except ValueError as err:
             raise ConfigError(f"{where}: {err}") from None

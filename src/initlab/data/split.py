@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from initlab.data import SPLITS
 from initlab.data.clean import DatasetError
 from initlab.data.vocab import END, read_names, read_vocab
 from initlab.files import read_torch, write_json, write_torch
 
-SPLITS = ("train", "dev", "test")
+
 def split_names(names: Sequence[str], fractions: Sequence[float], seed: int,
                 source: str = "dataset") -> dict[str, list[str]]:
     """Shuffle with `seed`, then cut into train/dev/test by `fractions` (summing to 1)."""

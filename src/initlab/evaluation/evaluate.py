@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from initlab.data.split import SPLITS, load_split_tensors
+from initlab.data import SPLITS
+from initlab.data.split import load_split_tensors
 from initlab.files import read_json, write_json
 from initlab.model.initialization import expected_initial_loss
 from initlab.training.train import load_checkpoint, split_loss, summarize

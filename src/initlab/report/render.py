@@ -20,6 +20,7 @@ import jinja2
 from PIL import Image, UnidentifiedImageError  # Pillow, a dependency of matplotlib
 
 from initlab.config.variants import variant_groups
+from initlab.data import SPLITS
 from initlab.figures import registry as figures
 from initlab.files import read_json
 from initlab.numbers import duration, fmt, pct
@@ -94,7 +95,7 @@ def _partials(template_dir: Path) -> list[str]:
 def _variant_section(inputs: ReportInputs, name: str) -> dict:
     """One variant's files read and checked, and what its section shows."""
     metrics = read_json(inputs.metrics[name])
-    for key in ("n_params", "expected_initial_loss", "initial_loss", *tables.SPLITS, "seeds",
+    for key in ("n_params", "expected_initial_loss", "initial_loss", *SPLITS, "seeds",
                 "train_seconds", "diverged_at", "status"):
         need(metrics, key, inputs.metrics[name])
     diag = read_diagnostics(inputs.diagnostics[name])

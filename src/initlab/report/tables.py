@@ -9,11 +9,11 @@ import yaml
 
 from initlab.config.schema import ConfigError
 from initlab.config.variants import resolve_variant
+from initlab.data import SPLITS
 
 from .inputs import ReportError
 from .measures import saturation_at, seed_mean
 
-SPLITS = ("train", "dev", "test")
 # The columns where lower (or, for the step-0 loss, closer to uniform) is better by definition,
 # so they, and only they, mark a best value. Saturation is not ranked: 0 % saturated can be the
 # vanishing-activation pathology. Train time is not ranked: it measures the machine.
