@@ -112,8 +112,9 @@ def small_mlp(vocab_size: int, init: dict, *, width: int, depth: int = 1,
               batchnorm: bool = False, seeds=(1, 2), context_size: int = 3,
               embedding_dim: int = 4) -> MLP:
     """A small MLP of `seeds` in lockstep, initialized by `init` (kind -> scheme/gain/scale)."""
+    from initlab.model.architecture import Architecture
     from initlab.model.initialization import init_parameters
-    from initlab.model.mlp import MLP, Architecture
+    from initlab.model.mlp import MLP
 
     arch = Architecture(vocab_size=vocab_size, context_size=context_size,
                         embedding_dim=embedding_dim, width=width, depth=depth,

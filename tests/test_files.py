@@ -26,7 +26,7 @@ from initlab.files import (
     write_npz,
     write_torch,
 )
-from initlab.model.mlp import Architecture
+from initlab.model.architecture import Architecture
 from initlab.training.train import load_checkpoint
 
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from initlab.model.architecture import Architecture
 from initlab.model.initialization import expected_initial_loss, init_parameters
-from initlab.model.mlp import MLP, Architecture, cross_entropy
+from initlab.model.mlp import MLP, cross_entropy
 
 V, T, E = 28, 3, 10
 SEEDS = [11, 12, 13]

@@ -46,8 +46,9 @@ from initlab.config.variants import (
 )
 from initlab.data import clean, split, vocab
 from initlab.devtools import reference
+from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP, Architecture
+from initlab.model.mlp import MLP
 from initlab.training import diagnostics
 from initlab.training.train import (
     DENSE_UPDATE_RATIO_STEPS,

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from initlab.model.mlp import Architecture
+from initlab.model.architecture import Architecture
 from initlab.training.train import batch_stream
 
 log = logging.getLogger(__name__)

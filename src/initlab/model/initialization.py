@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from initlab.model.mlp import Architecture
+from initlab.model.architecture import Architecture
 
 
 def init_tensor(shape: tuple[int, ...], spec: dict, generator: torch.Generator) -> Tensor:

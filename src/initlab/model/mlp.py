@@ -17,11 +17,11 @@ against autograd, tests/test_faithful.py whole training runs against a plain aut
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from initlab.model.architecture import Architecture
 
 # Parameters are updated in place and never rebound, so each layer makes the views it needs
 # of them (transposed, flattened) once, in __init__: a view is cheap, but not free, per step.
@@ -188,33 +188,6 @@ class Tanh:
 
     def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:  # no parameters to update
         return self.backward(dout)
-
-
-@dataclass(frozen=True)
-class Architecture:
-    vocab_size: int
-    context_size: int
-    embedding_dim: int
-    width: int
-    depth: int
-    batchnorm: bool
-    bn_momentum: float = 0.1
-    bn_eps: float = 1e-5
-
-    def layer_shapes(self) -> list[tuple[int, int]]:
-        """(fan_in, fan_out) of every Linear, the output layer last."""
-        dims = [self.context_size * self.embedding_dim] + [self.width] * self.depth
-        return list(zip(dims[:-1], dims[1:], strict=True)) + [(dims[-1], self.vocab_size)]
-
-    def matmul_flops(self, batch_size: int) -> int:
-        """Multiply-adds x2 of one model-step: each Linear's forward, its weight gradient and
-        its input gradient (the first one feeds the embedding gradient) cost 2*B*in*out each."""
-        return 3 * sum(2 * batch_size * i * o for i, o in self.layer_shapes())
-
-    def n_params(self) -> int:
-        linear = sum(i * o + o for i, o in self.layer_shapes())
-        bn = 2 * self.width * self.depth if self.batchnorm else 0
-        return self.vocab_size * self.embedding_dim + linear + bn
 
 
 class MLP:

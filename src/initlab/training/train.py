@@ -34,8 +34,9 @@ from initlab.files import (
     write_npz,
     write_torch,
 )
+from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP, Architecture
+from initlab.model.mlp import MLP
 from initlab.training import diagnostics
 
 log = logging.getLogger(__name__)

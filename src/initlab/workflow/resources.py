@@ -7,7 +7,7 @@ import math
 
 from initlab.config.sweeps import SweepJob
 from initlab.data.clean import MAX_VOCAB_SIZE
-from initlab.model.mlp import Architecture
+from initlab.model.architecture import Architecture
 
 RESOURCE_FLOPS_PER_SECOND = 5e9  # the runtime estimate's (slow) training rate
 TRAIN_RESOURCES = {"mem_mb": 2000, "runtime": 60}  # one variant's seeds (minutes)
