@@ -50,7 +50,19 @@ def test_training_depends_on_diagnostics_through_train_and_not_on_plots():
     train = names(module_files(SCRIPTS / "train.py", PACKAGE), PACKAGE)
     assert {"__init__.py", "config/variants.py", "data/split.py", "training/train.py",
             "model/mlp.py", "training/diagnostics.py", "workflow/logs.py"} <= train
-    assert not any(name.startswith(("figures/", "report/", "devtools/")) for name in train)
+    assert not any(name.startswith(("analysis/", "figures/", "report/", "devtools/"))
+                   for name in train)
+    # the sweep and comparison checks run before any job (workflow/study.py), not in one: an
+    # edit to them retrains nothing
+    assert not {"config/sweeps.py", "config/comparisons.py", "workflow/study.py"} & train
+
+
+def test_the_figures_depend_on_neither_the_config_nor_the_training_code():
+    for script in ("plot_variant", "plot_compare", "plot_group"):
+        plots = names(module_files(SCRIPTS / f"{script}.py", PACKAGE), PACKAGE)
+        assert "figures/variants.py" in plots
+        assert not any(name.startswith(("config/", "data/", "model/", "training/"))
+                       for name in plots), script
 
 
 def test_every_script_depends_on_the_modules_it_imports_itself():

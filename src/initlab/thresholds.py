@@ -1,5 +1,5 @@
-"""What counts as a saturated tanh unit: one definition for the diagnostics that measure it and
-for the figures, captions, report and theory that quote it.
+"""What counts as a saturated tanh unit, and how confident an interval is: one definition for the
+stages that measure them and for the figures, captions, report and theory that quote them.
 
 A module of its own, without torch, so that the plotting and report rules, whose code inputs
 are the modules they import (initlab.workflow.depends), do not depend on the training code.
@@ -7,3 +7,4 @@ are the modules they import (initlab.workflow.depends), do not depend on the tra
 
 SATURATED = 0.97  # |tanh| beyond this counts as saturated in the statistics
 SATURATION_MAP = 0.99  # ... and in the saturation map and the dead-neuron count
+CONFIDENCE = 0.95  # of the paired comparisons' t-intervals

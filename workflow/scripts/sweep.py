@@ -5,7 +5,7 @@ from initlab.figures.registry import SWEEP_FIGURES
 from initlab.figures.sweep import write_figures
 from initlab.files import read_json, write_json
 from initlab.workflow import logs
-from initlab.workflow.study import sweep_config
+from initlab.workflow.params import sweep_config
 
 logs.setup(snakemake.log[0])
 name = snakemake.wildcards.sweep

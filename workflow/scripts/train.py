@@ -6,7 +6,7 @@ from initlab.config.variants import resolve_variant
 from initlab.data.split import load_split_tensors
 from initlab.training.train import architecture, save_training, train_variant
 from initlab.workflow import logs
-from initlab.workflow.study import variant_config
+from initlab.workflow.params import variant_config
 
 logs.setup(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -6,7 +6,7 @@ from initlab.data.split import load_split_tensors
 from initlab.files import write_json
 from initlab.training.sweep import train_job
 from initlab.workflow import logs
-from initlab.workflow.study import sweep_config
+from initlab.workflow.params import sweep_config
 
 logs.setup(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from initlab.config.comparisons import active_comparisons
 from initlab.config.variants import selected_variants
 from initlab.numbers import fmt, is_finite
+from initlab.thresholds import CONFIDENCE
 
 log = logging.getLogger(__name__)
 
-CONFIDENCE = 0.95
 # The compared quantities, in the order of the JSON, the table and the forest plot's panels.
 METRICS = ("initial_loss", "train", "dev", "test")
 METRIC_LABELS = {"initial_loss": "step-0 loss", "train": "final train loss",

@@ -21,8 +21,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from initlab.analysis.compare import CONFIDENCE
-from initlab.thresholds import SATURATED, SATURATION_MAP
+from initlab.thresholds import CONFIDENCE, SATURATED, SATURATION_MAP
 
 
 @dataclass(frozen=True)

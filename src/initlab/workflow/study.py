@@ -26,19 +26,3 @@ def validate_study(config: dict) -> dict:
 def load_study(path: str | Path, overrides: dict | None = None) -> dict:
     """config.yaml (with top-level `overrides`), checked as the workflow checks it."""
     return validate_study(read_config(path, overrides))
-
-
-# What one job reads of the config, rebuilt from its rule's params: a rule's params are exactly
-# what its job uses, so Snakemake reruns a job when, and only when, they change.
-def variant_config(variant: str, params: dict) -> dict:
-    """The config of one variant's training (rule train's params: spec, training, ...)."""
-    return {"variants": {variant: params["spec"]}, "training": params["training"],
-            "diagnostics": params["diagnostics"], "device": params["device"]}
-
-
-def sweep_config(sweep: str, params: dict) -> dict:
-    """The config of one sweep (rule train_sweep_job's and sweep's params)."""
-    return {"sweeps": {sweep: params["sweep"]},
-            "variants": {params["sweep"]["base"]: params["base"]},
-            "training": params["training"], "diagnostics": params["diagnostics"],
-            "device": params["device"]}
