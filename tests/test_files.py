@@ -62,7 +62,7 @@ def test_every_kind_round_trips(tmp_path):
     write_json(tmp_path / "a.json", {"name": "Ōʻū", "x": [1.5, None]})
     assert read_json(tmp_path / "a.json") == {"name": "Ōʻū", "x": [1.5, None]}
     write_npz(tmp_path / "a.npz", losses=np.arange(6, dtype=np.float32).reshape(2, 3))
-    assert read_npz(tmp_path / "a.npz", required=["losses"])["losses"].tolist() == [
+    assert read_npz(tmp_path / "a.npz", ["losses"])["losses"].tolist() == [
         [0, 1, 2], [3, 4, 5]]
     model, saved = load_checkpoint(checkpoint(tmp_path))
     assert saved["variant"] == "v" and model.n_seeds == 1
@@ -119,7 +119,7 @@ def test_an_npz_file_without_the_arrays_it_must_have_is_damaged(tmp_path):
     path = tmp_path / "train_log.npz"
     write_npz(path, lr=np.ones(3))
     with pytest.raises(DamagedFileError, match="missing arrays \\['losses'\\]") as err:
-        read_npz(path, required=["losses"])
+        read_npz(path, ["losses"])
     assert_damage_message(err.value, path)
 
 

@@ -76,19 +76,19 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def read_npz(path: str | Path, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """Every array of an .npz file, read in full (a damaged member fails here, not later);
-    an array of `required` that is missing is damage too (an older or foreign file)."""
+def read_npz(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays `keys` of an .npz file (all of them when None), read in full, so that a
+    damaged member fails here, not later; a key that is missing is damage too (an older or
+    foreign file). Naming the keys leaves the other members undecompressed."""
     path = _exists(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+            missing = [key for key in keys or () if key not in npz.files]
+            if missing:
+                raise _damaged(path, "npz file", KeyError(f"missing arrays {missing}"))
+            return {key: npz[key] for key in (npz.files if keys is None else keys)}
     except _DAMAGE as err:
         raise _damaged(path, "npz file", err) from None
-    missing = [key for key in required if key not in arrays]
-    if missing:
-        raise _damaged(path, "npz file", KeyError(f"missing arrays {missing}"))
-    return arrays
 
 
 # ------------------------------------------------------------------------------ torch files

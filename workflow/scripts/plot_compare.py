@@ -11,7 +11,7 @@ write_comparison_figures(
     variants,
     snakemake.params.declared,
     metrics={v: read_json(p) for v, p in zip(variants, inputs.metrics, strict=True)},
-    losses={v: read_npz(p, required=["losses"])["losses"]
+    losses={v: read_npz(p, ["losses"])["losses"]
             for v, p in zip(variants, inputs.train_logs, strict=True)},
     outputs=dict(snakemake.output.items()),
 )

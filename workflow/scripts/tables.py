@@ -2,14 +2,15 @@
 
 import logging
 
-from initlab.analysis.tables import TABLES, layer_rows, loss_rows, sweep_rows
+from initlab.analysis.tables import DIAGNOSTIC_ARRAYS, TABLES, layer_rows, loss_rows, sweep_rows
 from initlab.files import read_json, read_npz, write_csv
 from initlab.workflow import logs
 
 logs.setup(snakemake.log[0])
 params, inputs = snakemake.params, snakemake.input
 metrics = {v: read_json(p) for v, p in zip(params.variants, inputs.metrics, strict=True)}
-diagnostics = {v: read_npz(p) for v, p in zip(params.variants, inputs.diagnostics, strict=True)}
+diagnostics = {v: read_npz(p, DIAGNOSTIC_ARRAYS)
+               for v, p in zip(params.variants, inputs.diagnostics, strict=True)}
 sweeps = {s: read_json(p) for s, p in zip(params.sweeps, inputs.sweeps, strict=True)}
 rows = {"losses": loss_rows(metrics), "layers": layer_rows(metrics, diagnostics),
         "sweep_points": sweep_rows(sweeps)}

@@ -28,6 +28,7 @@ TABLES = {
                      "grad_ratio_first_last"),
 }
 LAYER_STATS = ("act_mean", "act_std", "act_saturated", "act_dead", "agrad_std")
+DIAGNOSTIC_ARRAYS = ("capture_steps", "layer_names", *LAYER_STATS)  # what layers.csv reads
 SWEEP_STATS = ("initial_loss", "train_loss", "dev_loss", "status", "diverged_at",
                "tanh_std_first", "tanh_std_last", "saturated_last", "grad_ratio_first_last")
 

@@ -68,13 +68,12 @@ DIAGNOSTIC_ARRAYS = ("capture_steps", "act_mean", "act_std", "act_saturated", "a
 
 def read_diagnostics(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of a variant's diagnostics.npz that the report reads."""
-    arrays = read_npz(path, required=DIAGNOSTIC_ARRAYS)
-    return {k: arrays[k] for k in DIAGNOSTIC_ARRAYS}
+    return read_npz(path, DIAGNOSTIC_ARRAYS)
 
 
 def read_losses(path: str | Path) -> np.ndarray:
     """The per-seed training losses [S, steps] of a variant's train_log.npz."""
-    losses = np.asarray(read_npz(path, required=["losses"])["losses"], dtype=np.float64)
+    losses = np.asarray(read_npz(path, ["losses"])["losses"], dtype=np.float64)
     if losses.ndim != 2:
         raise ReportError(f"{path}: 'losses' has shape {losses.shape}, expected [seeds, steps]")
     return losses
