@@ -110,7 +110,7 @@ def small_birds(birds) -> dict:
 # --------------------------------------------------------------------------------- models
 def small_mlp(vocab_size: int, init: dict, *, width: int, depth: int = 1,
               batchnorm: bool = False, seeds=(1, 2), context_size: int = 3,
-              embedding_dim: int = 4) -> MLP:
+              embedding_dim: int = 4, activation: str = "tanh") -> MLP:
     """A small MLP of `seeds` in lockstep, initialized by `init` (kind -> scheme/gain/scale)."""
     from initlab.model.architecture import Architecture
     from initlab.model.initialization import init_parameters
@@ -118,7 +118,7 @@ def small_mlp(vocab_size: int, init: dict, *, width: int, depth: int = 1,
 
     arch = Architecture(vocab_size=vocab_size, context_size=context_size,
                         embedding_dim=embedding_dim, width=width, depth=depth,
-                        batchnorm=batchnorm)
+                        batchnorm=batchnorm, activation=activation)
     return MLP(arch, init_parameters(arch, init, list(seeds)))
 
 
@@ -134,10 +134,10 @@ def make_diag(K=3, S=2, L=5, width=16, bins=20, seed=0) -> dict[str, np.ndarray]
         "loss": rng.uniform(2, 4, (K, S)),
         "act_mean": rng.normal(0, 0.1, (K, S, L)),
         "act_std": rng.uniform(0.2, 0.9, (K, S, L)),
-        "act_saturated": rng.uniform(0, 0.5, (K, S, L)),
+        "act_flat": rng.uniform(0, 0.5, (K, S, L)),
         "act_dead": rng.uniform(0, 0.1, (K, S, L)),
         "act_hist": hist.astype(np.float32),
-        "sat_map": rng.random((K, S, L, 32, width)) > 0.7,
+        "flat_map": rng.random((K, S, L, 32, width)) > 0.7,
         "agrad_mean": rng.normal(0, 1e-5, (K, S, L)),
         "agrad_std": rng.uniform(1e-4, 3e-4, (K, S, L)),
         "agrad_hist": hist,
@@ -173,7 +173,7 @@ def make_train_log(S=2, steps=300, L=5, diverge_at: int | None = None, seed=0) -
 def make_nan_diag(**shape) -> dict:
     """What a run that diverged before the last capture leaves behind."""
     diag = make_diag(**shape)
-    for key in ("act_mean", "act_std", "act_saturated", "agrad_std", "wgrad_std", "wgrad_ratio",
+    for key in ("act_mean", "act_std", "act_flat", "agrad_std", "wgrad_std", "wgrad_ratio",
                 "agrad_edges", "wgrad_edges"):
         diag[key] = diag[key].astype(np.float64)
         diag[key][-1] = np.nan
@@ -290,7 +290,7 @@ def make_results(root: Path, variants: dict[str, dict], *, sample_name: str = "r
         np.savez(vdir / "diagnostics.npz",
                  capture_steps=np.array(capture_steps), loss=np.full((K, S), 3.0),
                  act_mean=np.zeros((K, S, L)), act_std=np.full((K, S, L), 0.6),
-                 act_saturated=np.full((K, S, L), sat), act_dead=np.zeros((K, S, L)),
+                 act_flat=np.full((K, S, L), sat), act_dead=np.zeros((K, S, L)),
                  agrad_std=np.full((K, S, L), 1e-3), wgrad_std=np.full((K, S, P), 1e-3),
                  wgrad_ratio=np.full((K, S, P), 1e-3),
                  layer_names=np.array([f"tanh{j}" for j in range(L)]),

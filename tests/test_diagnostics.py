@@ -35,7 +35,7 @@ def test_capture_shapes_and_names():
     out = diagnostics.capture(model, X, Y, bins=10)
     S, L, P = 2, 3, 5  # embedding, 3 hidden, output
     assert out["act_std"].shape == (S, L) and out["act_hist"].shape == (S, L, 10)
-    assert out["sat_map"].shape == (S, L, 32, 12) and out["sat_map"].dtype == bool
+    assert out["flat_map"].shape == (S, L, 32, 12) and out["flat_map"].dtype == bool
     assert out["agrad_hist"].shape == (S, L, 10) and out["agrad_edges"].shape == (S, 11)
     assert out["wgrad_std"].shape == (S, P) and out["wgrad_hist"].shape == (S, P, 10)
     assert list(diagnostics.weight_matrices(model)) == [
@@ -45,17 +45,66 @@ def test_capture_shapes_and_names():
     np.testing.assert_allclose(out["act_hist"].sum(-1), 64 * 12)
 
 
+def constructed_model(activation: str, dead_bias: float) -> tuple[MLP, torch.Tensor]:
+    """One layer of 4 units whose values are known: unit 0 = dead_bias (flat on every example),
+    unit 1 = +1 (never flat), unit 2 = +e, unit 3 = -e, with e = 2 (token - 3) of the first
+    context character (-6 .. 6 over the vocabulary of 7)."""
+    model = small_mlp(7, INIT, width=4, depth=1, seeds=(1,), activation=activation)
+    emb, layer = model.embedding.weight, model.layers[0]
+    with torch.no_grad():
+        emb.zero_()
+        emb[0, :, 0] = 2.0 * (torch.arange(7.0) - 3)
+        layer.weight.zero_()
+        layer.weight[0, 0, 2], layer.weight[0, 0, 3] = 1.0, -1.0
+        layer.bias.copy_(torch.tensor([[dead_bias, 1.0, 0.0, 0.0]]))
+    X = torch.tensor([[t, 1, 2] for t in [0, 1, 2, 3, 4, 5, 6, 0, 6, 3]])
+    return model, X
+
+
+def test_relu_dead_units_and_exact_zeros_on_a_constructed_batch():
+    model, X = constructed_model("relu", dead_bias=-1.0)
+    out = diagnostics.capture(model, X, torch.zeros(len(X), dtype=torch.long), bins=10)
+    e = 2 * (X[:, 0] - 3)
+    zeros = len(X) + 0 + int((e <= 0).sum()) + int((e >= 0).sum())  # units 0, 1, 2, 3
+    assert out["act_flat"][0, 0] == pytest.approx(zeros / (4 * len(X)))
+    assert out["act_dead"][0, 0] == pytest.approx(1 / 4)  # unit 0 only: 2 and 3 are positive
+    assert out["flat_map"][0, 0, :len(X), 0].all() and not out["flat_map"][0, 0, :, 1].any()
+    assert diagnostics.layer_names(model) == ["relu0"]
+    assert out["act_edges"][0, 0] == 0.0  # ReLU outputs start at 0, unbounded above
+    assert out["act_edges"][0, -1] >= 6.0 and out["act_hist"].sum() == 4 * len(X)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "silu"])
+def test_negative_tail_share_on_a_constructed_batch(activation):
+    from initlab.activations import TAIL_EDGES
+
+    model, X = constructed_model(activation, dead_bias=-10.0)
+    out = diagnostics.capture(model, X, torch.zeros(len(X), dtype=torch.long), bins=10)
+    e = 2 * (X[:, 0] - 3)
+    edge = TAIL_EDGES[activation]  # GELU -2.37, SiLU -3.8: e = -6 (and -4 for GELU) in it
+    tail = len(X) + int((e < edge).sum()) + int((-e < edge).sum())
+    assert out["act_flat"][0, 0] == pytest.approx(tail / (4 * len(X)))
+    assert out["act_dead"][0, 0] == pytest.approx(1 / 4)
+
+
+def test_linear_has_no_flat_measure():
+    model, X = constructed_model("linear", dead_bias=-10.0)
+    out = diagnostics.capture(model, X, torch.zeros(len(X), dtype=torch.long), bins=10)
+    assert np.isnan(out["act_flat"]).all() and np.isnan(out["act_dead"]).all()
+    assert not out["flat_map"].any()
+
+
 def test_capture_statistics_match_a_direct_computation():
     model = make_model(seeds=(3,))
     X, Y = probe()
     out = diagnostics.capture(model, X, Y, bins=20)
     logits = model.forward(X.unsqueeze(0))
     loss, _ = cross_entropy(logits, Y.unsqueeze(0))
-    acts = [t.out for t in model.tanhs()]
+    acts = [t.out for t in model.nonlinearities()]
     assert out["loss"][0] == pytest.approx(float(loss[0]), rel=1e-6)
     for i, a in enumerate(acts):
         assert out["act_std"][0, i] == pytest.approx(float(a.std()), rel=1e-5)
-        assert out["act_saturated"][0, i] == pytest.approx(float((a.abs() > 0.97).float().mean()))
+        assert out["act_flat"][0, i] == pytest.approx(float((a.abs() > 0.97).float().mean()))
         assert out["act_dead"][0, i] == pytest.approx(
             float((a.abs() > 0.99).all(dim=1).float().mean()))
 
@@ -67,10 +116,10 @@ def test_capture_gradients_match_autograd():
     params = {k: v.clone().requires_grad_(True) for k, v in model.named_parameters().items()}
     ref = MLP(model.arch, params)
     logits = ref.forward(X.unsqueeze(0))
-    for t in ref.tanhs():
+    for t in ref.nonlinearities():
         t.out.retain_grad()
     torch.nn.functional.cross_entropy(logits[0], Y).backward()
-    for i, t in enumerate(ref.tanhs()):
+    for i, t in enumerate(ref.nonlinearities()):
         assert out["agrad_std"][0, i] == pytest.approx(float(t.out.grad.std(correction=0)),
                                                        rel=1e-4)
     for p, name in enumerate(diagnostics.weight_matrices(model)):
@@ -88,7 +137,7 @@ def test_capture_leaves_weights_and_running_stats_alone(batchnorm):
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
     assert all(bn.track_running_stats for bn in model.batchnorms())
-    assert not any(t.keep_grad for t in model.tanhs())
+    assert not any(t.keep_grad for t in model.nonlinearities())
 
 
 def test_update_ratios_formula():
@@ -144,7 +193,7 @@ def deep_at_step_1000(birds):
         captures = train_variant(spec, birds).captures
         assert captures["capture_steps"].tolist() == [1000]
         out[name] = {key: captures[key][0, 0] for key in
-                     ("act_std", "act_saturated", "agrad_std")}
+                     ("act_std", "act_flat", "agrad_std")}
     return out
 
 
@@ -155,8 +204,8 @@ def test_gain_half_shrinks_activations_with_depth(deep_at_step_1000):
 
 
 def test_gain_3_saturates_far_more_than_gain_5_3(deep_at_step_1000):
-    sat3 = deep_at_step_1000["deep_gain_3"]["act_saturated"]
-    sat53 = deep_at_step_1000["deep_gain_5_3"]["act_saturated"]
+    sat3 = deep_at_step_1000["deep_gain_3"]["act_flat"]
+    sat53 = deep_at_step_1000["deep_gain_5_3"]["act_flat"]
     assert (sat3 > 1.5 * sat53).all(), (sat3, sat53)
     assert sat3.mean() > 2 * sat53.mean(), (sat3, sat53)
 
@@ -172,5 +221,5 @@ def test_gain_5_3_keeps_gradient_std_within_a_factor_2(deep_at_step_1000):
 def test_batchnorm_holds_std_and_a_few_percent_saturated(deep_at_step_1000):
     stats = deep_at_step_1000["deep_batchnorm"]
     assert ((stats["act_std"] > 0.6) & (stats["act_std"] < 0.7)).all(), stats["act_std"]
-    sat = stats["act_saturated"]
+    sat = stats["act_flat"]
     assert ((sat > 0.01) & (sat < 0.06)).all(), sat

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from initlab.devtools import reference
 from initlab.model.architecture import Architecture
 from initlab.model.initialization import expected_initial_loss, init_parameters
 from initlab.model.mlp import MLP, cross_entropy
@@ -56,7 +57,7 @@ def reference_forward(a: Architecture, p: dict[str, torch.Tensor], idx: torch.Te
             elif a.batchnorm:
                 x = F.batch_norm(x, None, None, p[f"bn{i}.gamma"][s], p[f"bn{i}.beta"][s],
                                  training=True, eps=a.bn_eps)
-            x = torch.tanh(x)
+            x = reference.PHI[a.activation](x)
         out.append(x @ p["output.weight"][s] + p["output.bias"][s])
     return torch.stack(out)
 
@@ -139,6 +140,33 @@ def test_manual_backward_matches_autograd(family, batchnorm, init):
     for name, leaf in leaves.items():
         torch.testing.assert_close(grads[name], leaf.grad, msg=f"gradient of {name}")
         assert grads[name].abs().sum() > 0 or init is REFERENCE, name
+
+
+@pytest.mark.parametrize("batchnorm", [False, True], ids=["plain", "batchnorm"])
+@pytest.mark.parametrize("activation", ["relu", "gelu", "silu", "linear"])
+def test_each_activations_backward_matches_autograd(activation, batchnorm):
+    """Nonlinearity's backward kernel (threshold/gelu/silu backward, or none) against autograd
+    through φ written from its formula (reference.PHI), in double precision, deep stack."""
+    a = arch("deep", batchnorm, activation=activation)
+    params = {k: v.double() for k, v in init_parameters(a, HEALTHY, SEEDS).items()}
+    idx, targets = batch(len(SEEDS), 32)
+    model = MLP(a, {k: v.clone() for k, v in params.items()})
+    assert [n.name for n in model.nonlinearities()] == [activation] * 5
+    loss, dlogits = cross_entropy(model.forward(idx), targets)
+    model.backward(dlogits)
+    grads = model_grads(model)
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    ref_logits = reference_forward(a, leaves, idx)
+    torch.stack([F.cross_entropy(ref_logits[s], targets[s]) for s in range(3)]).sum().backward()
+    for name, leaf in leaves.items():
+        torch.testing.assert_close(grads[name], leaf.grad, msg=f"gradient of {name}")
+        assert grads[name].abs().sum() > 0, name
+
+
+def test_an_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="unknown activation 'elu'"):
+        MLP(arch("deep", False, activation="elu"), init_parameters(arch("deep", False),
+                                                                   HEALTHY, SEEDS))
 
 
 # ------------------------------------------------------------------------------- batch norm

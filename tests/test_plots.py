@@ -215,7 +215,7 @@ def test_variant_figures_draw_a_panel_per_step_a_line_per_layer_and_mark_diverge
     # the legend's numbers are the seed means of the captured statistics
     for k, ax in enumerate(drawn["activations"].axes):
         if not nan_steps[k]:
-            std, sat = diag["act_std"][k].mean(0), diag["act_saturated"][k].mean(0)
+            std, sat = diag["act_std"][k].mean(0), diag["act_flat"][k].mean(0)
             assert legend(ax) == [f"{n}: std {s:.2f}, sat {100 * a:.1f}%"
                                   for n, s, a in zip(layers, std, sat, strict=True)]
     # where one seed stands for all, it is a seed that did not diverge
@@ -229,7 +229,7 @@ def test_variant_figures_draw_a_panel_per_step_a_line_per_layer_and_mark_diverge
     for n, ax in enumerate(fig.axes):
         (image,) = ax.images
         k, i = divmod(n, len(layers))
-        assert np.array_equal(image.get_array(), diag["sat_map"][k, healthy, i])
+        assert np.array_equal(image.get_array(), diag["flat_map"][k, healthy, i])
 
 
 def test_everything_nan_still_plots_and_says_what_is_missing(tmp_path, drawn):

@@ -172,7 +172,7 @@ def test_depth_flags_shrinking_activations_and_gradient_spread():
     L = 5
     diag = {"capture_steps": np.array([0]), "layer_names": np.array([f"tanh{i}" for i in range(L)]),
             "act_std": np.array([[[0.4 / 2**i for i in range(L)]]]),
-            "act_saturated": np.zeros((1, 1, L)), "act_dead": np.zeros((1, 1, L)),
+            "act_flat": np.zeros((1, 1, L)), "act_dead": np.zeros((1, 1, L)),
             "agrad_std": np.array([[[1e-6 * 2**i for i in range(L)]]])}
     metrics = {"status": "ok", "initial_loss": {"mean": 3.33}, "expected_initial_loss": 3.33}
     assert health_problems(metrics, diag) == [
@@ -231,7 +231,7 @@ def test_thresholds_come_from_their_one_definition(inputs):
 def test_layer_rows_average_over_seeds():
     diag = {"capture_steps": np.array([0, 5]), "layer_names": np.array(["tanh0", "tanh1"]),
             "act_mean": np.arange(8, dtype=float).reshape(2, 2, 2),
-            "act_std": np.ones((2, 2, 2)), "act_saturated": np.full((2, 2, 2), 0.5),
+            "act_std": np.ones((2, 2, 2)), "act_flat": np.full((2, 2, 2), 0.5),
             "act_dead": np.zeros((2, 2, 2)),
             "agrad_std": np.array([[[1.0, 2.0], [3.0, np.nan]], [[1, 1], [1, 1]]])}
     rows = layer_rows(diag)

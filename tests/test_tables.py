@@ -57,7 +57,7 @@ def test_layers_are_the_diagnostics_one_row_per_variant_seed_layer_and_step(tiny
             k = diag["capture_steps"].tolist().index(int(r["step"]))
             s, i = seeds.index(int(r["seed"])), int(r["layer"]) - 1
             assert r["layer_name"] == str(diag["layer_names"][i])
-            for key in ("act_mean", "act_std", "act_saturated", "act_dead", "agrad_std"):
+            for key in ("act_mean", "act_std", "act_flat", "act_dead", "agrad_std"):
                 assert number(r[key]) == pytest.approx(float(diag[key][k, s, i]), rel=1e-6)
     assert len(rows) == expected
 
@@ -89,7 +89,7 @@ def test_a_diverged_seed_is_an_empty_cell_and_says_so():
 def test_layer_rows_follow_capture_step_seed_and_layer():
     diag = {"capture_steps": np.array([0, 100]), "layer_names": np.array(["tanh0", "tanh1"]),
             **{key: np.arange(8, dtype=np.float32).reshape(2, 2, 2)
-               for key in ("act_mean", "act_std", "act_saturated", "act_dead", "agrad_std")}}
+               for key in ("act_mean", "act_std", "act_flat", "act_dead", "agrad_std")}}
     rows = list(layer_rows({"v": {"seeds": [5, 6]}}, {"v": diag}))
     assert [(r["step"], r["seed"], r["layer"]) for r in rows] == [
         (0, 5, 1), (0, 5, 2), (0, 6, 1), (0, 6, 2), (100, 5, 1), (100, 5, 2), (100, 6, 1),

@@ -445,7 +445,7 @@ def step0_measurements(diag: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] 
         return None
     k = steps.index(0)
     return {key: np.asarray(diag[key][k], dtype=np.float64)
-            for key in ("act_std", "act_saturated", "agrad_std")}
+            for key in ("act_std", "act_flat", "agrad_std")}
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -482,7 +482,7 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
             "sigma_w": p.sigma_w_layers[i] if p else None,
             "chi": finite_or_none(p.chi_layers[i]) if p else None,
             "tanh_std": compare(p.tanh_std[i] if p else None, per_seed("act_std", i)),
-            "saturated": compare(p.saturated[i] if p else None, per_seed("act_saturated", i)),
+            "saturated": compare(p.saturated[i] if p else None, per_seed("act_flat", i)),
             "grad_std_rel_last": compare(p.grad_std_rel_last[i] if p else None,
                                          [] if grad_rel is None else grad_rel[:, i].tolist()),
         })

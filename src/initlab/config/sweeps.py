@@ -31,8 +31,8 @@ from initlab.config.variants import VariantSpec, parse_gain, resolve_variant
 GAIN_AXIS = "init.hidden_weight.gain"  # the axes the theory overlays know how to draw
 DEPTH_AXIS = "model.depth"
 # what must be equal for models to share a job: the architecture and the schedule
-JOB_FIELDS = ("family", "depth", "width", "embedding_dim", "norm", "bn_momentum", "bn_eps",
-              "steps", "batch_size", "lr_schedule")
+JOB_FIELDS = ("family", "depth", "width", "embedding_dim", "activation", "norm", "bn_momentum",
+              "bn_eps", "steps", "batch_size", "lr_schedule")
 
 
 @dataclass(frozen=True)

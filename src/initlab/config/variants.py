@@ -156,8 +156,8 @@ class VariantGroup:
 def variant_groups(config: dict) -> list[VariantGroup]:
     """The groups of the selected variants, from `groups:` or derived from the architectures.
 
-    Derived groups hold every selected variant of one architecture (family, depth, width), in
-    declaration order, named like `deep_5x100`; a group with no selected member is dropped.
+    Derived groups hold every selected variant of one architecture (family, depth, width,
+    activation), in declaration order, named like `deep_5x100` (`deep_5x100_relu`); a group with no selected member is dropped.
     """
     selected = selected_variants(config)
     declared = config.get("groups") or {}
@@ -170,6 +170,8 @@ def variant_groups(config: dict) -> list[VariantGroup]:
     for name in selected:
         spec = resolve_variant(config, name)
         key = f"{spec.family}_{spec.depth}x{spec.width}"
+        if spec.activation != "tanh":  # a stack of another φ is another architecture
+            key += f"_{spec.activation}"
         by_arch.setdefault(key, []).append(name)
     return [VariantGroup(key, members, f"every {key.replace('_', ' ').replace('x', ' x ', 1)} "
                          "variant") for key, members in by_arch.items()]
@@ -200,6 +202,7 @@ class VariantSpec:
     lr_schedule: list[tuple[float, float]]  # (fraction of the run where it starts, lr)
     capture_points: list[int | str]  # step numbers and/or "last", as diagnostics.steps says
     description: str = ""
+    activation: str = "tanh"  # the hidden layers' φ (initlab.activations)
 
     @property
     def batchnorm(self) -> bool:
@@ -276,4 +279,5 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
         lr_schedule=lr_schedule,
         capture_points=capture,
         description=declared["description"],
+        activation=model["activation"],
     )

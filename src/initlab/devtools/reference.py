@@ -49,6 +49,22 @@ def batch_indices(seed: int, n_train: int, batch_size: int, steps: int) -> Tenso
     return torch.cat(chunks)[:steps]
 
 
+def _gelu(x: Tensor) -> Tensor:  # the exact form, from its formula
+    return 0.5 * x * (1.0 + torch.erf(x * 0.5**0.5))
+
+
+def _linear(x: Tensor) -> Tensor:
+    return x
+
+
+# each activation written from its formula, so that autograd differentiates that formula and
+# shares no kernel with the trainer's hand-written backward (initlab.model.mlp.Nonlinearity)
+# (ReLU's derivative at exactly 0 is 0, as torch.relu's: a dead input row and a zero bias
+# give exact zeros, where clamp_min(0) would pass the gradient)
+PHI = {"tanh": torch.tanh, "relu": lambda x: torch.where(x > 0, x, 0.0), "gelu": _gelu,
+       "silu": lambda x: x * torch.sigmoid(x), "linear": _linear}
+
+
 def _leaf(params: dict[str, Tensor]) -> dict[str, Tensor]:
     return {name: p.detach().clone().requires_grad_() for name, p in params.items()}
 
@@ -70,6 +86,7 @@ def plain_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: Tens
                for _ in range(arch.depth if arch.batchnorm else 0)]
     formula = [_BatchNorm1d(p[f"bn{i}.gamma"], p[f"bn{i}.beta"], arch.bn_momentum, arch.bn_eps)
                for i in range(len(running))] if formula_batchnorm else []
+    phi = PHI[arch.activation]
     losses = torch.empty(len(batches), device=X.device)
     for step, ix in enumerate(batches):
         x = p["embedding"][X[ix]].view(len(ix), -1)
@@ -80,7 +97,7 @@ def plain_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: Tens
             elif arch.batchnorm:
                 x = F.batch_norm(x, *running[i], p[f"bn{i}.gamma"], p[f"bn{i}.beta"],
                                  training=True, momentum=arch.bn_momentum, eps=arch.bn_eps)
-            x = torch.tanh(x)
+            x = phi(x)
         loss = F.cross_entropy(x @ p["output.weight"] + p["output.bias"], Y[ix])
         for name in names:
             p[name].grad = None
@@ -137,9 +154,12 @@ class _BatchNorm1d:
         return [self.gamma, self.beta]
 
 
-class _Tanh:
+class _Nonlinearity:
+    def __init__(self, name: str):
+        self.phi = PHI[name]
+
     def __call__(self, x: Tensor) -> Tensor:
-        self.out = torch.tanh(x)
+        self.out = self.phi(x)
         return self.out
 
     def parameters(self) -> list[Tensor]:
@@ -160,7 +180,7 @@ def notebook_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
         if arch.batchnorm:
             layers.append(_BatchNorm1d(p[f"bn{i}.gamma"], p[f"bn{i}.beta"], arch.bn_momentum,
                                        arch.bn_eps))
-        layers.append(_Tanh())
+        layers.append(_Nonlinearity(arch.activation))
     layers.append(_Linear(p["output.weight"], p["output.bias"]))
     parameters = [C] + [t for layer in layers for t in layer.parameters()]
     if update_ratios is None:
@@ -216,6 +236,7 @@ def lockstep_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
                 torch.ones(S * arch.width, device=X.device))
                for _ in range(arch.depth if arch.batchnorm else 0)]
     optimizer = torch.optim.SGD(list(p.values()), lr=lr_at(0))
+    phi = PHI[arch.activation]
     losses = torch.empty(len(batches), S, device=X.device)
     for step, ix in enumerate(batches):  # ix: [S, B]
         B = ix.shape[1]
@@ -228,7 +249,7 @@ def lockstep_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
                                     p[f"bn{i}.beta"].reshape(-1), training=True,
                                     momentum=arch.bn_momentum, eps=arch.bn_eps)
                 x = flat.reshape(B, S, arch.width).transpose(0, 1)
-            x = torch.tanh(x)
+            x = phi(x)
         logits = torch.baddbmm(p["output.bias"].unsqueeze(1), x, p["output.weight"])
         per_seed = F.cross_entropy(logits.reshape(S * B, -1), Y[ix].reshape(-1),
                                    reduction="none").view(S, B).mean(1)

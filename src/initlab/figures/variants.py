@@ -136,7 +136,7 @@ def activation_figure(diag: Mapping, *, title: str) -> Figure:
         for i, name in enumerate(names):
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
             std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
-            sat = nanmean(nonfinite_to_nan(diag["act_saturated"][k, :, i]))
+            sat = nanmean(nonfinite_to_nan(diag["act_flat"][k, :, i]))
             ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.3,
                     label=f"{name}: std {fmt(std, '.2f')}, sat {fmt(100 * sat, '.1f')}%")
         ax.set(title=_step_label(steps[k]), xlabel="tanh output", xlim=(-1, 1))
@@ -220,15 +220,15 @@ def saturation_figure(diag: Mapping, *, title: str,
     if not has_captures(diag):
         return _empty_figure(title, "no saturation map was captured")
     steps, names = diag["capture_steps"], [str(n) for n in diag["layer_names"]]
-    sat_map = np.asarray(diag["sat_map"])
-    seed = healthy_seed(diverged_at, sat_map.shape[1])
+    flat_map = np.asarray(diag["flat_map"])
+    seed = healthy_seed(diverged_at, flat_map.shape[1])
     K, L = len(steps), len(names)
     fig = Figure(figsize=(max(3.2 * L, 5.5), 1.25 * K + 1.1))
     axes = fig.subplots(K, L, squeeze=False, sharex=True, sharey=True)
     for k in range(K):
         for i in range(L):
             ax = axes[k, i]
-            m = sat_map[k, seed, i]
+            m = flat_map[k, seed, i]
             ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
             panel = f"{names[i]}, {_step_label(steps[k])}: {100 * m.mean():.1f}% white"
             if "act_dead" in diag:  # neurons saturated for the whole probe batch
@@ -455,7 +455,7 @@ def _group_panel(ax: Axes, diag: Mapping, k: int, kind: str,
             edges = np.linspace(-1, 1, diag["act_hist"].shape[-1] + 1)
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
             std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
-            sat = nanmean(nonfinite_to_nan(diag["act_saturated"][k, :, i]))
+            sat = nanmean(nonfinite_to_nan(diag["act_flat"][k, :, i]))
             text = f"std {fmt(std, '.2f')}, sat {fmt(100 * sat, '.0f')}%"
         else:
             edges = nonfinite_to_nan(diag["agrad_edges"][k, seed])

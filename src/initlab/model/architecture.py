@@ -16,6 +16,7 @@ class Architecture:
     batchnorm: bool
     bn_momentum: float = 0.1
     bn_eps: float = 1e-5
+    activation: str = "tanh"  # initlab.activations; a checkpoint without one is a tanh stack
 
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(fan_in, fan_out) of every Linear, the output layer last."""

@@ -7,12 +7,14 @@ never mix: every operation is per seed.
 
 The architectures are small and fixed, so each layer writes its own backward pass (as in
 makemore part 4, "becoming a backprop ninja"): no autograd graph per step, and the gradient of
-every tanh output is at hand for the diagnostics. tests/test_models.py checks each backward
+every activation's output is at hand for the diagnostics. tests/test_models.py checks each backward
 against autograd, tests/test_faithful.py whole training runs against a plain autograd loop.
 
-    shallow: embedding (V x 10) -> concat (30) -> Linear 200 -> [BatchNorm] -> tanh -> Linear V
-    deep:    embedding (V x 10) -> concat (30) -> 5 x [Linear 100 -> [BatchNorm] -> tanh]
+    shallow: embedding (V x 10) -> concat (30) -> Linear 200 -> [BatchNorm] -> φ -> Linear V
+    deep:    embedding (V x 10) -> concat (30) -> 5 x [Linear 100 -> [BatchNorm] -> φ]
              -> Linear V
+
+with φ the variant's `model.activation` (tanh unless it says relu, gelu, silu or linear).
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class BatchNorm1d:
 
     def _backward(self, dout: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         S, B, F = dout.shape
-        # dout is laid out [B, S, F] (see Tanh.backward), so this reshape is a view
+        # dout is laid out [B, S, F] (see Nonlinearity.backward), so this reshape is a view
         dx, dgamma, dbeta = torch.ops.aten.native_batch_norm_backward.default(
             dout.transpose(0, 1).reshape(B, S * F), self.x, self._gamma, *self._stats,
             self.save_mean, self.save_invstd, self.training, self.eps, [True, True, True])
@@ -165,33 +167,60 @@ class BatchNorm1d:
         return dx
 
 
-class Tanh:
+class Nonlinearity:
+    """The hidden layers' φ (initlab.activations names them): tanh, relu, gelu, silu or linear.
+
+    Each backward is the derivative kernel torch's autograd itself calls (tanh_backward,
+    threshold_backward, gelu_backward, silu_backward), so the layer keeps what that kernel
+    reads: the output for tanh and ReLU, the input for GELU and SiLU.
+    """
+
     grads: list[Tensor] = []
 
-    def __init__(self):
+    def __init__(self, name: str = "tanh"):
+        if name not in _FORWARD:
+            raise ValueError(f"unknown activation {name!r}; one of {', '.join(_FORWARD)}")
+        self.name = name
         self.keep_grad = False  # the diagnostics ask for the gradient of the output
+        self.x: Tensor | None = None  # the input, kept by GELU and SiLU (and for a capture)
+        self.keep_input = name in ("gelu", "silu")
 
     def parameters(self) -> list[Tensor]:
         return []
 
     def forward(self, x: Tensor) -> Tensor:
-        self.out = torch.tanh(x)
+        if self.keep_input:
+            self.x = x
+        self.out = _FORWARD[self.name](x)
         return self.out
 
     def backward(self, dout: Tensor) -> Tensor:
         if self.keep_grad:
             self.out_grad = dout
-        # dout * (1 - out**2) in one kernel, laid out like `out` (after batch norm that is
-        # [B, S, F], which batch norm's backward then reads without a copy)
-        return torch.ops.aten.tanh_backward.grad_input(dout, self.out,
-                                                       grad_input=torch.empty_like(self.out))
+        # laid out like `out` (after batch norm that is [B, S, F], which batch norm's backward
+        # then reads without a copy)
+        name = self.name
+        if name == "tanh":  # dout * (1 - out**2) in one kernel
+            return torch.ops.aten.tanh_backward.grad_input(dout, self.out,
+                                                           grad_input=torch.empty_like(self.out))
+        if name == "relu":  # dout where out > 0, else 0
+            return torch.ops.aten.threshold_backward(dout, self.out, 0.0)
+        if name == "gelu":
+            return torch.ops.aten.gelu_backward(dout, self.x)
+        if name == "silu":
+            return torch.ops.aten.silu_backward(dout, self.x)
+        return dout  # linear
 
     def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:  # no parameters to update
         return self.backward(dout)
 
 
+_FORWARD = {"tanh": torch.tanh, "relu": torch.relu, "gelu": F.gelu, "silu": F.silu,
+            "linear": lambda x: x}
+
+
 class MLP:
-    """embedding -> depth x [Linear -> (BatchNorm) -> tanh] -> Linear, for S seeds at once.
+    """embedding -> depth x [Linear -> (BatchNorm) -> φ] -> Linear, for S seeds at once.
 
     Two ways to take an SGD step after forward(): backward() then sgd_step(lr), which keeps
     every gradient for the diagnostics to read, or backward_sgd(lr), which updates each layer
@@ -207,7 +236,7 @@ class MLP:
             if arch.batchnorm:
                 self.layers.append(BatchNorm1d(params[f"bn{i}.gamma"], params[f"bn{i}.beta"],
                                                arch.bn_momentum, arch.bn_eps))
-            self.layers.append(Tanh())
+            self.layers.append(Nonlinearity(arch.activation))
         self.layers.append(Linear(params["output.weight"], params["output.bias"]))
 
     def sgd_step(self, lr: float) -> None:
@@ -238,8 +267,8 @@ class MLP:
     def batchnorms(self) -> list[BatchNorm1d]:
         return [layer for layer in self.layers if isinstance(layer, BatchNorm1d)]
 
-    def tanhs(self) -> list[Tanh]:
-        return [layer for layer in self.layers if isinstance(layer, Tanh)]
+    def nonlinearities(self) -> list[Nonlinearity]:
+        return [layer for layer in self.layers if isinstance(layer, Nonlinearity)]
 
     def state_dict(self) -> dict[str, Tensor]:
         state = dict(self.named_parameters())

@@ -62,8 +62,9 @@ def need(obj: dict, key: str, source: str | Path):
     return obj[key]
 
 
-DIAGNOSTIC_ARRAYS = ("capture_steps", "act_mean", "act_std", "act_saturated", "act_dead",
-                     "agrad_std", "wgrad_std", "wgrad_ratio", "layer_names", "weight_names")
+DIAGNOSTIC_ARRAYS = ("capture_steps", "act_mean", "act_std", "act_flat", "act_dead",
+                     "agrad_std", "wgrad_std", "wgrad_ratio", "layer_names", "weight_names",
+                     "activation")
 
 
 def read_diagnostics(path: str | Path) -> dict[str, np.ndarray]:

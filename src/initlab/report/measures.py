@@ -21,7 +21,7 @@ def saturation_at(diag: dict, step: int) -> float | None:
     """Share of saturated tanh outputs (|t| > diagnostics.SATURATED) at `step`, averaged over
     seeds and layers; None when `step` was not a capture step."""
     k = capture_index(diag, step)
-    return None if k is None else seed_mean(diag["act_saturated"][k])
+    return None if k is None else seed_mean(diag["act_flat"][k])
 
 
 def layer_profile(diag: dict, key: str, step: int = 0) -> list[float | None] | None:

@@ -42,7 +42,7 @@ def layer_rows(diag: dict) -> list[dict]:
                 "step": int(step), "layer": str(name),
                 "act_mean": seed_mean(diag["act_mean"][k, :, layer]),
                 "act_std": seed_mean(diag["act_std"][k, :, layer]),
-                "saturated": seed_mean(diag["act_saturated"][k, :, layer]),
+                "saturated": seed_mean(diag["act_flat"][k, :, layer]),
                 "dead": seed_mean(diag["act_dead"][k, :, layer]),
                 "grad_std": seed_mean(diag["agrad_std"][k, :, layer]),
             })

@@ -2,7 +2,11 @@
 
 `capture` runs one forward and backward pass on a fixed probe batch (the same examples for
 every variant and seed), without touching the weights or the batch-norm running statistics,
-and summarizes every tanh layer and every weight matrix. `update_ratios` is the cheap
+and summarizes every activation layer and every weight matrix. Each activation has its own
+health measure (initlab.activations): `act_flat` is the share of units where φ′ ≈ 0 (tanh
+saturated, ReLU exactly zero, GELU/SiLU in the negative tail; NaN for linear), `flat_map` the
+units flat on each of the first probe examples (tanh at the stricter |t| > SATURATION_MAP) and
+`act_dead` the share flat on every probe example. `update_ratios` is the cheap
 per-step measurement, log10(lr * std(grad) / std(data)), which Karpathy's lectures suggest
 keeping near -3.
 
@@ -15,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from initlab.model.mlp import MLP, cross_entropy
+from initlab.activations import TAIL_EDGES
+from initlab.model.mlp import MLP, Nonlinearity, cross_entropy
 from initlab.thresholds import SATURATED, SATURATION_MAP
 
 MAP_EXAMPLES = 32  # rows of the saturation map: one training-sized batch
@@ -27,7 +32,39 @@ def weight_matrices(model: MLP) -> dict[str, Tensor]:
 
 
 def layer_names(model: MLP) -> list[str]:
-    return [f"tanh{i}" for i in range(len(model.tanhs()))]
+    return [f"{layer.name}{i}" for i, layer in enumerate(model.nonlinearities())]
+
+
+def flat_masks(layer: Nonlinearity) -> tuple[Tensor, Tensor] | None:
+    """(flat, map) booleans like the layer's output after a forward pass: where φ′ ≈ 0 by the
+    activation's own measure, and the map's (stricter for tanh); None for linear."""
+    if layer.name == "tanh":
+        size = layer.out.abs()
+        return size > SATURATED, size > SATURATION_MAP
+    if layer.name == "relu":
+        zero = layer.out == 0
+        return zero, zero
+    if layer.name in TAIL_EDGES:
+        tail = layer.x < TAIL_EDGES[layer.name]
+        return tail, tail
+    return None
+
+
+def activation_edges(name: str, acts: Tensor, bins: int) -> np.ndarray:
+    """Histogram edges for one capture, shared by every seed and layer so that they pool:
+    tanh's whole range [-1, 1]; otherwise from the activation's lower bound (0 for ReLU,
+    φ's minimum for GELU and SiLU, symmetric for linear) to 4 stds above the largest mean."""
+    if name == "tanh":
+        return np.linspace(-1.0, 1.0, bins + 1, dtype=np.float32)
+    flat = acts.flatten(2)
+    finite = torch.isfinite(flat)
+    mean = torch.where(finite, flat, 0).sum(-1) / finite.sum(-1).clamp_min(1)
+    var = torch.where(finite, (flat - mean.unsqueeze(-1)) ** 2, 0).sum(-1)
+    std = (var / finite.sum(-1).clamp_min(1)).sqrt()
+    top = float((mean + 4 * std).amax()) if bool(torch.isfinite(mean).any()) else 1.0
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    low = {"relu": 0.0, "gelu": -0.17, "silu": -0.28}.get(name, -top)
+    return np.linspace(low, top, bins + 1, dtype=np.float32)
 
 
 def _centered_norm(t: Tensor) -> Tensor:
@@ -90,9 +127,9 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray
     bns = model.batchnorms()
     for bn in bns:
         bn.track_running_stats = False
-    tanhs = model.tanhs()
-    for t in tanhs:
-        t.keep_grad = True
+    layers = model.nonlinearities()
+    for t in layers:
+        t.keep_grad, t.keep_input = True, True
     try:
         logits = model.forward(X.unsqueeze(0).expand(S, -1, -1))
         loss, dlogits = cross_entropy(logits, Y.unsqueeze(0).expand(S, -1))
@@ -100,40 +137,55 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray
     finally:
         for bn in bns:
             bn.track_running_stats = True
-        for t in tanhs:
-            t.keep_grad = False
+        for t in layers:
+            t.keep_grad, t.keep_input = False, t.name in ("gelu", "silu")
 
-    acts = torch.stack([t.out for t in tanhs], dim=1)  # [S, L, N, width]
-    act_flat = acts.flatten(2)
-    agrads = torch.stack([t.out_grad for t in tanhs], dim=1).flatten(2)
+    acts = torch.stack([t.out for t in layers], dim=1)  # [S, L, N, width]
+    act_values = acts.flatten(2)
+    agrads = torch.stack([t.out_grad for t in layers], dim=1).flatten(2)
     named = model.named_parameters()
     grads = dict(zip(named, model.grads(), strict=True))
     wnames = [n for n, p in named.items() if p.dim() == 3]
     wgrads = _stack_flat([grads[n] for n in wnames])
     wdata = _stack_flat([named[n] for n in wnames])
 
+    name = layers[0].name
+    edges = activation_edges(name, acts, bins)
     act_counts = np.stack([
-        torch.histc(v[torch.isfinite(v)], bins, -1.0, 1.0).cpu().numpy()
-        for v in act_flat.reshape(-1, act_flat.shape[-1])
-    ]).reshape(S, len(tanhs), bins)
+        torch.histc(v[torch.isfinite(v)].float(), bins, float(edges[0]), float(edges[-1]))
+        .cpu().numpy()
+        for v in act_values.reshape(-1, act_values.shape[-1])
+    ]).reshape(S, len(layers), bins)
     agrad_mean, agrad_std = _nan_stats(agrads)
     wgrad_mean, wgrad_std = _nan_stats(wgrads)
     _, wdata_std = _nan_stats(wdata)
     agrad_hist, agrad_edges = _histograms(agrads, bins, 4 * agrad_std.nan_to_num(0).amax(1))
     wgrad_hist, wgrad_edges = _histograms(wgrads, bins, 4 * wgrad_std.nan_to_num(0).amax(1))
-    saturated_always = (acts.abs() > SATURATION_MAP).all(dim=2)  # [S, L, width]
+    masks = [flat_masks(t) for t in layers]
+    if masks[0] is None:  # linear: nothing is ever flat
+        flat = torch.full(act_values.shape[:2], float("nan"), device=acts.device)
+        dead = flat
+        unit_map = torch.zeros(acts[:, :, :MAP_EXAMPLES].shape, dtype=torch.bool)
+    else:
+        flat_units = torch.stack([m[0] for m in masks], dim=1)  # [S, L, N, width]
+        map_units = torch.stack([m[1] for m in masks], dim=1)
+        flat = flat_units.flatten(2).float().mean(-1)
+        dead = map_units.all(dim=2).float().mean(-1)  # flat on every probe example
+        unit_map = map_units[:, :, :MAP_EXAMPLES]
 
     def np32(t: Tensor) -> np.ndarray:
         return t.float().cpu().numpy()
 
     return {
         "loss": np32(loss),
-        "act_mean": np32(act_flat.mean(-1)),
-        "act_std": np32(act_flat.std(-1)),
-        "act_saturated": np32((act_flat.abs() > SATURATED).float().mean(-1)),
-        "act_dead": np32(saturated_always.float().mean(-1)),
+        "act_mean": np32(act_values.mean(-1)),
+        "act_std": np32(act_values.std(-1)),
+        "act_rms": np32(act_values.square().mean(-1).sqrt()),
+        "act_flat": np32(flat),
+        "act_dead": np32(dead),
         "act_hist": act_counts,
-        "sat_map": (acts[:, :, :MAP_EXAMPLES].abs() > SATURATION_MAP).cpu().numpy(),
+        "act_edges": np.broadcast_to(edges, (S, bins + 1)).copy(),
+        "flat_map": unit_map.cpu().numpy(),
         "agrad_mean": np32(agrad_mean),
         "agrad_std": np32(agrad_std),
         "agrad_hist": agrad_hist,

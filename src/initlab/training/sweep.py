@@ -54,7 +54,7 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
             "tanh_std": [finite_or_none(v) for v in act_std],
             "tanh_std_first": finite_or_none(act_std[0]),
             "tanh_std_last": finite_or_none(act_std[-1]),
-            "saturated_last": finite_or_none(step0["act_saturated"][m][-1]),
+            "saturated_last": finite_or_none(step0["act_flat"][m][-1]),
             "grad_ratio_first_last": finite_or_none(agrad_std[0] / agrad_std[-1]),
         })
     return {

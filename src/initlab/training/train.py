@@ -52,7 +52,7 @@ def architecture(spec: VariantSpec, vocab_size: int, context_size: int) -> Archi
     return Architecture(vocab_size=vocab_size, context_size=context_size,
                         embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
                         batchnorm=spec.batchnorm, bn_momentum=spec.bn_momentum,
-                        bn_eps=spec.bn_eps)
+                        bn_eps=spec.bn_eps, activation=spec.activation)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -300,6 +300,7 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
         # the names come from the model, in the order of the statistics' columns
         captures={**(diagnostics.stack_captures(captures) if captures else {}),
                   "layer_names": np.array(diagnostics.layer_names(model)),
+                  "activation": np.array(arch.activation),
                   "weight_names": np.array(list(diagnostics.weight_matrices(model)))},
         seconds=run.seconds,
         cpu_seconds=run.cpu_seconds,
