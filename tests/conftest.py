@@ -137,6 +137,7 @@ def make_diag(K=3, S=2, L=5, width=16, bins=20, seed=0) -> dict[str, np.ndarray]
         "act_flat": rng.uniform(0, 0.5, (K, S, L)),
         "act_dead": rng.uniform(0, 0.1, (K, S, L)),
         "act_hist": hist.astype(np.float32),
+        "act_edges": np.broadcast_to(np.linspace(-1, 1, bins + 1), (K, S, bins + 1)).copy(),
         "flat_map": rng.random((K, S, L, 32, width)) > 0.7,
         "agrad_mean": rng.normal(0, 1e-5, (K, S, L)),
         "agrad_std": rng.uniform(1e-4, 3e-4, (K, S, L)),
@@ -148,6 +149,7 @@ def make_diag(K=3, S=2, L=5, width=16, bins=20, seed=0) -> dict[str, np.ndarray]
         "wgrad_hist": rng.integers(0, 100, (K, S, P, bins)),
         "wgrad_edges": edges,
         "layer_names": np.array([f"tanh{i}" for i in range(L)]),
+        "activation": np.array("tanh"),
         "weight_names": np.array(["embedding", *(f"hidden{i}.weight" for i in range(L)),
                                   "output.weight"]),
     }
@@ -389,8 +391,8 @@ def add_theory(inputs: ReportInputs, predicted_std: float = 0.5) -> dict:
                 "rel_error": 0.2}
         variants[name] = {"group": "g", "family": "deep", "depth": depth, "width": 100,
                           "batchnorm": False, "predicted": True, "reason": None,
-                          "layers": [{"name": f"tanh{j}", "q": 1.0, "tanh_std": same,
-                                      "saturated": same,
+                          "layers": [{"name": f"tanh{j}", "q": 1.0, "output_std": same,
+                                      "flat": same,
                                       "grad_std_rel_last": {**same, "predicted": 2.0 ** -j}}
                                      for j in range(depth)]}
     doc = {"saturation_threshold": 0.97, "variants": variants}

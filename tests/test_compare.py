@@ -126,7 +126,8 @@ def test_shipped_comparisons_are_declared_pairs():
     assert pairs[:4] == [("no_fix", "output_fix"), ("output_fix", "hidden_fix"),
                          ("hidden_fix", "xavier"), ("xavier", "batchnorm")]
     assert {t for b, t in pairs[4:] if b == "deep_gain_5_3"} == {
-        "deep_gain_0.5", "deep_gain_3", "deep_batchnorm"}
+        "deep_gain_0.5", "deep_gain_3", "deep_batchnorm", "deep_relu_he"}
+    assert ("deep_relu_he", "deep_relu_gain_1") in pairs  # the He gain against gain 1
 
 
 @pytest.mark.parametrize("role", ["baseline", "treatment"])
@@ -198,7 +199,7 @@ def test_build_comparisons_with_a_config_only_variant(tenth_config, tenth_metric
     names = [c["name"] for c in result["comparisons"]]
     assert names == ["output_fix - no_fix", "narrow - xavier"]  # declared order
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert len(skipped) == 6  # the 7 shipped minus output_fix - no_fix
+    assert len(skipped) == 8  # the 9 shipped minus output_fix - no_fix
     assert any("hidden_fix - output_fix" in m and "'hidden_fix'" in m for m in skipped)
 
     narrow = result["comparisons"][1]
@@ -326,9 +327,9 @@ def test_few_comparisons_give_fewer_sentences_and_none_one():
 
 def layer(std: float, saturated: float) -> dict:
     return {"name": "tanh", "q": None,
-            "tanh_std": {"predicted": std, "measured_mean": None, "measured_std": None,
+            "output_std": {"predicted": std, "measured_mean": None, "measured_std": None,
                          "rel_error": None},
-            "saturated": {"predicted": saturated, "measured_mean": None, "measured_std": None,
+            "flat": {"predicted": saturated, "measured_mean": None, "measured_std": None,
                           "rel_error": None}}
 
 

@@ -22,7 +22,8 @@ from initlab.training.train import train_variant
 
 CONFIG = REPO / "config.yaml"
 DEFAULT_VARIANTS = ["no_fix", "output_fix", "hidden_fix", "xavier", "batchnorm", "deep_gain_0.5",
-                    "deep_gain_5_3", "deep_gain_3", "deep_batchnorm"]
+                    "deep_gain_5_3", "deep_gain_3", "deep_batchnorm", "deep_relu_he",
+                    "deep_relu_gain_1"]
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def config_error(config: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ the good config
-def test_shipped_config_validates_and_declares_the_nine_variants():
+def test_shipped_config_validates_and_declares_the_eleven_variants():
     config = load_config(CONFIG)
     assert list(config["variants"]) == DEFAULT_VARIANTS
     assert selected_variants(config) == DEFAULT_VARIANTS

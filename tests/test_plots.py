@@ -439,7 +439,7 @@ def test_workflow_figures(tiny_run):
             for v in variants for k in VARIANT_KEYS]
     pngs += [tiny_run / "figures" / f"{k}.png" for k in COMPARE_KEYS]
     groups = sorted(p.name for p in (tiny_run / "figures" / "groups").iterdir())
-    assert groups == ["deep_5x100", "shallow_1x200"]
+    assert groups == ["deep_5x100", "deep_5x100_relu", "shallow_1x200"]
     pngs += [tiny_run / "figures" / "groups" / g / f"{k}.png" for g in groups for k in GROUP_KEYS]
     pngs.append(tiny_run / "variance" / "variance.png")
     for path in pngs:

@@ -177,7 +177,7 @@ def test_depth_flags_shrinking_activations_and_gradient_spread():
     metrics = {"status": "ok", "initial_loss": {"mean": 3.33}, "expected_initial_loss": 3.33}
     assert health_problems(metrics, diag) == [
         "its activation std shrank with depth from 0.40 (tanh0) to 0.03 (tanh4) at step 0",
-        "its tanh-output gradient std differed 16× between layers at step 0"]
+        "its gradient std at the tanh outputs differed 16× between layers at step 0"]
     diag["act_std"][:] = 0.6
     diag["agrad_std"][:] = 1e-4
     assert health_problems(metrics, diag) == []
@@ -205,7 +205,7 @@ def test_comparison_marks_best_only_where_lower_is_better(tmp_path):
     fastest = re.search(r'<tr>\s*<td data-value="no_fix">.*?</tr>', html, re.S).group()
     assert "best" not in re.findall(r"<td[^>]*>.*?</td>", fastest, re.S)[10]
     assert ">–</td>" in row  # step 1000 was not captured
-    assert "% sat. step 1000" in html and "% sat. step 2000" in html
+    assert "% flat step 1000" in html and "% flat step 2000" in html
 
 
 def test_saturation_columns_follow_the_configured_capture_steps(tmp_path):
@@ -215,8 +215,8 @@ def test_saturation_columns_follow_the_configured_capture_steps(tmp_path):
     assert context["saturation_steps"] == [0, 100, 300]  # `last` resolved to the last step
     assert all(r["saturation"][100] == pytest.approx(0.02) for r in context["rows"])
     html = render(context)
-    assert re.findall(r"% sat\. step (\d+)", html) == ["0", "100", "300"]
-    assert "1000" not in re.findall(r"% sat\. step (\d+)", html)
+    assert re.findall(r"% flat step (\d+)", html) == ["0", "100", "300"]
+    assert "1000" not in re.findall(r"% flat step (\d+)", html)
 
 
 def test_thresholds_come_from_their_one_definition(inputs):
@@ -414,7 +414,7 @@ def test_variants_fold_with_headline_numbers(inputs):
     block = re.search(r'<details class="variant" id="variant-no_fix">\s*<summary>(.*?)</summary>',
                       html, re.S).group(1)
     text = " ".join(re.sub("<[^>]+>", " ", block).split())
-    assert text == "no_fix step 0 26.000 dev 3.000 ± 0.000 sat. 70.0 % 2 flags"
+    assert text == "no_fix step 0 26.000 dev 3.000 ± 0.000 sat 70.0 % 2 flags"
     assert html.count('<details class="variant"') == 3
     assert '<details class="variant" id="variant-no_fix" open' not in html  # collapsed
     assert 'href="#variant-deep_gain_3"' in html.split("</nav>")[0]  # in the contents

@@ -214,7 +214,7 @@ def test_tiny_sweep_end_to_end(tiny_sweep):
     for p in sweep["points"]:
         assert p["status"] == "ok" and p["diverged_at"] == [None]
         for key in ("initial_loss", "initial_batch_loss", "train_loss", "dev_loss",
-                    "tanh_std_first", "tanh_std_last", "grad_ratio_first_last"):
+                    "output_std_first", "output_std_last", "grad_ratio_first_last"):
             assert p[key] is not None and p[key] > 0, key
         assert p["dev_loss"] < p["initial_loss"]  # 100 steps do lower the loss
     assert 2.5 < sweep["dev_unigram_entropy"] < 3.5
@@ -256,7 +256,7 @@ def test_tiny_sweep_physics_at_step_0(tiny_sweep):
     between gain 1 (theory 0.54) and 5/3 (1.32)."""
     by_depth = _by_depth(tiny_sweep["json"])
     for depth, points in by_depth.items():
-        ratios = [p["tanh_std_last"] / p["tanh_std_first"] for p in points]
+        ratios = [p["output_std_last"] / p["output_std_first"] for p in points]
         assert ratios == sorted(ratios) and len(set(ratios)) == len(ratios), (depth, ratios)
         for p in points:
             predicted = p["theory"]["grad_ratio_first_last"]

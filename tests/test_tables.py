@@ -101,7 +101,7 @@ def test_sweep_rows_of_a_one_axis_sweep_leave_the_second_axis_empty():
     sweep = {"axes": [{"path": "model.depth"}],
              "models": [{"point": 0, "job": "all", "seed": 1, "values": {"model.depth": 3},
                          **dict.fromkeys(("initial_loss", "train_loss", "dev_loss", "status",
-                                          "diverged_at", "tanh_std_first", "tanh_std_last",
-                                          "saturated_last", "grad_ratio_first_last"))}]}
+                                          "diverged_at", "output_std_first", "output_std_last",
+                                          "flat_last", "grad_ratio_first_last"))}]}
     (row,) = sweep_rows({"s": sweep})
     assert row["axis_1"] == "model.depth" and row["value_1"] == 3 and "axis_2" not in row

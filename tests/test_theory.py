@@ -14,6 +14,7 @@ import torch
 import yaml
 from conftest import REPO
 
+from initlab import activations
 from initlab.analysis import theory
 from initlab.config.variants import resolve_variant, selected_variants, validate_config
 from initlab.figures.theory import write_theory_figures
@@ -46,12 +47,12 @@ def predict(config: dict, name: str) -> theory.VariantPrediction:
 
 
 # ------------------------------------------------------------------------ values by hand
-def test_tanh_stds_of_the_hand_computed_deep_stacks():
+def test_output_stds_of_the_hand_computed_deep_stacks():
     config = shipped_config(gain_1=deep(1))
     # Karpathy's lecture measured 0.62 0.48 0.41 0.35 0.32 for gain 1
-    np.testing.assert_allclose(predict(config, "gain_1").tanh_std,
+    np.testing.assert_allclose(predict(config, "gain_1").output_std,
                                [0.628, 0.486, 0.408, 0.358, 0.322], atol=6e-4)
-    np.testing.assert_allclose(predict(config, "deep_gain_5_3").tanh_std,
+    np.testing.assert_allclose(predict(config, "deep_gain_5_3").output_std,
                                [0.759, 0.693, 0.669, 0.659, 0.654], atol=6e-4)
 
 
@@ -82,17 +83,138 @@ def test_the_critical_sigma_w_is_one_without_bias_and_larger_with_one():
 # ---------------------------------------------------------------- the pieces, brute force
 @pytest.mark.parametrize(("q", "mu"), [(0.01, 0.0), (1.0, 0.0), (31.0, 0.0), (400.0, 0.0),
                                        (0.7, 0.8)])
-def test_gaussian_expectations_match_a_fine_riemann_sum(q, mu):
-    z = np.linspace(-12, 12, 480_001)
+@pytest.mark.parametrize("name", ["tanh", "relu", "gelu", "silu"])
+def test_gaussian_expectations_match_a_fine_riemann_sum(q, mu, name):
+    """The quadrature against half a million points, φ written here from its formula (GELU
+    through torch's erf), and the health share against the count of flat points."""
+    z = np.linspace(-12, 12, 480_000)  # an even count: ReLU's kink at z = 0 is no node
     density = np.exp(-z * z / 2) / math.sqrt(2 * math.pi) * (z[1] - z[0])
     h = mu + math.sqrt(q) * z
-    m1, m2 = theory.tanh_moments(q, mu)
-    assert m1 == pytest.approx(np.sum(density * np.tanh(h)), abs=1e-9)
-    assert m2 == pytest.approx(np.sum(density * np.tanh(h) ** 2), abs=1e-9)
-    assert theory.sech4_mean(q, mu) == pytest.approx(
-        np.sum(density * (1 - np.tanh(h) ** 2) ** 2), abs=1e-9)
-    assert theory.saturated_share(q, mu) == pytest.approx(
-        np.sum(density * (np.abs(np.tanh(h)) > 0.97)), abs=1e-4)
+    t = torch.from_numpy(h)
+    phi, dphi = {
+        "tanh": (np.tanh(h), 1 - np.tanh(h) ** 2),
+        "relu": (np.maximum(h, 0), (h > 0) * 1.0),
+        "gelu": (torch.nn.functional.gelu(t).numpy(),
+                 (0.5 * (1 + torch.erf(t / math.sqrt(2))) + t * torch.exp(-t * t / 2)
+                  / math.sqrt(2 * math.pi)).numpy()),
+        "silu": (h / (1 + np.exp(-h)), (1 / (1 + np.exp(-h))) * (1 + h / (1 + np.exp(h)))),
+    }[name]
+    scale = max(1.0, q)  # ReLU and the smooth ones grow like h: compare relative to q
+    m1, m2 = theory.moments(name, q, mu)
+    assert m1 == pytest.approx(np.sum(density * phi), abs=2e-6 * math.sqrt(scale))
+    assert m2 == pytest.approx(np.sum(density * phi**2), abs=2e-6 * scale)
+    # (ReLU's φ'^2 jumps, which a Riemann sum resolves only to its step: P(h > 0) exactly)
+    slope = (0.5 * math.erfc(-mu / math.sqrt(2 * q)) if name == "relu"
+             else np.sum(density * dphi**2))
+    assert theory.slope_moment(name, q, mu) == pytest.approx(slope, abs=2e-6)
+    flat = {"tanh": np.abs(phi) > 0.97, "relu": h <= 0}.get(name)
+    if flat is None:
+        flat = h < activations.TAIL_EDGES[name]
+    assert activations.flat_share(name, q, mu) == pytest.approx(np.sum(density * flat),
+                                                                abs=1e-4)
+
+
+# ------------------------------------------------------------- every activation: closed forms
+@pytest.mark.parametrize("q", [1e-3, 0.5, 1.0, 7.0, 300.0])
+@pytest.mark.parametrize("sigma_b", [0.0, 0.3])
+@pytest.mark.parametrize("sigma_w", [0.7, 1.0, math.sqrt(2), 2.0])
+def test_relu_length_map_and_chi_are_the_closed_forms(q, sigma_b, sigma_w):
+    """ReLU: q^{l+1} = sigma_w^2 q / 2 + sigma_b^2 and chi = sigma_w^2 / 2 at every q (Hayou et
+    al. 2019); linear: q^{l+1} = sigma_w^2 q + sigma_b^2, chi = sigma_w^2."""
+    assert theory.length_map("relu", sigma_w, sigma_b, q) == pytest.approx(
+        sigma_w**2 * q / 2 + sigma_b**2, rel=1e-9)
+    assert sigma_w**2 * theory.slope_moment("relu", q) == pytest.approx(sigma_w**2 / 2,
+                                                                        rel=1e-9)
+    assert theory.length_map("linear", sigma_w, sigma_b, q) == pytest.approx(
+        sigma_w**2 * q + sigma_b**2, rel=1e-12)
+    assert sigma_w**2 * theory.slope_moment("linear", q) == pytest.approx(sigma_w**2)
+    # the centred std of a ReLU output is not its RMS: sqrt(q (1/2 - 1/(2 pi)))
+    mean, second = theory.moments("relu", q)
+    assert math.sqrt(second - mean**2) == pytest.approx(
+        math.sqrt(q * (0.5 - 1 / (2 * math.pi))), rel=1e-6)
+
+
+def test_critical_gains_of_every_activation():
+    """sigma_b = 0: 1 / sqrt(E[φ'^2]) as q -> 0, i.e. 1 (tanh, linear), sqrt(2) (ReLU), 2 (GELU,
+    SiLU). sigma_b = 0.1: ReLU and linear have none (E[φ^2] / E[φ'^2] = q), tanh's fixed
+    point attracts (slope < 1), GELU's and SiLU's repels (slope 1 + E[φφ''] / E[φ'^2] > 1)."""
+    at_zero = {name: theory.critical_sigma_w(0.0, name)
+               for name in ("tanh", "relu", "gelu", "silu", "linear")}
+    assert at_zero == pytest.approx({"tanh": 1.0, "relu": math.sqrt(2), "gelu": 2.0,
+                                     "silu": 2.0, "linear": 1.0}, abs=1e-6)
+    for name in ("relu", "linear"):
+        point = theory.critical_point(0.1, name)
+        assert point.sigma_w is None and "single point σ_b = 0" in point.reason
+    for name, slope_above_one in (("tanh", False), ("gelu", True), ("silu", True)):
+        point = theory.critical_point(0.1, name)
+        assert point.sigma_w > at_zero[name] * 0.8 and point.q > 0
+        # at (sigma_w, q): chi_1 = 1 and q is a fixed point of the length map
+        assert point.sigma_w**2 * theory.slope_moment(name, point.q) == pytest.approx(1.0)
+        assert theory.length_map(name, point.sigma_w, 0.1, point.q) == pytest.approx(point.q)
+        assert (point.slope > 1) == slope_above_one, (name, point.slope)
+    assert theory.critical_sigma_w(0.1, "tanh") == pytest.approx(
+        theory.critical_sigma_w(0.1), rel=1e-12)
+
+
+def test_reference_output_rms_of_every_activation_at_gain_1():
+    """design.md's values: sigma_b = 0, q^1 = 1, RMS sqrt(E[φ^2]) of layers 1-5 at sigma_w = 1."""
+    config = shipped_config(**{name: deep(1, activation=name)
+                               for name in ("gelu", "silu", "relu")})
+    expected = {"gelu": [.652, .396, .220, .115, .058], "silu": [.596, .328, .170, .086, .043],
+                "relu": [0.5**0.5 * 0.5 ** (layer / 2) for layer in range(5)]}
+    for name, values in expected.items():
+        # the embedding's N(0, 1) entries at sigma_w = 1 give q^1 = 1
+        prediction = predict(config, name)
+        assert prediction.q[0] == pytest.approx(1.0)
+        np.testing.assert_allclose(prediction.output_rms, values, atol=6e-4, err_msg=name)
+    relu = predict(config, "relu")
+    assert relu.chi == pytest.approx(0.5) and relu.phase == "ordered"
+    assert relu.grad_ratio_first_last == pytest.approx(0.25)  # (1/2)^(4/2)
+    assert "dies out" in relu.notes["fixed_point"] and relu.fixed_point == 0.0
+
+
+def test_the_he_gain_keeps_every_relu_layer_and_sits_at_the_edge_of_chaos():
+    he = predict(shipped_config(), "deep_relu_he")
+    assert he.q == pytest.approx([2.0] * 5)  # q^1 = 2 q_in, then sigma_w^2 q / 2 = q
+    assert he.output_std == pytest.approx([math.sqrt(2 * (0.5 - 1 / (2 * math.pi)))] * 5)
+    assert he.grad_ratio_first_last == pytest.approx(1.0)
+    assert he.chi == pytest.approx(1.0) and he.phase == "critical"
+    assert "every q is a fixed point" in he.notes["fixed_point"]
+    half = predict(shipped_config(), "deep_relu_gain_1")
+    assert half.q == pytest.approx([1.0, 0.5, 0.25, 0.125, 0.0625])  # halves at every layer
+    assert half.phase == "ordered" and half.chi == pytest.approx(0.5)
+
+
+def test_a_repelling_gelu_fixed_point_is_followed_not_assumed():
+    """GELU at sigma_b = 0.1 on its critical line: sigma_w* = 1.727, q* = 0.183, slope 1.10.
+    Starting above q* the variance runs away from it; below it, it falls to the attracting
+    fixed point beneath. Predictions iterate the length map from the network's own q^1, so
+    they follow the trajectory (and the placement uses where it ends), never q* itself."""
+    point = theory.critical_point(0.1, "gelu")
+    assert point.sigma_w == pytest.approx(1.727, abs=1e-3) and point.slope > 1.05
+    s = point.sigma_w
+    above = [point.q * 1.2]
+    below = [point.q * 0.8]
+    for _ in range(300):
+        if above[-1] < 1e4:
+            above.append(theory.length_map("gelu", s, 0.1, above[-1]))
+        below.append(theory.length_map("gelu", s, 0.1, below[-1]))
+    assert above[-1] > 100 * point.q  # runs away
+    lower = theory.fixed_point_q(s, 0.1, "gelu", point.q * 0.8)
+    assert below[-1] == pytest.approx(lower, rel=1e-3) and lower < 0.5 * point.q
+    assert theory.fixed_point_q(s, 0.1, "gelu", point.q * 1.2) is None
+    # a variant there: every layer's q is the iterated map from q^1 = sigma_w^2 * 1 + 0.01
+    variant = deep(s, activation="gelu")
+    variant["init"]["hidden_bias"] = {"scheme": "normal", "scale": 0.1}
+    prediction = predict(shipped_config(gelu=variant), "gelu")
+    q = [s**2 + 0.01]
+    for _ in range(4):
+        q.append(theory.length_map("gelu", s, 0.1, q[-1]))
+    assert prediction.q == pytest.approx(q, rel=1e-9)
+    assert q[-1] > q[0] > point.q  # it grows: not pinned at the fixed point
+    assert prediction.fixed_point is None and "grows without bound" in prediction.notes[
+        "fixed_point"]
+    assert prediction.depth_scale is None
 
 
 @pytest.mark.parametrize("variance", [0.004, 0.5, 172.7])
@@ -133,7 +255,7 @@ def test_what_the_theory_does_not_cover_says_why():
     assert bn.predicted and bn.phase is None and "batch norm" in bn.notes["phase"]
     assert bn.q == [1.0] * 5
     shallow = predict(shipped_config(), "xavier")
-    assert shallow.grad_ratio_first_last is None and "one tanh layer" in shallow.notes[
+    assert shallow.grad_ratio_first_last is None and "one hidden layer" in shallow.notes[
         "grad_ratio_first_last"]
 
 
@@ -173,6 +295,25 @@ CONFIG_ONLY = {  # depths, widths, gains and schemes no shipped variant has, in 
                  "output_bias": {"scheme": "zeros"}},
         "training": {"seeds": 4},
     },
+    # the issue's ReLU and GELU stacks from the config alone, off the shipped gains and sizes
+    "new_relu_stack": {
+        "model": {"family": "deep", "depth": 6, "width": 200, "activation": "relu"},
+        "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1.2},
+                 "hidden_bias": {"scale": 0.1},
+                 "output_weight": {"scheme": "kaiming", "gain": 1, "scale": 0.1},
+                 "output_bias": {"scheme": "zeros"}},
+        # one seed's layer std scatters 6-10 % (within_the_seeds_scatter): 24 seeds bring the
+        # mean's standard error to 2 % at the last layer, half the issue's 4 % bound
+        "training": {"seeds": 24},
+    },
+    "new_gelu_stack": {
+        "model": {"family": "deep", "depth": 5, "width": 150, "activation": "gelu"},
+        "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1.8},
+                 "hidden_bias": {"scale": 0.1},
+                 "output_weight": {"scheme": "kaiming", "gain": 1, "scale": 0.1},
+                 "output_bias": {"scheme": "zeros"}},
+        "training": {"seeds": 24},
+    },
 }
 
 
@@ -193,12 +334,33 @@ def measured(small_birds) -> tuple[dict, dict]:
 SHIPPED = list(yaml.safe_load((REPO / "config.yaml").read_text())["variants"])
 
 
+def within_the_seeds_scatter(quantity: dict, seeds: int, floor: float) -> bool:
+    """|predicted - seed mean| below `floor` of the mean, or below 3 standard errors of it.
+
+    ReLU is positively homogeneous: a seed's draw (the embedding rows of the few frequent
+    characters, each weight matrix's norm) scales every later layer alike and nothing
+    saturates to pull it back, so one seed's layer std scatters by 6-10 % about the theory
+    (measured over 40 seeds: the mean within 0.7 %, the per-seed sd 5.8 % at layer 1 and
+    10 % at layer 6), where tanh compresses it. The shipped 3 seeds then put the seed mean
+    up to 4.6 % off; a wrong theory (RMS for the centred std: 21 %) is far outside either.
+    """
+    error = abs(quantity["rel_error"])
+    standard_error = quantity["measured_std"] / math.sqrt(seeds) / abs(quantity["measured_mean"])
+    return error < max(floor, 3 * standard_error)
+
+
 @pytest.mark.parametrize("name", SHIPPED)
-def test_tanh_std_of_every_layer_within_3_percent(measured, name):
+def test_output_std_of_every_layer_within_3_percent(measured, name):
+    """Within 3 % (every tanh variant: measured 0.2-0.6 %), or, for a ReLU stack, within the
+    3 standard errors its seeds' scatter allows (see within_the_seeds_scatter)."""
     entry = measured[1]["variants"][name]
     assert entry["predicted"]
-    errors = [layer["tanh_std"]["rel_error"] for layer in entry["layers"]]
-    assert len(errors) == entry["depth"] and all(abs(e) < 0.03 for e in errors), errors
+    stds = [layer["output_std"] for layer in entry["layers"]]
+    seeds = len(resolve_variant(measured[0], name).seeds)
+    assert len(stds) == entry["depth"]
+    assert all(within_the_seeds_scatter(s, seeds, 0.03) for s in stds), stds
+    if entry["activation"] == "tanh":
+        assert all(abs(s["rel_error"]) < 0.03 for s in stds), stds
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -223,7 +385,9 @@ def test_first_last_gradient_ratio_of_deep_variants(measured, name):
     assert ratio["predicted"] is not None, ratio
     if not entry["batchnorm"]:
         assert abs(ratio["rel_error"]) < 0.10, ratio
-        assert all(abs(layer["tanh_std"]["rel_error"]) < 0.02 for layer in entry["layers"])
+        seeds = len(resolve_variant(measured[0], name).seeds)
+        assert all(within_the_seeds_scatter(layer["output_std"], seeds, 0.02)
+                   for layer in entry["layers"])
     else:
         assert -0.15 < ratio["rel_error"] < 0, ratio  # under-predicted, by the reason above
         assert any("batch std" in caveat for caveat in entry["caveats"])
@@ -234,9 +398,15 @@ def test_a_config_only_variant_gets_its_prediction(measured, name):
     entry = measured[1]["variants"][name]
     model = CONFIG_ONLY[name]["model"]
     assert entry["predicted"] and entry["depth"] == model["depth"]
-    assert entry["group"] == f"deep_{model['depth']}x{model['width']}"
-    assert all(abs(layer["tanh_std"]["rel_error"]) < 0.03 for layer in entry["layers"])
-    assert abs(entry["grad_ratio_first_last"]["rel_error"]) < 0.10
+    activation = model.get("activation", "tanh")
+    suffix = "" if activation == "tanh" else f"_{activation}"
+    assert entry["group"] == f"deep_{model['depth']}x{model['width']}{suffix}"
+    # the issue's bounds for the ReLU and GELU stacks: 4 % per layer, 12 % for the ratio
+    tolerance = 0.04 if activation != "tanh" else 0.03
+    errors = [layer["output_std"]["rel_error"] for layer in entry["layers"]]
+    assert all(abs(e) < tolerance for e in errors), errors
+    ratio = entry["grad_ratio_first_last"]
+    assert abs(ratio["rel_error"]) < (0.12 if activation != "tanh" else 0.10), ratio
     assert abs(entry["initial_loss"]["rel_error"]) < 0.10
 
 

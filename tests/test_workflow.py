@@ -16,7 +16,7 @@ from initlab.config.variants import selected_variants, variant_groups
 from initlab.figures import registry
 from initlab.workflow.study import load_study
 
-DEFAULT_VARIANTS = 9
+DEFAULT_VARIANTS = 11
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -64,7 +64,7 @@ def test_the_default_dag_draws_exactly_the_registrys_figures(default_dry_run):
     variants = selected_variants(config)
     groups = [group.name for group in variant_groups(config)]
     sweeps = selected_sweeps(config)
-    assert len(variants) == DEFAULT_VARIANTS and len(groups) == 2 and sweeps
+    assert len(variants) == DEFAULT_VARIANTS and len(groups) == 3 and sweeps
     expected = {
         *(f"results/variants/{v}/figures/{key}.png"
           for v in variants for key in registry.VARIANT_FIGURES),

@@ -5,8 +5,8 @@ and φ″ on numpy arrays for the mean-field quadratures, and each activation's 
 measure, the share of units where φ′ ≈ 0 and little gradient passes:
 
 - tanh: saturated, |t| > SATURATED (φ′ = 1 − t² < 0.06);
-- ReLU: exact zeros (pre-activation ≤ 0, φ′ = 0); a unit that is zero on every probe example
-  is dead;
+- ReLU: exact zeros (pre-activation ≤ 0, φ′ = 0), half of them at a zero-mean init; a unit
+  that is zero on every probe example is dead;
 - GELU, SiLU: the negative tail, pre-activations below x₀ where |φ′| has fallen back under the
   same 1 − SATURATED² that marks a saturated tanh (x₀ ≈ −2.4 for GELU, −3.8 for SiLU);
 - linear: none (φ′ = 1 everywhere).
@@ -50,8 +50,7 @@ def _tanh(x):
 
 
 def _relu(x):
-    positive = (x > 0).astype(float)
-    return np.maximum(x, 0.0), positive, np.zeros_like(x)
+    return np.maximum(x, 0.0), (x > 0).astype(float), np.zeros_like(x)
 
 
 def _gelu(x):  # the exact (erf) form, torch.nn.functional.gelu's default
@@ -70,18 +69,20 @@ def _linear(x):
 
 @dataclass(frozen=True)
 class Activation:
-    """One nonlinearity: its functions, where it is smooth, and its health measure in words."""
+    """One nonlinearity: its functions, where it is smooth, and its health measure in words
+    (as the page writes it: "12 % of its ReLU outputs were exactly zero (pre-activation ≤ 0)")."""
 
     name: str
     label: str  # as a person writes it: "tanh", "ReLU"
     smooth: bool  # analytic on the real line (else a kink at 0: quadrature needs a finer grid)
     odd: bool  # φ(−x) = −φ(x): the chaotic phase's correlation fixed point is 0 at σ_b = 0
-    slope_at_zero: float  # φ′(0): the critical σ_w at σ_b = 0 is 1 / φ′(0)
-    health: str | None  # the flat share's name: "saturated", "zero", "in the negative tail"
-    health_rule: str | None  # its definition, as a formula
-    dead_rule: str | None  # what "dead" means for a unit
-    map_rule: str | None  # what a white cell of the unit map means
-    functions: object = None  # x -> (φ, φ′, φ″)
+    functions: object  # x -> (φ, φ′, φ″)
+    health: str | None = None  # the flat share, as "outputs were {health}"
+    health_rule: str | None = None  # its definition, as a formula
+    health_short: str | None = None  # a column header: "sat.", "zero", "tail"
+    flag: float | None = None  # a step-0 flat share above this is flagged
+    dead_rule: str | None = None  # what "dead" means for a unit
+    map_rule: str | None = None  # what a white cell of the unit map means
 
     def phi(self, x: Array) -> Array:
         return self.functions(x)[0]
@@ -116,25 +117,29 @@ def _tail_edge(dphi, start: float) -> float:
 GELU_TAIL = _tail_edge(lambda x: _gelu(x)[1], -2.0)  # past φ′'s minimum at x ≈ −1.41
 SILU_TAIL = _tail_edge(lambda x: _silu(x)[1], -3.0)  # past φ′'s minimum at x ≈ −2.40
 
+def _tail(name: str, label: str, edge: float, functions) -> Activation:
+    return Activation(
+        name, label, True, False, functions, health="in the negative tail",
+        health_rule=f"pre-activation < {edge:.2f}, where |φ′| < {FLAT_SLOPE:.3f}",
+        health_short="tail", flag=0.25,
+        dead_rule="in the negative tail on every probe example",
+        map_rule=f"pre-activation < {edge:.2f}")
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation(
-        "tanh", "tanh", True, True, 1.0, "saturated", f"|t| > {SATURATED}",
-        f"saturated (|t| > {SATURATION_MAP}) on every probe example",
-        f"|t| > {SATURATION_MAP}", _tanh),
+        "tanh", "tanh", True, True, _tanh, health="saturated", health_rule=f"|t| > {SATURATED}",
+        health_short="sat", flag=0.25,
+        dead_rule=f"saturated (|t| > {SATURATION_MAP}) on every probe example",
+        map_rule=f"|t| > {SATURATION_MAP}"),
+    # half of a zero-mean ReLU layer's outputs are exactly zero: that is health, not a flag
     "relu": Activation(
-        "relu", "ReLU", False, False, 1.0, "zero", "output exactly 0 (pre-activation ≤ 0)",
-        "never positive on the probe batch", "output exactly 0", _relu),
-    "gelu": Activation(
-        "gelu", "GELU", True, False, 0.5, "in the negative tail",
-        f"pre-activation < {GELU_TAIL:.2f}, where |φ′| < {FLAT_SLOPE:.3f}",
-        "in the negative tail on every probe example", f"pre-activation < {GELU_TAIL:.2f}",
-        _gelu),
-    "silu": Activation(
-        "silu", "SiLU", True, False, 0.5, "in the negative tail",
-        f"pre-activation < {SILU_TAIL:.2f}, where |φ′| < {FLAT_SLOPE:.3f}",
-        "in the negative tail on every probe example", f"pre-activation < {SILU_TAIL:.2f}",
-        _silu),
-    "linear": Activation("linear", "linear", True, True, 1.0, None, None, None, None, _linear),
+        "relu", "ReLU", False, False, _relu, health="exactly zero",
+        health_rule="pre-activation ≤ 0", health_short="zero", flag=0.75,
+        dead_rule="never positive on the probe batch", map_rule="output exactly 0"),
+    "gelu": _tail("gelu", "GELU", GELU_TAIL, _gelu),
+    "silu": _tail("silu", "SiLU", SILU_TAIL, _silu),
+    "linear": Activation("linear", "linear", True, True, _linear),
 }
 TAIL_EDGES = {"gelu": GELU_TAIL, "silu": SILU_TAIL}
 

@@ -21,8 +21,8 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
     out = {"predicted": bool(pred.predicted), "reason": pred.reason,
            "sigma_w": pred.sigma_w, "sigma_b": pred.sigma_b, "chi": pred.chi,
            "phase": pred.phase, "grad_ratio_first_last": pred.grad_ratio_first_last,
-           "tanh_std_first": pred.tanh_std[0] if pred.tanh_std else None,
-           "tanh_std_last": pred.tanh_std[-1] if pred.tanh_std else None,
+           "output_std_first": pred.output_std[0] if pred.output_std else None,
+           "output_std_last": pred.output_std[-1] if pred.output_std else None,
            "xi_c": None, "trainable_depth": None}
     if pred.predicted and pred.sigma_w is not None and pred.sigma_b is not None:
         xi = theory.depth_scale(pred.sigma_w, pred.sigma_b)
@@ -62,8 +62,8 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
             "diverged_at": [r["diverged_at"] for r in rows],
         }
         for key in ("initial_batch_loss", "initial_loss", "train_loss", "dev_loss",
-                    "tanh_std_first", "tanh_std_last", "grad_ratio_first_last",
-                    "saturated_last"):
+                    "output_std_first", "output_std_last", "grad_ratio_first_last",
+                    "flat_last"):
             entry[key] = _mean([r[key] for r in rows])
             entry[f"{key}_per_seed"] = [r[key] for r in rows]
         entry["theory"] = theory_for(point.spec, vocab, context)

@@ -24,13 +24,13 @@ TABLES = {
                "act_flat", "act_dead", "agrad_std"),
     "sweep_points": ("sweep", "point", "job", "seed", "axis_1", "value_1", "axis_2", "value_2",
                      "initial_loss", "train_loss", "dev_loss", "status", "diverged_at",
-                     "tanh_std_first", "tanh_std_last", "saturated_last",
+                     "output_std_first", "output_std_last", "flat_last",
                      "grad_ratio_first_last"),
 }
 LAYER_STATS = ("act_mean", "act_std", "act_flat", "act_dead", "agrad_std")
 DIAGNOSTIC_ARRAYS = ("capture_steps", "layer_names", *LAYER_STATS)  # what layers.csv reads
 SWEEP_STATS = ("initial_loss", "train_loss", "dev_loss", "status", "diverged_at",
-               "tanh_std_first", "tanh_std_last", "saturated_last", "grad_ratio_first_last")
+               "output_std_first", "output_std_last", "flat_last", "grad_ratio_first_last")
 
 
 def loss_rows(metrics: Mapping[str, Mapping]) -> Iterator[dict]:

@@ -1,23 +1,29 @@
-"""Mean-field signal propagation: what the step-0 statistics of a random tanh stack should be.
+"""Mean-field signal propagation: what the step-0 statistics of a random stack should be.
 
 Poole et al. 2016 ("Exponential expressivity in deep neural networks through transient chaos")
 and Schoenholz et al. 2017 ("Deep Information Propagation") treat a wide network whose layer-l
 weights are i.i.d. with variance sigma_w^2 / fan_in and biases with variance sigma_b^2. With
-z ~ N(0, 1), the pre-activation variance follows
+z ~ N(0, 1) and φ the layers' activation (initlab.activations), the pre-activation variance
+follows
 
-    q^1 = sigma_w^2 q_in + sigma_b^2,      q^{l+1} = sigma_w^2 E[tanh^2(sqrt(q^l) z)] + sigma_b^2,
+    q^1 = sigma_w^2 q_in + sigma_b^2,      q^{l+1} = sigma_w^2 E[φ^2(sqrt(q^l) z)] + sigma_b^2,
 
-the tanh output has std sqrt(E[tanh^2]), and going backward each layer multiplies the mean
-squared gradient by chi^l = sigma_w^2 E[sech^4(sqrt(q^l) z)] (times fan_out / fan_in where the
-widths differ). At the fixed point q* of the forward map, chi_1 < 1 is the ordered phase
-(signals and gradients shrink with depth), chi_1 > 1 the chaotic one.
+the output has centred std sqrt(E[φ^2] - E[φ]^2), and going backward each layer multiplies
+the mean squared gradient by chi^l = sigma_w^2 E[φ'^2(sqrt(q^l) z)] (times fan_out / fan_in
+where the widths differ). At the fixed point q* of the forward map, chi_1 < 1 is the ordered
+phase (signals and gradients shrink with depth), chi_1 > 1 the chaotic one. Nothing here is
+tanh-specific (Hayou, Doucet & Rousseau 2019 work it out for ReLU-like and smooth φ): ReLU has
+q^{l+1} = sigma_w^2 q^l / 2 + sigma_b^2 and chi = sigma_w^2 / 2 exactly, so its edge of chaos
+is the one point (sqrt(2), 0); GELU and SiLU, with φ'(0) = 1/2, have a critical line whose
+fixed point repels, so every prediction follows the length map from the network's own q^1
+rather than assuming it sits at q*.
 
 `predict_variant` applies this to one resolved variant of the study: sigma_w and sigma_b come
-from each tensor's configured init (the draws of initlab.models.init_tensor), q_in from the
-embedding, and batch norm pins the pre-activation variance at gamma^2 = 1. The output layer
-gives Gaussian logits, hence a predicted step-0 loss. `build_theory` sets the predictions
-beside the step-0 diagnostics of every variant (theory.json); `report_context` turns that into
-what the report's "Theory vs measurement" section shows.
+from each tensor's configured init (the draws of initlab.model.initialization.init_tensor),
+q_in from the embedding, and batch norm pins the pre-activation variance at gamma^2 = 1. The
+output layer gives Gaussian logits, hence a predicted step-0 loss. `build_theory` sets the
+predictions beside the step-0 diagnostics of every variant (theory.json); initlab.report.theory
+turns that into what the report's "Theory vs measurement" section shows.
 
 Every number is deterministic: the Gaussian expectations, the expected log-sum-exp of the
 logits included, are quadratures.
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from initlab import activations
 from initlab.config.variants import VariantSpec, resolve_variant, variant_groups
 from initlab.numbers import finite_or_none, fmt, json_safe
 from initlab.thresholds import SATURATED
@@ -45,55 +52,86 @@ Array = np.ndarray
 
 
 # ------------------------------------------------------------------------ Gaussian expectations
-def _grid(q: float) -> tuple[Array, Array]:
+def _grid(q: float, smooth: bool = True, kink: float = 0.0) -> tuple[Array, Array]:
     """Nodes z and weights w with sum(w * f(z)) = E[f(z)], z ~ N(0, 1), for f = g(sqrt(q) z).
 
-    The integrands are analytic with their nearest complex singularity (the poles of tanh at
-    ±i pi/2) at distance pi / (2 sqrt(q)) from the real axis, so the trapezoid rule with a step
-    well below that converges geometrically (error ~ exp(-pi^2 / (h sqrt(q))) < 1e-12 here).
-    Gauss-Hermite quadrature, the textbook choice, is exact for polynomials but not for a
-    near-step: with 100 nodes it misses E[tanh^2] by 1 % at q = 31, where the shallow
-    randn-everywhere network starts.
+    The smooth integrands are analytic with their nearest complex singularity (the poles of
+    tanh at ±i pi/2, of the sigmoid at ±i pi) at distance >= pi / (2 sqrt(q)) from the real
+    axis, so the trapezoid rule with a step well below that converges geometrically (error
+    ~ exp(-pi^2 / (h sqrt(q))) < 1e-12 here). Gauss-Hermite quadrature, the textbook choice,
+    is exact for polynomials but not for a near-step: with 100 nodes it misses E[tanh^2] by
+    1 % at q = 31, where the shallow randn-everywhere network starts. ReLU's kink (at
+    z = `kink`) falls midway between two nodes of a finer grid (the midpoint rule), where a
+    jump of φ' costs nothing and the integrands' one-sided slopes are small: error < 1e-6.
     """
-    h = min(0.1, 0.3 / math.sqrt(max(q, 1e-12)))
+    # (the step stops shrinking at 1e-4, q ~ 1e7: a runaway trajectory, which only needs to
+    # be seen running away, would otherwise ask for a grid of unbounded size)
+    h = max(min(0.1, 0.3 / math.sqrt(max(q, 1e-12))), 1e-4)
+    if not smooth:
+        return _trapezoid(min(h, 0.005), 9.0, midpoint=True, center=kink)
     return _trapezoid(h, 9.0)
 
 
-def _trapezoid(h: float, half_width: float) -> tuple[Array, Array]:
-    z = np.arange(-half_width, half_width + h / 2, h)
+def _trapezoid(h: float, half_width: float, midpoint: bool = False,
+               center: float = 0.0) -> tuple[Array, Array]:
+    n = math.ceil(half_width / h)
+    # z = center is a node, or (midpoint) the edge between two
+    k = np.arange(-n, n) + 0.5 if midpoint else np.arange(-n, n + 1)
+    z = center + h * k
     w = np.exp(-0.5 * z * z) * (h / math.sqrt(2 * math.pi))
     return z, w / w.sum()
 
 
-def gaussian_mean(f: Callable[[Array], Array], q: float, mu: float = 0.0) -> float:
+def gaussian_mean(f: Callable[[Array], Array], q: float, mu: float = 0.0,
+                  smooth: bool = True) -> float:
     """E[f(mu + sqrt(q) z)], z ~ N(0, 1)."""
     if q <= 0:
         return float(f(np.array([mu]))[0])
-    z, w = _grid(q)
+    z, w = _grid(q, smooth)
     return float(np.dot(w, f(mu + math.sqrt(q) * z)))
 
 
-def _sech2(x: Array) -> Array:
-    return 1.0 - np.tanh(x) ** 2
+def moments(activation: str, q: float, mu: float = 0.0) -> tuple[float, float]:
+    """(E[φ(h)], E[φ(h)^2]) for h ~ N(mu, q)."""
+    act = activations.activation(activation)
+    z_values = _values(act, q, mu)
+    if z_values is None:
+        value = float(act.phi(np.array([mu]))[0])
+        return value, value * value
+    z, w, x = z_values
+    phi = act.phi(x)
+    return float(np.dot(w, phi)), float(np.dot(w, phi * phi))
 
 
-def tanh_moments(q: float, mu: float = 0.0) -> tuple[float, float]:
-    """(E[tanh(h)], E[tanh^2(h)]) for h ~ N(mu, q)."""
-    return gaussian_mean(np.tanh, q, mu), gaussian_mean(lambda x: np.tanh(x) ** 2, q, mu)
+def slope_moment(activation: str, q: float, mu: float = 0.0) -> float:
+    """E[φ'(h)^2] for h ~ N(mu, q): the backward factor before sigma_w^2 (the limit q -> 0+
+    at q = 0, so that ReLU's is 1/2 there, not its value at the kink)."""
+    act = activations.activation(activation)
+    if q <= 0:  # a point mass; at a kink, the mean of the one-sided limits
+        side = np.array([mu - 1e-12, mu + 1e-12]) if not act.smooth else np.array([mu])
+        return float(np.mean(act.dphi(side) ** 2))
+    z, w, x = _values(act, q, mu)
+    return float(np.dot(w, act.dphi(x) ** 2))
 
 
-def sech4_mean(q: float, mu: float = 0.0) -> float:
-    """E[tanh'(h)^2] = E[sech^4(h)] for h ~ N(mu, q): the backward factor before sigma_w^2."""
-    return gaussian_mean(lambda x: _sech2(x) ** 2, q, mu)
+def curvature_moment(activation: str, q: float, mu: float = 0.0) -> float:
+    """E[φ(h) φ''(h)]: the length map's slope is sigma_w^2 (E[φ'^2] + E[φ φ''])."""
+    act = activations.activation(activation)
+    z, w, x = _values(act, max(q, 1e-12), mu)
+    return float(np.dot(w, act.phi(x) * act.d2phi(x)))
 
 
-def saturated_share(q: float, mu: float = 0.0, threshold: float = SATURATED) -> float:
-    """P(|tanh(h)| > threshold) for h ~ N(mu, q), in closed form."""
-    edge = math.atanh(threshold)
+def _values(act, q: float, mu: float):
     if q <= 0:
-        return float(abs(mu) > edge)
-    s = math.sqrt(2 * q)
-    return 0.5 * (math.erfc((edge - mu) / s) + math.erfc((edge + mu) / s))
+        return None
+    # the kink of a non-smooth φ (ReLU's, at 0) sits at z = -mu / sqrt(q)
+    z, w = _grid(q, act.smooth, kink=-mu / math.sqrt(q))
+    return z, w, mu + math.sqrt(q) * z
+
+
+def length_map(activation: str, sigma_w: float, sigma_b: float, q: float) -> float:
+    """q^{l+1} = sigma_w^2 E[φ^2(sqrt(q^l) z)] + sigma_b^2."""
+    return sigma_w**2 * moments(activation, q)[1] + sigma_b**2
 
 
 # --------------------------------------------------------------------- the order-to-chaos picture
@@ -127,25 +165,50 @@ def _root(f: Callable[[float], float], lo: float, hi: float, tol: float = 1e-12)
     return x
 
 
-def fixed_point_q(sigma_w: float, sigma_b: float) -> float:
-    """q* = sigma_w^2 E[tanh^2(sqrt(q*) z)] + sigma_b^2, the variance deep layers settle at.
+Q_UNBOUNDED = 1e8  # a trajectory past this grows without bound (no fixed point above it)
+Q_VANISHED = 1e-14  # one below this dies out: q* = 0
 
-    The map is concave in q, so the positive root is unique; with sigma_b = 0 and
-    sigma_w <= 1 the only fixed point is q* = 0 (the signal dies out).
+
+def fixed_point_q(sigma_w: float, sigma_b: float, activation: str = "tanh",
+                  q_start: float = 1.0) -> float | None:
+    """The q* that the length map settles at when iterated from q_start; None when q grows
+    without bound (ReLU above sigma_w = sqrt(2), linear above 1).
+
+    The map is increasing in q, so the trajectory moves monotonically to the nearest fixed
+    point on the side the map points to. For tanh (concave) that is the unique root from any
+    start, 0 when sigma_b = 0 and sigma_w <= 1. GELU and SiLU can have a second, repelling
+    root; following the trajectory from the network's own q^1 settles on the attracting one
+    (or finds none), where assuming q* would pick the wrong one. ReLU at its critical point
+    (sqrt(2), 0) keeps every q: q_start itself.
     """
-    if sigma_b == 0 and sigma_w <= 1 + 1e-9:
-        return 0.0
-
     def excess(q: float) -> float:
-        return sigma_w**2 * tanh_moments(q)[1] + sigma_b**2 - q
+        return length_map(activation, sigma_w, sigma_b, q) - q
 
-    lo = 1e-12 if sigma_b == 0 else 0.0
-    return _root(excess, lo, sigma_w**2 + sigma_b**2 + 1e-12)
+    start = excess(q_start)
+    if abs(start) <= 1e-9 * q_start:
+        return q_start
+    if start < 0:  # shrinking: the fixed point is below
+        lo = q_start
+        while excess(lo) < 0:
+            lo /= 4
+            if lo < Q_VANISHED:
+                return 0.0
+        return _root(excess, lo, min(4 * lo, q_start))
+    hi = q_start
+    while excess(hi) > 0:
+        hi *= 4
+        if hi > Q_UNBOUNDED:
+            return None
+    return _root(excess, max(hi / 4, q_start), hi)
 
 
-def chi1(sigma_w: float, sigma_b: float) -> float:
-    """chi_1 = sigma_w^2 E[sech^4(sqrt(q*) z)] at the fixed point: < 1 ordered, > 1 chaotic."""
-    return sigma_w**2 * sech4_mean(fixed_point_q(sigma_w, sigma_b))
+def chi1(sigma_w: float, sigma_b: float, activation: str = "tanh",
+         q_start: float = 1.0) -> float:
+    """chi_1 = sigma_w^2 E[φ'^2(sqrt(q*) z)] at the fixed point reached from q_start: < 1
+    ordered, > 1 chaotic. Where q grows without bound, the limit along the way (sigma_w^2 / 2
+    for ReLU and for GELU/SiLU, which become ReLU at large q; sigma_w^2 for linear)."""
+    q = fixed_point_q(sigma_w, sigma_b, activation, q_start)
+    return sigma_w**2 * slope_moment(activation, Q_UNBOUNDED if q is None else q)
 
 
 def phase(chi: float, tolerance: float = CRITICAL_TOLERANCE) -> str:
@@ -155,64 +218,107 @@ def phase(chi: float, tolerance: float = CRITICAL_TOLERANCE) -> str:
     return "ordered" if chi < 1 else "chaotic"
 
 
-def critical_sigma_w(sigma_b: float) -> float:
-    """The sigma_w where chi_1 = 1 for this sigma_b (1 for sigma_b = 0)."""
-    hi = 2.0
-    while chi1(hi, sigma_b) <= 1.0:
-        hi *= 2
-        if hi > 1e4:
-            raise ValueError(f"no critical sigma_w below 1e4 for sigma_b = {sigma_b}")
-    return _root(lambda s: chi1(s, sigma_b) - 1.0, 1e-3, hi, tol=1e-9)
+@dataclass(frozen=True)
+class CriticalPoint:
+    """Where chi_1 = 1 at a fixed point of the length map, for one sigma_b."""
+
+    sigma_w: float | None  # None: no critical gain at this sigma_b
+    q: float | None  # the fixed point there (0 at sigma_b = 0: the q* -> 0 limit)
+    slope: float | None  # the length map's slope there: > 1, the fixed point repels
+    reason: str | None = None  # why there is none
 
 
-def _correlation_grid(q: float) -> tuple[Array, Array, Array]:
+def critical_point(sigma_b: float, activation: str = "tanh") -> CriticalPoint:
+    """The edge of chaos at `sigma_b`: sigma_w and q* with chi_1 = 1 and q* a fixed point.
+
+    With sigma_w^2 = 1 / E[φ'^2(q)], q is a fixed point where E[φ^2] / E[φ'^2] + sigma_b^2 = q.
+    At sigma_b = 0 that is the q -> 0 limit, sigma_w = 1 / φ'(0): 1 for tanh and linear,
+    sqrt(2) for ReLU, 2 for GELU and SiLU (Hayou et al. 2019). For ReLU and linear the ratio
+    is q itself, so at sigma_b > 0 there is no critical point: ReLU's edge of chaos is the one
+    point (sqrt(2), 0). For GELU and SiLU the root exists, and the slope of the length map
+    there, 1 + E[φφ''] / E[φ'^2], exceeds 1: the fixed point on the critical line repels.
+    """
+    act = activations.activation(activation)
+    if sigma_b == 0:  # the q* -> 0 limit: 1 / sqrt(E[φ'^2]) at vanishing q
+        return CriticalPoint(1.0 / math.sqrt(slope_moment(activation, 0.0)), 0.0, 1.0)
+
+    def gap(q: float) -> float:
+        return moments(activation, q)[1] / slope_moment(activation, q) + sigma_b**2 - q
+
+    hi = max(1.0, 4 * sigma_b**2)
+    while gap(hi) > 0:
+        hi *= 4
+        if hi > Q_UNBOUNDED:
+            return CriticalPoint(None, None, None, (
+                f"no critical gain at σ_b = {sigma_b:g}: for {act.label} E[φ²] / E[φ′²] = q, "
+                "so at χ₁ = 1 the variance grows by σ_b² at every layer and has no fixed "
+                "point; the edge of chaos is the single point σ_b = 0"))
+    q = _root(gap, 1e-12, hi, tol=1e-12)
+    slope_m = slope_moment(activation, q)
+    return CriticalPoint(math.sqrt(1.0 / slope_m), q,
+                         1.0 + curvature_moment(activation, q) / slope_m)
+
+
+def critical_sigma_w(sigma_b: float, activation: str = "tanh") -> float | None:
+    """The sigma_w where chi_1 = 1 for this sigma_b (1 / φ'(0) for sigma_b = 0), or None."""
+    return critical_point(sigma_b, activation).sigma_w
+
+
+def _correlation_grid(q: float, smooth: bool) -> tuple[Array, Array, Array]:
     # coarser than _grid: the error, ~exp(-pi^2 / (h sqrt(q))), stays below 1e-8 on a grid
-    # with a quarter of the points in each dimension
-    z, w = _trapezoid(min(0.15, 0.5 / math.sqrt(max(q, 1e-12))), 7.0)
+    # with a quarter of the points in each dimension (ReLU: midpoints, about 1e-5 at h = 0.02)
+    h = max(min(0.15, 0.5 / math.sqrt(max(q, 1e-12))), 2e-3)
+    z, w = _trapezoid(h, 7.0) if smooth else _trapezoid(min(h, 0.02), 7.0, midpoint=True)
     z1, z2 = np.meshgrid(z, z, indexing="ij")
     return z1, z2, np.outer(w, w)
 
 
-def _pair_mean(f: Callable[[Array], Array], q: float, c: float) -> float:
+def _pair_mean(f: Callable[[Array], Array], q: float, c: float, smooth: bool = True) -> float:
     """E[f(u1) f(u2)] for (u1, u2) Gaussian with variances q and correlation c."""
-    z1, z2, w = _correlation_grid(q)
+    z1, z2, w = _correlation_grid(q, smooth)
     s = math.sqrt(q)
     u1 = s * z1
     u2 = s * (c * z1 + math.sqrt(max(1.0 - c * c, 0.0)) * z2)
     return float(np.sum(w * f(u1) * f(u2)))
 
 
-def depth_scale(sigma_w: float, sigma_b: float) -> float:
-    """Schoenholz et al.'s correlation depth scale xi_c = -1 / ln chi_c (inf at criticality).
+def depth_scale(sigma_w: float, sigma_b: float, activation: str = "tanh",
+                q_start: float = 1.0) -> float | None:
+    """Schoenholz et al.'s correlation depth scale xi_c = -1 / ln chi_c (inf at criticality);
+    None where it is not defined: the variance grows without bound (no fixed point).
 
-    chi_c = sigma_w^2 E[tanh'(u1) tanh'(u2)] at the stable fixed point c* of the correlation
-    map: c* = 1 in the ordered phase (where chi_c = chi_1), c* < 1 in the chaotic phase (c* = 0
-    when sigma_b = 0, tanh being odd). Trainable depth is about 6 xi_c in their experiments.
+    chi_c = sigma_w^2 E[φ'(u1) φ'(u2)] at the stable fixed point c* of the correlation map:
+    c* = 1 in the ordered phase (where chi_c = chi_1), c* < 1 in the chaotic phase (c* = 0
+    for an odd φ at sigma_b = 0). Trainable depth is about 6 xi_c in their experiments.
     """
-    chi = chi1(sigma_w, sigma_b)
+    act = activations.activation(activation)
+    q = fixed_point_q(sigma_w, sigma_b, activation, q_start)
+    if q is None:
+        return None
+    chi = sigma_w**2 * slope_moment(activation, q)
     if chi <= 0.0:  # sigma_w = 0: every input maps to the same output at once
         return 0.0
-    if chi <= 1.0:
-        return math.inf if chi == 1.0 else -1.0 / math.log(chi)
-    q = fixed_point_q(sigma_w, sigma_b)
-    if sigma_b == 0:
+    if chi <= 1.0 or q == 0.0:
+        return math.inf if chi >= 1.0 else -1.0 / math.log(chi)
+
+    def excess(c: float) -> float:
+        return (sigma_w**2 * _pair_mean(act.phi, q, c, act.smooth) + sigma_b**2) / q - c
+
+    top = 1.0 - 1e-6
+    if act.odd and sigma_b == 0:
         c_star = 0.0
     else:
-        def excess(c: float) -> float:
-            return (sigma_w**2 * _pair_mean(np.tanh, q, c) + sigma_b**2) / q - c
-
-        top = 1.0 - 1e-6
         # just below c = 1 the map lies below the diagonal when chaotic; if rounding says
         # otherwise chi_1 is within rounding of 1: critical, infinite depth scale
         c_star = _root(excess, 0.0, top, tol=1e-10) if excess(top) < 0 else 1.0
-    chi_c = sigma_w**2 * _pair_mean(_sech2, q, c_star)
+    chi_c = sigma_w**2 * _pair_mean(act.dphi, q, c_star, act.smooth)
     return math.inf if chi_c >= 1.0 else -1.0 / math.log(chi_c)
 
 
 # ------------------------------------------------------------------------- one variant, forward
 @dataclass(frozen=True)
 class VariantPrediction:
-    """The mean-field prediction for one variant; lists run over the tanh layers."""
+    """The mean-field prediction for one variant; lists run over the activation layers."""
 
     predicted: bool
     reason: str | None = None  # why not predicted (predicted False)
@@ -223,8 +329,10 @@ class VariantPrediction:
     mean: list[float] = field(default_factory=list)  # pre-activation mean ("ones" biases)
     sigma_w_layers: list[float] = field(default_factory=list)
     chi_layers: list[float | None] = field(default_factory=list)  # backward factor into layer
-    tanh_std: list[float] = field(default_factory=list)
-    saturated: list[float] = field(default_factory=list)
+    activation: str = "tanh"
+    output_std: list[float] = field(default_factory=list)  # centred std of φ's output
+    output_rms: list[float] = field(default_factory=list)  # sqrt(E[φ^2]), the length map's
+    flat: list[float | None] = field(default_factory=list)  # the activation's health share
     grad_std_rel_last: list[float] = field(default_factory=list)
     grad_ratio_first_last: float | None = None
     logit_var: float | None = None
@@ -232,6 +340,8 @@ class VariantPrediction:
     chi: float | None = None  # chi_1 at the fixed point of (sigma_w, sigma_b)
     phase: str | None = None
     depth_scale: float | None = None
+    fixed_point: float | None = None  # q* reached from q^1 (None: q grows without bound)
+    critical: dict = field(default_factory=dict)  # CriticalPoint at sigma_b, as a dict
     notes: dict[str, str] = field(default_factory=dict)  # quantity -> why it is null
     caveats: list[str] = field(default_factory=list)  # predicted, but see here
 
@@ -338,8 +448,9 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
     b_mean, b_var = bias_moments(init["hidden_bias"])
     notes: dict[str, str] = {}
 
-    # forward: per layer the pre-activation N(mean, q), then the tanh output's moments
-    sigmas, qs, means, stds, sats, m2s, vars_ = [], [], [], [], [], [], []
+    act = spec.activation
+    # forward: per layer the pre-activation N(mean, q), then the output's moments
+    sigmas, qs, means, stds, rms, sats, m2s, vars_ = [], [], [], [], [], [], [], []
     m2_prev = q_in  # second moment of the layer's input: E[(w.x)^2] = sigma_w^2 E[x^2]
     for fan_in, fan_out in hidden:
         sigma_w = weight_sigma(init["hidden_weight"], fan_in, fan_out)
@@ -347,17 +458,18 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
             q, mean = 1.0, 0.0  # batch statistics at step 0; gamma = 1, beta = 0
         else:
             q, mean = sigma_w**2 * m2_prev + b_var, b_mean
-        m1, m2 = tanh_moments(q, mean)
+        m1, m2 = moments(act, q, mean)
         sigmas.append(sigma_w)
         qs.append(q)
         means.append(mean)
         stds.append(math.sqrt(max(m2 - m1 * m1, 0.0)))
-        sats.append(saturated_share(q, mean))
+        rms.append(math.sqrt(m2))
+        sats.append(activations.flat_share(act, q, mean))
         m2s.append(m2)
         vars_.append(max(m2 - m1 * m1, 0.0))
         m2_prev = m2
 
-    # backward: the mean squared gradient at tanh output l-1 is chi^l times that at output l
+    # backward: the mean squared gradient at output l-1 is chi^l times that at output l
     chis: list[float | None] = [None]
     caveats = []
     if spec.batchnorm and len(hidden) > 1:
@@ -369,10 +481,10 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
             "input than predicted")
     for k in range(1, len(hidden)):
         fan_in, fan_out = hidden[k]
-        factor = sigmas[k] ** 2 * (fan_out / fan_in) * sech4_mean(qs[k], means[k])
+        factor = sigmas[k] ** 2 * (fan_out / fan_in) * slope_moment(act, qs[k], means[k])
         if spec.batchnorm:
             # batch norm divides the gradient by the batch std of the Linear's output,
-            # sigma_w * std(tanh output below): sigma_w cancels, 1 / Var(tanh) remains
+            # sigma_w * std(output below): sigma_w cancels, 1 / Var(output) remains
             linear_var = sigmas[k] ** 2 * vars_[k - 1]
             factor = factor / linear_var if linear_var > 0 else math.nan
         chis.append(factor)
@@ -383,9 +495,10 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
         ratio = rel[0] if math.isfinite(rel[0]) else None
     else:
         ratio = None
-        notes["grad_ratio_first_last"] = "one tanh layer: its first and last layer are the same"
+        notes["grad_ratio_first_last"] = ("one hidden layer: its first and last layer are the "
+                                          "same")
 
-    # output layer: every logit is N(bias mean, sigma_wo^2 E[tanh^2] + sigma_bo^2); a bias
+    # output layer: every logit is N(bias mean, sigma_wo^2 E[φ^2] + sigma_bo^2); a bias
     # constant across classes shifts every logit alike and leaves the softmax unchanged
     sigma_wo = weight_sigma(init["output_weight"], out_in, out_out)
     _, bo_var = bias_moments(init["output_bias"])
@@ -396,7 +509,8 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
     # sigma_b); with one layer, that layer's
     sigma_w = sigmas[1] if len(sigmas) > 1 else sigmas[0]
     sigma_b = math.sqrt(b_var)
-    chi = ph = xi = None
+    chi = ph = xi = q_star = None
+    critical: dict = {}
     if spec.batchnorm:
         notes["phase"] = ("batch norm sets the pre-activation variance to 1 at every layer, so "
                           "there is no fixed point q* of sigma_w and sigma_b to be ordered or "
@@ -405,15 +519,34 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
         notes["phase"] = ("a constant (`ones`) bias is not a zero-mean random bias; the "
                           "phase diagram of sigma_w and sigma_b does not place it")
     else:
-        chi = chi1(sigma_w, sigma_b)
+        # from the network's own q^1: a repelling fixed point (GELU, SiLU) is not assumed
+        q_star = fixed_point_q(sigma_w, sigma_b, act, qs[0])
+        chi = chi1(sigma_w, sigma_b, act, qs[0])
         ph = phase(chi)
-        xi = depth_scale(sigma_w, sigma_b)
+        xi = depth_scale(sigma_w, sigma_b, act, qs[0])
+        point = critical_point(sigma_b, act)
+        critical = {"sigma_w": point.sigma_w, "q": point.q, "slope": point.slope,
+                    "reason": point.reason}
+        label = activations.activation(act).label
+        if q_star is None:
+            notes["fixed_point"] = (f"no fixed point: from q¹ = {qs[0]:.3g} the {label} length "
+                                    f"map grows without bound (χ₁ → {chi:.3g} along the way)")
+            notes["depth_scale"] = "not defined without a fixed point of the length map"
+        elif q_star == 0.0:
+            notes["fixed_point"] = (f"q* = 0: the signal dies out with depth (σ_b = 0 and "
+                                    f"σ_w below {label}'s critical "
+                                    f"{critical_sigma_w(0.0, act):.3g})")
+        if act == "relu" and sigma_b == 0 and abs(sigma_w**2 / 2 - 1) < 1e-9:
+            notes["fixed_point"] = ("every q is a fixed point: ReLU at its critical point "
+                                    "(√2, 0) keeps the variance it is given")
 
     return VariantPrediction(
         predicted=True, sigma_w=sigma_w, sigma_b=sigma_b, q_in=q_in, q=qs, mean=means,
-        sigma_w_layers=sigmas, chi_layers=chis, tanh_std=stds, saturated=sats,
+        sigma_w_layers=sigmas, chi_layers=chis, activation=act, output_std=stds,
+        output_rms=rms, flat=sats,
         grad_std_rel_last=rel, grad_ratio_first_last=ratio, logit_var=logit_var,
-        initial_loss=initial_loss, chi=chi, phase=ph, depth_scale=xi, notes=notes,
+        initial_loss=initial_loss, chi=chi, phase=ph, depth_scale=xi, fixed_point=q_star,
+        critical=critical, notes=notes,
         caveats=caveats)
 
 
@@ -434,7 +567,7 @@ def compare(predicted: float | None, per_seed) -> dict:
 def step0_measurements(diag: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     """The step-0 capture of a diagnostics.npz: per-seed arrays [S, L] (None without one).
 
-    `agrad_std` is the std of dL/d(tanh output) over the probe examples and units, with L the
+    `agrad_std` is the std of dL/d(activation output) over the probe examples and units, with L the
     mean loss over the probe batch: the 1 / N of the mean scales every layer alike, so the
     ratios between layers compare with the theory's directly.
     """
@@ -462,10 +595,11 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
         notes["measured"] = "no step-0 capture in the diagnostics (diagnostics.steps lacks 0)"
     names = ([str(n) for n in np.asarray(diag["layer_names"]).tolist()]
              if diag is not None and "layer_names" in diag
-             else [f"tanh{i}" for i in range(spec.depth)])
+             else [f"{spec.activation}{i}" for i in range(spec.depth)])
     n_layers = spec.depth
     if len(names) != n_layers:
-        raise ValueError(f"variant {spec.name}: the diagnostics have {len(names)} tanh layers, "
+        raise ValueError(f"variant {spec.name}: the diagnostics have {len(names)} activation "
+                         f"layers, "
                          f"the config declares depth {n_layers}")
 
     def per_seed(key: str, layer: int) -> list:
@@ -481,8 +615,8 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
             "q": p.q[i] if p else None,
             "sigma_w": p.sigma_w_layers[i] if p else None,
             "chi": finite_or_none(p.chi_layers[i]) if p else None,
-            "tanh_std": compare(p.tanh_std[i] if p else None, per_seed("act_std", i)),
-            "saturated": compare(p.saturated[i] if p else None, per_seed("act_flat", i)),
+            "output_std": compare(p.output_std[i] if p else None, per_seed("act_std", i)),
+            "flat": compare(p.flat[i] if p else None, per_seed("act_flat", i)),
             "grad_std_rel_last": compare(p.grad_std_rel_last[i] if p else None,
                                          [] if grad_rel is None else grad_rel[:, i].tolist()),
         })
@@ -498,6 +632,7 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
         "depth": spec.depth,
         "width": spec.width,
         "batchnorm": spec.batchnorm,
+        "activation": spec.activation,
         "predicted": prediction.predicted,
         "reason": prediction.reason,
         "sigma_w": prediction.sigma_w,
@@ -506,6 +641,8 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
         "chi": prediction.chi,
         "phase": prediction.phase,
         "depth_scale": None if xi is None or not math.isfinite(xi) else xi,
+        "fixed_point": prediction.fixed_point,
+        "critical": dict(prediction.critical),
         "logit_var": prediction.logit_var,
         "layers": layers,
         "grad_ratio_first_last": first_last,
@@ -515,33 +652,44 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
     }
 
 
-def phase_curve(sigma_b: float, sigma_w: Array) -> dict:
-    """chi_1 and xi_c along `sigma_w` at one sigma_b, with the critical sigma_w."""
-    chis = [chi1(float(s), sigma_b) for s in sigma_w]
-    xis = [depth_scale(float(s), sigma_b) for s in sigma_w]
-    return {"sigma_b": sigma_b, "sigma_w": [float(s) for s in sigma_w], "chi": chis,
-            "xi_c": [x if math.isfinite(x) else None for x in xis],
-            "critical_sigma_w": critical_sigma_w(sigma_b)}
+def phase_curve(sigma_b: float, sigma_w: Array, activation: str = "tanh",
+                q_in: float = 1.0) -> dict:
+    """chi_1 and xi_c along `sigma_w` at one sigma_b for one activation, each at the fixed
+    point reached from q^1 = sigma_w^2 q_in + sigma_b^2 (unit-variance inputs, as the study's
+    N(0, 1) embeddings), with the critical sigma_w (None where there is none)."""
+    chis, xis = [], []
+    for value in sigma_w:
+        start = max(float(value) ** 2 * q_in + sigma_b**2, 1e-12)
+        chis.append(chi1(float(value), sigma_b, activation, start))
+        xis.append(depth_scale(float(value), sigma_b, activation, start))
+    point = critical_point(sigma_b, activation)
+    return {"activation": activation, "sigma_b": sigma_b,
+            "sigma_w": [float(v) for v in sigma_w], "chi": chis,
+            "xi_c": [x if x is not None and math.isfinite(x) else None for x in xis],
+            "critical_sigma_w": point.sigma_w, "critical_q": point.q,
+            "critical_slope": point.slope, "critical_note": point.reason}
 
 
 def phase_diagram(entries: Mapping[str, dict]) -> dict:
-    """chi_1(sigma_w) for every sigma_b the placed variants use; the first curve is the one of
-    the most variants (deep ones first), and its keys sit at the top level (theory.json)."""
+    """chi_1(sigma_w) for every (activation, sigma_b) the placed variants use; the first curve
+    is the one of the most variants (deep ones first), and its keys sit at the top level
+    (theory.json)."""
     placed = {name: e for name, e in entries.items() if e["chi"] is not None}
-    by_b: dict[float, list[str]] = {}
+    by_key: dict[tuple[str, float], list[str]] = {}
     for name, e in placed.items():
-        by_b.setdefault(round(e["sigma_b"], 12), []).append(name)
-    if not by_b:
-        by_b = {0.0: []}
-    order = sorted(by_b, key=lambda b: (-sum(placed[n]["depth"] > 1 for n in by_b[b]),
-                                        -len(by_b[b]), b))
+        by_key.setdefault((e.get("activation", "tanh"), round(e["sigma_b"], 12)),
+                          []).append(name)
+    if not by_key:
+        by_key = {("tanh", 0.0): []}
+    order = sorted(by_key, key=lambda k: (-sum(placed[n]["depth"] > 1 for n in by_key[k]),
+                                          -len(by_key[k]), k[1], k[0]))
     top = max([3.0] + [1.15 * placed[n]["sigma_w"] for n in placed])
     axis = np.linspace(0.0, top, PHASE_POINTS)[1:]
     curves = []
-    for b in order:
-        curve = phase_curve(b, axis)
+    for activation, b in order:
+        curve = phase_curve(b, axis, activation)
         curve["variants"] = {n: {"sigma_w": placed[n]["sigma_w"], "chi": placed[n]["chi"],
-                                 "phase": placed[n]["phase"]} for n in by_b[b]}
+                                 "phase": placed[n]["phase"]} for n in by_key[(activation, b)]}
         curves.append(curve)
     return {**curves[0], "tolerance": CRITICAL_TOLERANCE, "curves": curves,
             "not_placed": {name: e["notes"].get("phase") or e["reason"] or "not predicted"
@@ -565,8 +713,8 @@ def build_theory(config: dict, vocab_size: int, context_size: int,
         per_seed = (summary.get("initial_loss") or {}).get("per_seed")
         entries[name] = entry = variant_entry(prediction, spec, group_of.get(name),
                                               diagnostics[name], per_seed)
-        errors = [layer["tanh_std"]["rel_error"] for layer in entry["layers"]]
-        log.info("%s: %s; tanh-std error per layer %s; gradient first/last %s; step-0 loss "
+        errors = [layer["output_std"]["rel_error"] for layer in entry["layers"]]
+        log.info("%s: %s; output-std error per layer %s; gradient first/last %s; step-0 loss "
                  "%s predicted, %s measured", name,
                  f"phase {entry['phase']}" if entry["predicted"] else
                  f"not predicted ({entry['reason']})",

@@ -157,7 +157,8 @@ def variant_groups(config: dict) -> list[VariantGroup]:
     """The groups of the selected variants, from `groups:` or derived from the architectures.
 
     Derived groups hold every selected variant of one architecture (family, depth, width,
-    activation), in declaration order, named like `deep_5x100` (`deep_5x100_relu`); a group with no selected member is dropped.
+    activation), in declaration order, named like `deep_5x100` (`deep_5x100_relu`); a group
+    with no selected member is dropped.
     """
     selected = selected_variants(config)
     declared = config.get("groups") or {}

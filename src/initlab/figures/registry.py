@@ -42,12 +42,17 @@ VARIANT_FIGURES: dict[str, FigureInfo] = _registry(
                "loss of a uniform prediction, -ln(1/V); dash-dotted lines mark learning-rate "
                "changes and red dashed lines a seed whose loss stopped being finite (diverged)."),
     FigureInfo("activations", "Activations",
-               "Histograms of every tanh layer's output on a fixed probe batch at each captured "
-               "step (all seeds pooled). The legend gives each layer's standard deviation and "
-               f"the share of saturated units (|t| > {SATURATED}), both averaged over seeds. "
-               "Healthy layers spread over (-1, 1) without piling up at ±1."),
+               "Histograms of every activation layer's output on a fixed probe batch at each "
+               "captured step (all seeds pooled), on a range that fits the activation (tanh "
+               "[-1, 1]; ReLU, GELU, SiLU from their lower bound to 4 stds above the largest "
+               "mean, log density). The legend gives each layer's standard deviation and the "
+               "share of units where the activation passes almost no gradient, by its own "
+               f"measure (tanh: saturated, |t| > {SATURATED}; ReLU: exactly zero; GELU/SiLU: in "
+               "the negative tail), both averaged over seeds. Healthy tanh layers spread over "
+               "(-1, 1) without piling up at ±1; healthy ReLU layers are about half zeros."),
     FigureInfo("gradients", "Activation gradients",
-               "Histograms of the gradient of the loss with respect to every tanh layer's output "
+               "Histograms of the gradient of the loss with respect to every activation layer's "
+               "output "
                "at each captured step, for one seed (the first that did not diverge); the "
                "legend's std is the mean over seeds. With a good gain the layers' gradient "
                "distributions have similar widths."),
@@ -56,11 +61,13 @@ VARIANT_FIGURES: dict[str, FigureInfo] = _registry(
                "output) at each captured step, for one seed. The legend gives the gradient std "
                "and the grad:data ratio std(grad)/std(weight), averaged over seeds."),
     FigureInfo("saturation", "Saturation map",
-               "For 32 probe examples (rows) and every neuron (columns) of each tanh layer, "
-               f"white where |h| > {SATURATION_MAP}, at each captured step (one seed). A white "
-               "column is a neuron saturated for every example: its gradient is (almost) zero. "
-               "The panel titles give the share of white cells and of such dead neurons (over "
-               "the whole probe batch)."),
+               "For 32 probe examples (rows) and every neuron (columns) of each activation "
+               "layer, white where the unit passes (almost) no gradient, by the activation's own "
+               f"measure (tanh: |h| > {SATURATION_MAP}; ReLU: exactly zero; GELU/SiLU: in the "
+               "negative tail), at each captured step (one seed). A white column is a neuron "
+               "flat for every example: a dead unit. The panel titles give the share of white "
+               "cells and of dead neurons (over the whole probe batch); a linear stack has no "
+               "map."),
     FigureInfo("update_ratio", "Update:data ratio",
                "log10(lr · std(grad) / std(weight)) of every weight matrix over training, "
                "averaged over seeds; recorded every step early in training and at an interval "
@@ -87,12 +94,14 @@ CROSS_FIGURES: dict[str, FigureInfo] = _registry(
 GROUP_FIGURES: dict[str, FigureInfo] = _registry(
     FigureInfo("activations", "Activations side by side",
                "Every variant of the group side by side (columns) on shared axes, one row per "
-               "captured step: histograms of every tanh layer's output (all seeds pooled). The "
-               "legend gives each layer's std and the share of saturated units "
-               f"(|t| > {SATURATED}), averaged over seeds."),
+               "captured step: histograms of every activation layer's output (all seeds "
+               "pooled). The legend gives each layer's std and the share of units flat by the "
+               f"activation's own measure (tanh: saturated, |t| > {SATURATED}; ReLU: exactly "
+               "zero; GELU/SiLU: in the negative tail), averaged over seeds."),
     FigureInfo("gradients", "Activation gradients side by side",
                "Every variant of the group side by side (columns) on shared axes, one row per "
-               "captured step: histograms of the gradient of every tanh layer's output (one seed "
+               "captured step: histograms of the gradient of every activation layer's output "
+               "(one seed "
                "each, the first that did not diverge; log density axis). The legend's std is "
                "the mean over seeds; similar widths across layers mean the gradient neither "
                "vanishes nor explodes with depth."),
@@ -107,15 +116,18 @@ VARIANCE_FIGURE = FigureInfo(
 
 THEORY_FIGURES: dict[str, FigureInfo] = _registry(
     FigureInfo("layer_stats", "Theory beside measurement, per layer",
-               "One row per group of variants: the tanh-output std of every layer, the "
-               "gradient std at each tanh output relative to the last layer's, and the "
+               "One row per group of variants: the output std of every activation layer, the "
+               "gradient std at each layer's output relative to the last layer's, and the "
                "step-0 loss. Dots with error bars are the seeds' mean and spread at step "
                "0, horizontal bars (joined across layers) the mean-field prediction."),
     FigureInfo("phase", "Order to chaos",
-               "χ₁ at the fixed point q* as a function of σ_w, for each σ_b the variants use: "
+               "χ₁ at the fixed point q* that the length map reaches from unit-variance "
+               "inputs, as a function of σ_w, for each activation and σ_b the variants use: "
                "below 1 (ordered) signals and gradients shrink with depth, above 1 (chaotic) "
-               "they grow. Red lines mark the critical σ_w, blue curves the correlation depth "
-               "scale ξ_c (right axis); each variant sits where its hidden layers put it."),
+               "they grow. Red lines mark the critical σ_w (tanh 1, ReLU √2, GELU and SiLU 2 at "
+               "σ_b = 0; ReLU has none at σ_b > 0; a GELU/SiLU fixed point there repels), blue "
+               "curves the correlation depth scale ξ_c (right axis); each variant sits where "
+               "its hidden layers put it."),
 )
 
 COMPARISON_FIGURES: dict[str, FigureInfo] = _registry(

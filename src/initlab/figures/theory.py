@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from initlab.activations import activation
 from initlab.figures.style import layer_color, note, save, variant_colors
 
 ROW_HEIGHT = 3.0  # inches per group
@@ -37,7 +38,7 @@ def _offsets(n: int) -> np.ndarray:
 def _layer_panel(ax: Axes, theory: Mapping, members: Sequence[str], colors: Mapping, key: str
                  ) -> bool:
     """Measured seed mean +- seed std (dots) and the prediction (bars joined by a line) of
-    `key` per tanh layer for every member; False when no member has anything to draw."""
+    `key` per activation layer for every member; False when no member has anything to draw."""
     drawn = False
     for member, dx in zip(members, _offsets(len(members)), strict=True):
         entry = theory["variants"][member]
@@ -79,8 +80,8 @@ def _loss_panel(ax: Axes, theory: Mapping, members: Sequence[str], colors: Mappi
 
 def layer_stats_figure(theory: Mapping, groups: Sequence[tuple[str, Sequence[str]]],
                        colors: Mapping[str, tuple]) -> Figure:
-    """One row per group: tanh-output std per layer, gradient std relative to the last tanh
-    layer per layer (log scale), and the step-0 loss of each member; dots with error bars are
+    """One row per group: the activation's output std per layer, gradient std relative to the
+    last layer per layer (log scale), and the step-0 loss of each member; dots with error bars are
     the seeds' mean and spread, horizontal bars (joined across layers) the prediction."""
     groups = [(name, [m for m in members if m in theory["variants"]]) for name, members in groups]
     groups = [(name, members) for name, members in groups if members] or [("(none)", [])]
@@ -90,23 +91,26 @@ def layer_stats_figure(theory: Mapping, groups: Sequence[tuple[str, Sequence[str
     for row, (group, members) in enumerate(groups):
         ax_std, ax_grad, ax_loss = axes[row]
         depth = max((theory["variants"][m]["depth"] for m in members), default=0)
+        labels = sorted({activation(theory["variants"][m].get("activation", "tanh")).label
+                         for m in members})
+        output = f"{'/'.join(labels)} output" if labels else "output"
         if not members:
             for ax in axes[row]:
                 note(ax, "no variant to show")
             continue
-        if not _layer_panel(ax_std, theory, members, colors, "tanh_std"):
+        if not _layer_panel(ax_std, theory, members, colors, "output_std"):
             note(ax_std, "nothing predicted or measured")
-        ax_std.set_ylabel(f"{group}\ntanh-output std", fontsize=9)
+        ax_std.set_ylabel(f"{group}\n{output} std", fontsize=9)
         ax_std.set_ylim(bottom=0)
         if depth > 1 and _layer_panel(ax_grad, theory, members, colors, "grad_std_rel_last"):
             ax_grad.set_yscale("log")
             ax_grad.axhline(1.0, color="#999999", lw=0.8, ls=":")
             ax_grad.set_ylabel("gradient std / last layer's", fontsize=9)
         else:
-            note(ax_grad, "one tanh layer: no gradient ratio between layers"
+            note(ax_grad, "one hidden layer: no gradient ratio between layers"
                   if depth <= 1 else "nothing predicted or measured")
         for ax in (ax_std, ax_grad):
-            ax.set_xticks(range(depth), [f"tanh{i}" for i in range(depth)], fontsize=8)
+            ax.set_xticks(range(depth), [f"layer {i + 1}" for i in range(depth)], fontsize=8)
             ax.set_xlim(-0.6, max(depth, 1) - 0.4)
             ax.grid(alpha=0.3)
             for i, tick in enumerate(ax.get_xticklabels()):
@@ -126,8 +130,8 @@ def layer_stats_figure(theory: Mapping, groups: Sequence[tuple[str, Sequence[str
                        title="dots: measured\n(seed mean ± std)\nbars: predicted",
                        title_fontsize=7, ncol=1 if len(members) <= 10 else 2)
         if row == 0:
-            ax_std.set_title("tanh-output std at step 0", fontsize=10)
-            ax_grad.set_title("gradient std at the tanh outputs, step 0", fontsize=10)
+            ax_std.set_title("output std of each activation layer at step 0", fontsize=10)
+            ax_grad.set_title("gradient std at the activation outputs, step 0", fontsize=10)
             ax_loss.set_title("step-0 loss (whole training set)", fontsize=10)
     fig.suptitle("Mean-field theory beside the step-0 measurements", fontsize=11)
     return fig
@@ -147,16 +151,23 @@ def phase_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
         s = np.asarray(curve["sigma_w"], dtype=float)
         chi = np.asarray(curve["chi"], dtype=float)
         xi = np.array([math.nan if v is None else v for v in curve["xi_c"]], dtype=float)
-        label = f"σ_b = {curve['sigma_b']:.3g}"
+        name = activation(curve.get("activation", "tanh")).label
+        label = f"{name}, σ_b = {curve['sigma_b']:.3g}"
         ax.plot(s, chi, ls=styles[i % len(styles)], color="#222222", lw=1.4,
                 label=f"χ₁, {label}")
         ax_xi.plot(s, xi, ls=styles[i % len(styles)], color="#1f77b4", lw=0.9, alpha=0.6,
                    label=f"ξ_c, {label}")
         crit = curve["critical_sigma_w"]
-        ax.axvline(crit, color="#d62728", lw=0.9, ls=styles[i % len(styles)], alpha=0.7)
-        ax.annotate(f"critical σ_w = {crit:.3f} ({label})", (crit, 0.02 + 0.06 * i),
-                    xytext=(4, 0), textcoords="offset points", fontsize=7, color="#d62728",
-                    xycoords=("data", "axes fraction"))
+        if crit is not None:
+            ax.axvline(crit, color="#d62728", lw=0.9, ls=styles[i % len(styles)], alpha=0.7)
+            repels = (curve.get("critical_slope") or 0) > 1 + 1e-9
+            ax.annotate(f"critical σ_w = {crit:.3f} ({label}"
+                        f"{'; its fixed point repels' if repels else ''})",
+                        (crit, 0.02 + 0.06 * i), xytext=(4, 0), textcoords="offset points",
+                        fontsize=7, color="#d62728", xycoords=("data", "axes fraction"))
+        else:
+            ax.text(0.99, 0.10 + 0.06 * i, f"{label}: no critical σ_w (no fixed point at χ₁ = 1)",
+                    transform=ax.transAxes, ha="right", fontsize=7, color="#d62728")
         chi_max = max(chi_max, float(np.nanmax(chi)))
         # variants with the same hidden layers share a point: one marker, one label
         points: dict[tuple[float, float], list[str]] = {}
@@ -176,7 +187,7 @@ def phase_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
     ax.text(0.01, 0.97, "chaotic: χ₁ > 1", transform=ax.transAxes, va="top", fontsize=8)
     ax.text(0.99, 0.03, "ordered: χ₁ < 1", transform=ax.transAxes, ha="right", fontsize=8)
     ax.set_xlabel("σ_w (weight std × sqrt(fan_in))")
-    ax.set_ylabel("χ₁ at the fixed point q*")
+    ax.set_ylabel("χ₁ at the fixed point q* reached from q¹")
     ax.set_ylim(0, min(chi_max * 1.05, 4.0))
     ax_xi.set_ylabel("correlation depth scale ξ_c (layers)", color="#1f77b4")
     ax_xi.set_yscale("log")
@@ -193,8 +204,9 @@ def phase_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
                                           for why, names in by_reason.items())
         ax.text(0.0, -0.13, note, transform=ax.transAxes, fontsize=7, color="#555555",
                 va="top", wrap=True)
-    ax.set_title("Order to chaos for tanh (Poole et al. 2016, Schoenholz et al. 2017)",
-                 fontsize=10)
+    used = sorted({activation(c.get("activation", "tanh")).label for c in curves})
+    ax.set_title(f"Order to chaos for {', '.join(used)} (Poole et al. 2016, Schoenholz et al. "
+                 "2017, Hayou et al. 2019)", fontsize=10)
     return fig
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from initlab.activations import Activation, activation
 from initlab.analysis.curves import smooth
 from initlab.figures.registry import GROUP_FIGURES
 from initlab.figures.style import (
@@ -37,7 +38,6 @@ from initlab.figures.style import (
     weight_color,
 )
 from initlab.numbers import fmt
-from initlab.thresholds import SATURATED, SATURATION_MAP
 
 GUIDE_UPDATE_RATIO = -3.0  # log10(update/data) near -3 is the usual healthy rate
 
@@ -124,29 +124,55 @@ def _per_step_axes(fig: Figure, steps: np.ndarray, sharey: bool = True) -> list[
     return list(axes)
 
 
+def diag_activation(diag: Mapping) -> Activation:
+    """The activation a diagnostics.npz was captured from (tanh for a file without one)."""
+    return activation(str(np.asarray(diag["activation"])) if "activation" in diag else "tanh")
+
+
+def activation_edges(diag: Mapping, k: int) -> np.ndarray:
+    """Capture k's histogram edges: the file's act_edges (one range for every seed and layer,
+    fitted to the activation), or tanh's [-1, 1] for a file without them."""
+    if "act_edges" in diag:
+        edges = np.asarray(diag["act_edges"][k, 0], dtype=float)
+        if np.isfinite(edges).all() and edges[-1] > edges[0]:
+            return edges
+    return np.linspace(-1, 1, diag["act_hist"].shape[-1] + 1)  # also a diverged capture's
+
+
+def _flat_text(act: Activation, share: float, digits: str) -> str:
+    return f", {act.health_short} {fmt(100 * share, digits)}%" if act.health else ""
+
+
 def activation_figure(diag: Mapping, *, title: str) -> Figure:
-    """Histogram of every tanh layer's output at each capture step (all seeds pooled)."""
+    """Histogram of every activation layer's output at each capture step (all seeds pooled),
+    on the range that fits the activation (tanh [-1, 1]; ReLU from 0, unbounded above)."""
     if not has_captures(diag):
         return _empty_figure(title, "no activation statistics were captured")
+    act = diag_activation(diag)
     steps, names = diag["capture_steps"], [str(n) for n in diag["layer_names"]]
-    L, bins = len(names), diag["act_hist"].shape[-1]
-    edges = np.linspace(-1, 1, bins + 1)
+    L = len(names)
     fig = Figure(figsize=(4 * len(steps), 3.4))
-    for k, ax in enumerate(_per_step_axes(fig, steps)):
+    for k, ax in enumerate(_per_step_axes(fig, steps, sharey=act.name == "tanh")):
+        edges = activation_edges(diag, k)
         for i, name in enumerate(names):
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
             std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
-            sat = nanmean(nonfinite_to_nan(diag["act_flat"][k, :, i]))
+            flat = nanmean(nonfinite_to_nan(diag["act_flat"][k, :, i]))
             ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.3,
-                    label=f"{name}: std {fmt(std, '.2f')}, sat {fmt(100 * sat, '.1f')}%")
-        ax.set(title=_step_label(steps[k]), xlabel="tanh output", xlim=(-1, 1))
-        ax.set_xticks([-1, -0.5, 0, 0.5, 1])
-        ax.set_ylim(bottom=0)
+                    label=f"{name}: std {fmt(std, '.2f')}{_flat_text(act, flat, '.1f')}")
+        ax.set(title=_step_label(steps[k]), xlabel=act.output, xlim=(edges[0], edges[-1]))
+        if act.name == "tanh":
+            ax.set_xticks([-1, -0.5, 0, 0.5, 1])
+        else:  # ReLU's zeros make a spike in the first bin: a log axis keeps the rest visible
+            ax.set_yscale("log")
+        if act.name == "tanh":
+            ax.set_ylim(bottom=0)
         ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
     fig.axes[0].set_ylabel("density")
-    fig.suptitle(f"{title}: activation histograms per tanh layer "
-                 f"(saturated: |t| > {SATURATED}; std and % are seed means)", fontsize=10)
+    measure = f"{act.health}: {act.health_rule}; " if act.health else ""
+    fig.suptitle(f"{title}: activation histograms per {act.layer} "
+                 f"({measure}std and % are seed means)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -173,7 +199,8 @@ def _gradient_panels(fig: Figure, diag: Mapping, prefix: str, names: list[str], 
 
 def gradient_figure(diag: Mapping, *, title: str,
                     diverged_at: Sequence[int | None] | None = None) -> Figure:
-    """Histogram of the gradient of every tanh layer's output, one seed, at each capture step."""
+    """Histogram of the gradient of every activation layer's output, one seed, at each capture
+    step."""
     if not has_captures(diag):
         return _empty_figure(title, "no gradient statistics were captured")
     names = [str(n) for n in diag["layer_names"]]
@@ -186,7 +213,7 @@ def gradient_figure(diag: Mapping, *, title: str,
     fig = Figure(figsize=(4 * len(diag["capture_steps"]), 3.4))
     _gradient_panels(fig, diag, "agrad", names,
                      [layer_color(i, len(names)) for i in range(len(names))], seed, stats)
-    fig.suptitle(f"{title}: gradient of each tanh layer's output "
+    fig.suptitle(f"{title}: gradient of each {diag_activation(diag).layer}'s output "
                  f"(histogram of seed {seed}; std = seed mean)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -216,9 +243,13 @@ def weight_gradient_figure(diag: Mapping, *, title: str,
 
 def saturation_figure(diag: Mapping, *, title: str,
                       diverged_at: Sequence[int | None] | None = None) -> Figure:
-    """|h| > SATURATION_MAP for 32 probe examples (rows) x neurons (columns); white = saturated."""
+    """The units flat by the activation's own measure (tanh |h| > SATURATION_MAP, ReLU exactly
+    zero, GELU/SiLU in the negative tail) for 32 probe examples (rows) x neurons (columns)."""
     if not has_captures(diag):
         return _empty_figure(title, "no saturation map was captured")
+    act = diag_activation(diag)
+    if not act.health:
+        return _empty_figure(title, f"{act.label} units have no flat region: φ′ = 1 everywhere")
     steps, names = diag["capture_steps"], [str(n) for n in diag["layer_names"]]
     flat_map = np.asarray(diag["flat_map"])
     seed = healthy_seed(diverged_at, flat_map.shape[1])
@@ -231,7 +262,7 @@ def saturation_figure(diag: Mapping, *, title: str,
             m = flat_map[k, seed, i]
             ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
             panel = f"{names[i]}, {_step_label(steps[k])}: {100 * m.mean():.1f}% white"
-            if "act_dead" in diag:  # neurons saturated for the whole probe batch
+            if "act_dead" in diag:  # neurons flat for the whole probe batch
                 panel += f", {fmt(100 * float(diag['act_dead'][k, seed, i]), '.0f')}% dead"
             ax.set_title(panel, fontsize=8)
             ax.set_xticks([])
@@ -239,8 +270,8 @@ def saturation_figure(diag: Mapping, *, title: str,
         axes[k, 0].set_ylabel("example", fontsize=8)
     for i in range(L):
         axes[-1, i].set_xlabel("neuron", fontsize=8)
-    fig.suptitle(f"{title}: saturated tanh units, seed {seed}\n(white: |h| > {SATURATION_MAP};"
-                 " dead: saturated for every probe example)", fontsize=10)
+    fig.suptitle(f"{title}: {act.label} units where φ′ ≈ 0, seed {seed}\n(white: "
+                 f"{act.map_rule}; dead: {act.dead_rule})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -397,12 +428,14 @@ def group_figure(group: str, diags: Mapping[str, Mapping], colors: Mapping[str, 
     """The members of one group side by side: columns = `diags`' variants in order, rows =
     the capture steps (any member's); each row's panels share both axes.
 
-    kind "activations" (tanh outputs, all seeds pooled) or "gradients" (tanh-output gradients,
+    kind "activations" (activation outputs, all seeds pooled) or "gradients" (their gradients,
     one healthy seed, log density). A member without a step (or without captures) gets a note
     in that panel instead of a histogram.
     """
-    label = {"activations": "tanh output", "gradients": "gradient of tanh output"}[kind]
-    title = (f"{group}: {GROUP_FIGURES[kind].title.lower()}, one line per tanh layer"
+    acts = sorted({diag_activation(d).label for d in diags.values()}) or ["activation"]
+    output = f"{'/'.join(acts)} output"
+    label = {"activations": output, "gradients": f"gradient of {output}"}[kind]
+    title = (f"{group}: {GROUP_FIGURES[kind].title.lower()}, one line per {'/'.join(acts)} layer"
              + (" (all seeds pooled)" if kind == "activations"
                 else " (one seed each; std = seed mean)"))
     members = list(diags)
@@ -447,16 +480,17 @@ def group_figure(group: str, diags: Mapping[str, Mapping], colors: Mapping[str, 
 
 def _group_panel(ax: Axes, diag: Mapping, k: int, kind: str,
                  diverged_at: Sequence[int | None] | None) -> None:
-    """One member at capture index k: a density line per tanh layer."""
+    """One member at capture index k: a density line per activation layer."""
     L = len(diag["layer_names"])
     seed = healthy_seed(diverged_at, diag["act_std"].shape[1])
+    act = diag_activation(diag)
     for i in range(L):
         if kind == "activations":
-            edges = np.linspace(-1, 1, diag["act_hist"].shape[-1] + 1)
+            edges = activation_edges(diag, k)
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
             std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
-            sat = nanmean(nonfinite_to_nan(diag["act_flat"][k, :, i]))
-            text = f"std {fmt(std, '.2f')}, sat {fmt(100 * sat, '.0f')}%"
+            flat = nanmean(nonfinite_to_nan(diag["act_flat"][k, :, i]))
+            text = f"std {fmt(std, '.2f')}{_flat_text(act, flat, '.0f')}"
         else:
             edges = nonfinite_to_nan(diag["agrad_edges"][k, seed])
             density = _density(diag["agrad_hist"][k, seed, i], edges)
@@ -465,7 +499,7 @@ def _group_panel(ax: Axes, diag: Mapping, k: int, kind: str,
         ax.plot(_centres(edges), density, color=layer_color(i, L), lw=1.1,
                 label=f"L{i}: {text}")
     ax.legend(fontsize=6, loc="upper right", handlelength=1)
-    if kind == "activations":
+    if kind == "activations" and act.name == "tanh":
         ax.set_xticks([-1, -0.5, 0, 0.5, 1])
 
 

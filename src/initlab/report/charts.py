@@ -146,7 +146,7 @@ def _theory_layers(theory: dict | None, name: str, key: str) -> list[float | Non
 
 def layer_chart(profiles: Mapping[str, list[float | None]], theory: dict | None, key: str,
                 colors: Mapping[str, str], ylabel: str, ylog: bool = False) -> dict:
-    """A per-layer statistic at step 0 against depth (tanh layer 1, 2, …), measured (solid) and,
+    """A per-layer statistic at step 0 against depth (hidden layer 1, 2, …), measured (solid) and,
     where theory.json predicts it, the mean-field prediction (dashed, shown and hidden with its
     variant's legend entry)."""
     depth = max((len(p) for p in profiles.values()), default=0)
@@ -159,7 +159,7 @@ def layer_chart(profiles: Mapping[str, list[float | None]], theory: dict | None,
         if predicted is not None:  # drawn dashed in the variant's colour, hidden with it
             entry["theory"] = _rounded(predicted)[:depth] + [None] * (depth - len(predicted))
         series.append(entry)
-    return {"kind": "lines", "x": x, "xlabel": "tanh layer", "ylabel": ylabel, "ylog": ylog,
+    return {"kind": "lines", "x": x, "xlabel": "hidden layer", "ylabel": ylabel, "ylog": ylog,
             "points": True, "integer_x": True, "series": series}
 
 

@@ -63,8 +63,7 @@ def need(obj: dict, key: str, source: str | Path):
 
 
 DIAGNOSTIC_ARRAYS = ("capture_steps", "act_mean", "act_std", "act_flat", "act_dead",
-                     "agrad_std", "wgrad_std", "wgrad_ratio", "layer_names", "weight_names",
-                     "activation")
+                     "agrad_std", "wgrad_std", "wgrad_ratio", "layer_names", "weight_names")
 
 
 def read_diagnostics(path: str | Path) -> dict[str, np.ndarray]:

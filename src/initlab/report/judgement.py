@@ -9,27 +9,35 @@ from __future__ import annotations
 
 import math
 
+from initlab.activations import ACTIVATIONS, activation
 from initlab.numbers import fmt
 from initlab.thresholds import SATURATED, SATURATION_MAP
 
 from .measures import layer_profile, saturation_at, seed_mean
 
 LOSS_RATIO_FLAG = 1.5  # step-0 loss above this multiple of the uniform loss
-SATURATED_FLAG = 0.25  # share of tanh outputs with |t| > SATURATED at step 0 (seed/layer mean)
-DEAD_FLAG = 0.05  # share of units saturated on every probe example, at any capture step
-STD_SHRINK_FLAG = 0.25  # last tanh layer's activation std / first layer's, at step 0
-GRAD_SPREAD_FLAG = 10.0  # max / min tanh-output gradient std over layers, at step 0
+# the share of outputs flat by the activation's own measure at step 0 (seed/layer mean) that
+# is flagged: initlab.activations' `flag` (tanh saturated 25 %, ReLU exactly zero 75 %)
+SATURATED_FLAG = ACTIVATIONS["tanh"].flag
+DEAD_FLAG = 0.05  # share of units flat on every probe example, at any capture step
+STD_SHRINK_FLAG = 0.25  # last layer's activation std / first layer's, at step 0
+GRAD_SPREAD_FLAG = 10.0  # max / min activation-output gradient std over layers, at step 0
 
 
 def thresholds() -> dict[str, float]:
     """Every number the page's words about health depend on, from its one definition."""
     return {"loss_ratio": LOSS_RATIO_FLAG, "saturated": SATURATED_FLAG, "dead": DEAD_FLAG,
             "std_shrink": STD_SHRINK_FLAG, "grad_spread": GRAD_SPREAD_FLAG,
-            "saturated_at": SATURATED, "saturation_map_at": SATURATION_MAP}
+            "saturated_at": SATURATED, "saturation_map_at": SATURATION_MAP,
+            "health": [{"label": a.label, "health": a.health, "rule": a.health_rule,
+                        "flag": a.flag, "dead": a.dead_rule}
+                       for a in ACTIVATIONS.values() if a.health]}
 
 
-def health_problems(metrics: dict, diag: dict) -> list[str]:
-    """Why a variant is unhealthy, most serious first; empty when nothing crossed a flag."""
+def health_problems(metrics: dict, diag: dict, activation_name: str = "tanh") -> list[str]:
+    """Why a variant is unhealthy, most serious first; empty when nothing crossed a flag. The
+    flat share and dead units are the activation's own (initlab.activations)."""
+    act = activation(activation_name)
     problems = []
     if metrics["status"] != "ok":
         diverged = [s for s, at in zip(metrics["seeds"], metrics["diverged_at"], strict=True)
@@ -42,15 +50,15 @@ def health_problems(metrics: dict, diag: dict) -> list[str]:
         problems.append(f"its step-0 loss was {start:.2f}, {start / uniform:.1f}× the uniform "
                         f"{uniform:.2f}")
     sat0 = saturation_at(diag, 0)
-    if sat0 is not None and sat0 > SATURATED_FLAG:
-        problems.append(f"{sat0:.0%} of its tanh outputs were saturated (|t| > {SATURATED}) "
-                        "at step 0")
+    if act.health and sat0 is not None and sat0 > act.flag:
+        problems.append(f"{sat0:.0%} of its {act.output}s were {act.health} "
+                        f"({act.health_rule}) at step 0")
     dead = [seed_mean(diag["act_dead"][k]) for k in range(len(diag["capture_steps"]))]
     worst_dead = max((d for d in dead if d is not None), default=None)
     if worst_dead is not None and worst_dead > DEAD_FLAG:
         step = int(diag["capture_steps"][dead.index(worst_dead)])
-        problems.append(f"{worst_dead:.0%} of its tanh units were dead (saturated on every "
-                        f"probe example) at step {step}")
+        problems.append(f"{worst_dead:.0%} of its {act.label} units were dead "
+                        f"({act.dead_rule}) at step {step}")
     if len(diag["layer_names"]) > 1:
         stds = layer_profile(diag, "act_std")
         if stds and None not in stds and stds[0] > 0 and stds[-1] / stds[0] < STD_SHRINK_FLAG:
@@ -60,8 +68,8 @@ def health_problems(metrics: dict, diag: dict) -> list[str]:
         grads = layer_profile(diag, "agrad_std")
         if grads and None not in grads and min(grads) > 0 \
                 and max(grads) / min(grads) > GRAD_SPREAD_FLAG:
-            problems.append(f"its tanh-output gradient std differed {max(grads) / min(grads):.0f}× "
-                            "between layers at step 0")
+            problems.append(f"its gradient std at the {act.output}s differed "
+                            f"{max(grads) / min(grads):.0f}× between layers at step 0")
     return problems
 
 
@@ -111,6 +119,6 @@ def summary_sentences(variants: list[dict]) -> list[str]:
         third += "."
     else:
         third = ("No variant looked unhealthy: none diverged, started above "
-                 f"{LOSS_RATIO_FLAG}× the uniform loss or had over {SATURATED_FLAG:.0%} of its "
-                 "tanh outputs saturated at step 0.")
+                 f"{LOSS_RATIO_FLAG}× the uniform loss or crossed a health flag of its "
+                 "activation at step 0.")
     return [first, second, third]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from initlab.activations import activation
 from initlab.analysis.compare import CANNOT_TELL, HIGHER, LOWER, t_quantile
 
 MAX_TOLD = 5
@@ -98,8 +99,9 @@ def _step0_clause(result: Mapping, uniform: float | None, confidence: float) -> 
 def _theory_clause(theory: Mapping | None, variant: str) -> str | None:
     """Where the theory places the treatment (phase, χ) and what it predicts there.
 
-    Only for a stack of at least two tanh layers: the phase says how a signal changes from
-    layer to layer, which a single hidden layer does not show.
+    Only for a stack of at least two hidden layers: the phase says how a signal changes from
+    layer to layer, which a single hidden layer does not show. The flat share is named as the
+    treatment's activation measures it (tanh saturated, ReLU exactly zero, ...).
     """
     entry = ((theory or {}).get("variants") or {}).get(variant)
     if not entry or not entry.get("predicted") or entry.get("chi") is None:
@@ -112,16 +114,17 @@ def _theory_clause(theory: Mapping | None, variant: str) -> str | None:
     gain = entry.get("sigma_w")
     who = f"σ_w = {gain:.2f}" if gain is not None else variant
     clause = f"the theory puts {who} in the {phase} phase (χ = {chi:.2f})"
-    stds = [(layer.get("tanh_std") or {}).get("predicted") for layer in entry.get("layers", [])]
+    stds = [(layer.get("output_std") or {}).get("predicted") for layer in entry.get("layers", [])]
     stds = [s for s in stds if s is not None and s > 0 and math.isfinite(s)]
     if phase == "ordered" and len(stds) >= 2 and stds[-1] < stds[0]:
         factor = (stds[0] / stds[-1]) ** (1 / (len(stds) - 1))
         return clause + f", where activations shrink by a factor of {factor:.2f} per layer"
-    saturated = [(layer.get("saturated") or {}).get("predicted")
+    saturated = [(layer.get("flat") or {}).get("predicted")
                  for layer in entry.get("layers", [])]
-    if phase == "chaotic" and saturated and saturated[-1] is not None:
-        return clause + (f", where it predicts {saturated[-1]:.0%} of the last tanh layer's "
-                         "outputs saturated").replace("%", " %")
+    act = activation(entry.get("activation", "tanh"))
+    if phase == "chaotic" and act.health and saturated and saturated[-1] is not None:
+        return clause + (f", where it predicts {saturated[-1]:.0%} of the last {act.layer}'s "
+                         f"outputs {act.health}").replace("%", " %")
     return clause
 
 

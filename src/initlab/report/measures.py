@@ -18,14 +18,15 @@ def capture_index(diag: dict, step: int) -> int | None:
 
 
 def saturation_at(diag: dict, step: int) -> float | None:
-    """Share of saturated tanh outputs (|t| > diagnostics.SATURATED) at `step`, averaged over
-    seeds and layers; None when `step` was not a capture step."""
+    """Share of flat outputs (the activation's own measure: tanh |t| > SATURATED, ReLU zero)
+    at `step`, averaged over seeds and layers; None when `step` was not a capture step."""
     k = capture_index(diag, step)
     return None if k is None else seed_mean(diag["act_flat"][k])
 
 
 def layer_profile(diag: dict, key: str, step: int = 0) -> list[float | None] | None:
-    """Seed mean of `key` per tanh layer at `step`, or None when that step was not captured."""
+    """Seed mean of `key` per activation layer at `step`, or None when that step was not
+    captured."""
     k = capture_index(diag, step)
     if k is None:
         return None

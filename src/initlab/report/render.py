@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 from PIL import Image, UnidentifiedImageError  # Pillow, a dependency of matplotlib
 
+from initlab.activations import activation
 from initlab.config.variants import variant_groups
 from initlab.data import SPLITS
 from initlab.figures import registry as figures
@@ -107,6 +108,7 @@ def _variant_section(inputs: ReportInputs, name: str) -> dict:
     if missing:
         raise ReportError(f"variant {name!r}: no figures {missing}")
     declared = need(inputs.config["variants"], name, "config `variants`")
+    act = activation((declared.get("model") or {}).get("activation", "tanh"))
     variant = {
         "name": name,
         "description": declared.get("description", ""),
@@ -115,10 +117,21 @@ def _variant_section(inputs: ReportInputs, name: str) -> dict:
         "sat0": saturation_at(diag, 0),
         "layers": tables.layer_rows(diag), "weights": tables.weight_rows(diag),
         "figures": [_figure(drawn[k], *VARIANT_FIGURES[k]) for k in VARIANT_FIGURES],
-        "problems": judgement.health_problems(metrics, diag),
+        "problems": judgement.health_problems(metrics, diag, act.name),
+        "activation": {"name": act.name, "label": act.label, "health": act.health,
+                       "rule": act.health_rule, "short": act.health_short,
+                       "dead": act.dead_rule},
     }
     variant["headline"] = tables.headline(variant)
     return variant
+
+
+def _activations_used(variants: list[dict]) -> list[dict]:
+    """The activations of the reported variants, in first-use order, for the page's keys."""
+    seen: dict[str, dict] = {}
+    for v in variants:
+        seen.setdefault(v["activation"]["name"], v["activation"])
+    return list(seen.values())
 
 
 def _feature_sections(inputs: ReportInputs) -> tuple[dict, dict | None, dict | None]:
@@ -203,6 +216,7 @@ def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
         "dataset": _dataset_section(inputs),
         "uniform_loss": variants[0]["metrics"]["expected_initial_loss"],
         "saturation_steps": steps,
+        "activations_used": _activations_used(variants),
         "rows": rows, "best": best_of,
         "charts": interactive,
         "chart_data": {c["id"]: c["spec"] for c in interactive},
@@ -271,8 +285,8 @@ def _charts(inputs: ReportInputs, variants: list[dict], cross: dict[str, dict],
     views = []
     if any(p is not None for p in stds.values()):
         views.append({**charts.layer_chart({n: p for n, p in stds.items() if p is not None},
-                                           theory, "tanh_std", colors, "tanh output std"),
-                      "label": "tanh output std"})
+                                           theory, "output_std", colors, "output std"),
+                      "label": "activation output std"})
     if any(p is not None for p in grads.values()):
         views.append({**charts.layer_chart(
             {n: charts.relative_to_last(p) for n, p in grads.items() if p is not None},
@@ -282,8 +296,9 @@ def _charts(inputs: ReportInputs, variants: list[dict], cross: dict[str, dict],
         # the theory stage's per-layer figure shows the same comparison, statically
         fallback = inputs.theory_figures.get(LAYER_FIGURE)
         out.append({"id": "layers", "title": "Per-layer statistics at step 0 against depth",
-                    "caption": "Choose the statistic: the tanh-output std, or the std of the "
-                    "gradient reaching each tanh output divided by the last layer's. Solid: "
+                    "caption": "Choose the statistic: each activation layer's output std, or "
+                    "the std of the gradient reaching each layer's output divided by the last "
+                    "layer's. Solid: "
                     "measured (seed mean)" + ("; dashed: the mean-field prediction of "
                                               "results/theory/theory.json" if theory else "")
                     + ". Click a legend entry to hide a variant.",

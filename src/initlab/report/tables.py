@@ -34,7 +34,7 @@ def saturation_steps(config: dict, variants: Sequence[str]) -> list[int]:
 
 
 def layer_rows(diag: dict) -> list[dict]:
-    """Per capture step and tanh layer: seed-averaged activation and gradient statistics."""
+    """Per capture step and activation layer: seed-averaged activation and gradient statistics."""
     rows = []
     for k, step in enumerate(diag["capture_steps"]):
         for layer, name in enumerate(diag["layer_names"]):

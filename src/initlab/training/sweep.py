@@ -51,10 +51,10 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
             "dev_loss": finite_or_none(dev_loss[m]),
             "status": "ok" if result.diverged_at[m] is None else "diverged",
             "diverged_at": result.diverged_at[m],
-            "tanh_std": [finite_or_none(v) for v in act_std],
-            "tanh_std_first": finite_or_none(act_std[0]),
-            "tanh_std_last": finite_or_none(act_std[-1]),
-            "saturated_last": finite_or_none(step0["act_flat"][m][-1]),
+            "output_std": [finite_or_none(v) for v in act_std],
+            "output_std_first": finite_or_none(act_std[0]),
+            "output_std_last": finite_or_none(act_std[-1]),
+            "flat_last": finite_or_none(step0["act_flat"][m][-1]),
             "grad_ratio_first_last": finite_or_none(agrad_std[0] / agrad_std[-1]),
         })
     return {
