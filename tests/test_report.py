@@ -304,6 +304,38 @@ def test_tiny_run_report(tiny_run):
     assert html_path.stat().st_size < 8_000_000
 
 
+def page_text(fragment: str) -> str:
+    """What a person reads in an HTML fragment: no tags, images or scripts, entities decoded."""
+    import html as html_module
+
+    text = re.sub(r"<script.*?</script>|<img[^>]*>", "", fragment, flags=re.S)
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def test_a_relu_variants_page_speaks_relu(tiny_run):
+    """The tiny study's ReLU variants: their sections, theory rows and group say ReLU, its
+    zeros and dead units, never tanh or saturation; a tanh variant still says saturated."""
+    html = (tiny_run / "report.html").read_text(encoding="utf-8")
+    for name in ("deep_relu_he", "deep_relu_gain_1"):
+        for section in (rf'<details class="variant" id="variant-{name}">(.*?)</details>',
+                        rf'<details class="variant" id="theory-{name}"[^>]*>(.*?)</details>'):
+            text = page_text(re.search(section, html, re.S).group(1))
+            assert "ReLU" in text, name
+            assert not re.search(r"tanh|saturat|\|t\|", text, re.I), (name, text[:400])
+        variant = page_text(re.search(rf'<details class="variant" id="variant-{name}">(.*?)'
+                                      r"</details>", html, re.S).group(1))
+        assert "exactly zero (pre-activation ≤ 0)" in variant and "Zero map" in variant
+        assert "never positive on the probe batch" in variant  # what dead means for ReLU
+        assert "relu0" in variant and "% exactly zero" in variant
+    relu_group = page_text(re.search(r'<section class="group" id="group-deep_5x100_relu">'
+                                     r"(.*?)</section>", html, re.S).group(1))
+    assert "every deep 5 x 100 ReLU variant" in relu_group
+    assert not re.search(r"tanh|saturat", relu_group, re.I), relu_group[:400]
+    tanh_variant = page_text(re.search(r'<details class="variant" id="variant-deep_gain_3">'
+                                       r"(.*?)</details>", html, re.S).group(1))
+    assert "saturated" in tanh_variant and "tanh" in tanh_variant
+
+
 # --- feature inputs: paired comparisons, theory, group figures -------------------------------
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from initlab.activations import activation
 from initlab.config.schema import (
     ConfigError,
     coerce_strings,
@@ -174,8 +175,15 @@ def variant_groups(config: dict) -> list[VariantGroup]:
         if spec.activation != "tanh":  # a stack of another φ is another architecture
             key += f"_{spec.activation}"
         by_arch.setdefault(key, []).append(name)
-    return [VariantGroup(key, members, f"every {key.replace('_', ' ').replace('x', ' x ', 1)} "
-                         "variant") for key, members in by_arch.items()]
+    return [VariantGroup(key, members, f"every {_describe_group(key)} variant")
+            for key, members in by_arch.items()]
+
+
+def _describe_group(key: str) -> str:
+    """deep_5x100_relu -> "deep 5 x 100 ReLU" (the activation as people write it)."""
+    family, shape, *rest = key.split("_")
+    words = [family, shape.replace("x", " x ", 1)]
+    return " ".join(words + [activation(name).label for name in rest])
 
 
 @dataclass(frozen=True)

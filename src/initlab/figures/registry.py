@@ -107,6 +107,67 @@ GROUP_FIGURES: dict[str, FigureInfo] = _registry(
                "vanishes nor explodes with depth."),
 )
 
+# --- captions for one activation (the report's, so that a ReLU variant's page says ReLU) ------
+_RANGES = {
+    "tanh": "",
+    "relu": ", from 0 to 4 stds above the largest layer mean (log density: about half the "
+            "outputs of a zero-mean ReLU layer are exactly 0, a spike in the first bin)",
+    "gelu": ", from φ's minimum (-0.17) to 4 stds above the largest layer mean (log density)",
+    "silu": ", from φ's minimum (-0.28) to 4 stds above the largest layer mean (log density)",
+    "linear": ", on ±4 stds of the widest layer (log density)",
+}
+_HEALTHY = {
+    "tanh": " Healthy layers spread over (-1, 1) without piling up at ±1.",
+    "relu": " A healthy ReLU layer keeps about half its outputs above 0 and its std steady "
+            "with depth.",
+}
+_MAP_TITLES = {"tanh": "Saturation map", "relu": "Zero map", "gelu": "Negative-tail map",
+               "silu": "Negative-tail map", "linear": "Flat-unit map"}
+
+
+def for_activation(info: FigureInfo, act) -> FigureInfo:
+    """`info` (a VARIANT_FIGURES or GROUP_FIGURES entry) in the words of one activation
+    (an initlab.activations.Activation): its layers, its range, its own health measure."""
+    measure = (f" and the share {act.health} ({act.health_rule})" if act.health else "")
+    if info.key == "activations" and info in VARIANT_FIGURES.values():
+        return FigureInfo(info.key, info.title, (
+            f"Histograms of every {act.layer}'s output on a fixed probe batch at each captured "
+            f"step (all seeds pooled){_RANGES[act.name]}. The legend gives each layer's "
+            f"standard deviation{measure}, both averaged over seeds."
+            f"{_HEALTHY.get(act.name, '')}"))
+    if info.key == "gradients" and info in VARIANT_FIGURES.values():
+        return FigureInfo(info.key, info.title, (
+            f"Histograms of the gradient of the loss with respect to every {act.layer}'s "
+            "output at each captured step, for one seed (the first that did not diverge); the "
+            "legend's std is the mean over seeds. With a good gain the layers' gradient "
+            "distributions have similar widths."))
+    if info.key == "saturation":
+        if not act.health:
+            return FigureInfo(info.key, _MAP_TITLES[act.name], (
+                f"A {act.label} unit passes the gradient unchanged everywhere (φ′ = 1), so "
+                "there are no flat units to map."))
+        return FigureInfo(info.key, _MAP_TITLES[act.name], (
+            f"For 32 probe examples (rows) and every neuron (columns) of each {act.layer}, "
+            f"white where {act.map_rule}: the unit passes (almost) no gradient, at each "
+            f"captured step (one seed). A white column is a neuron {act.dead_rule}: a dead "
+            "unit. The panel titles give the share of white cells and of dead neurons (over "
+            "the whole probe batch)."))
+    if info.key == "activations":  # the group figure
+        return FigureInfo(info.key, info.title, (
+            "Every variant of the group side by side (columns) on shared axes, one row per "
+            f"captured step: histograms of every {act.layer}'s output (all seeds "
+            f"pooled){_RANGES[act.name]}. The legend gives each layer's std{measure}, averaged "
+            "over seeds."))
+    if info.key == "gradients":
+        return FigureInfo(info.key, info.title, (
+            "Every variant of the group side by side (columns) on shared axes, one row per "
+            f"captured step: histograms of the gradient of every {act.layer}'s output (one "
+            "seed each, the first that did not diverge; log density axis). The legend's std is "
+            "the mean over seeds; similar widths across layers mean the gradient neither "
+            "vanishes nor explodes with depth."))
+    return info
+
+
 VARIANCE_FIGURE = FigureInfo(
     "variance", "Variance growth",
     "The variance-growth demonstration: x has unit-variance entries; with w ~ N(0, 1) the std "

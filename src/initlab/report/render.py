@@ -50,6 +50,12 @@ def _titles(registry: dict) -> dict[str, tuple[str, str]]:
     return {key: (info.title, info.caption) for key, info in registry.items()}
 
 
+def _in_words_of(info, act) -> tuple[str, str]:
+    """(title, caption) of a registry figure in the words of one activation."""
+    info = figures.for_activation(info, act)
+    return info.title, info.caption
+
+
 # The figures each stage writes, with their titles and captions: from the one registry
 # (initlab.figures.registry) that the rules and the plots also read.
 VARIANT_FIGURES = _titles(figures.VARIANT_FIGURES)
@@ -116,7 +122,8 @@ def _variant_section(inputs: ReportInputs, name: str) -> dict:
         "metrics": metrics, "diag": diag, "samples": samples,
         "sat0": saturation_at(diag, 0),
         "layers": tables.layer_rows(diag), "weights": tables.weight_rows(diag),
-        "figures": [_figure(drawn[k], *VARIANT_FIGURES[k]) for k in VARIANT_FIGURES],
+        "figures": [_figure(drawn[k], *_in_words_of(figures.VARIANT_FIGURES[k], act))
+                    for k in VARIANT_FIGURES],
         "problems": judgement.health_problems(metrics, diag, act.name),
         "activation": {"name": act.name, "label": act.label, "health": act.health,
                        "rule": act.health_rule, "short": act.health_short,
@@ -239,11 +246,17 @@ def _group_sections(inputs: ReportInputs, config: dict) -> list[dict]:
     described = {g.name: g for g in variant_groups(config)}
     sections = []
     for group, paths in inputs.group_figures.items():
+        info = described.get(group)
+        # a group of one activation is described in its words, a mixed one generically
+        used = {(config["variants"][v].get("model") or {}).get("activation", "tanh")
+                for v in (info.variants if info else [])}
+        only = activation(next(iter(used))) if len(used) == 1 else None
         shown = []
         for key, path in paths.items():
             title, caption = GROUP_FIGURES.get(key, (key.replace("_", " ").capitalize(), ""))
+            if only is not None and key in figures.GROUP_FIGURES:
+                title, caption = _in_words_of(figures.GROUP_FIGURES[key], only)
             shown.append(_figure(path, title, caption))
-        info = described.get(group)
         sections.append({"name": group, "figures": shown,
                          "description": info.description if info else "",
                          "members": list(info.variants) if info else []})
