@@ -18,7 +18,13 @@ from conftest import REPO
 
 from initlab.config.variants import load_config, resolve_variant
 from initlab.devtools import reference
-from initlab.devtools.bench import format_sweep_table, format_table, lockstep_batches
+from initlab.devtools.bench import (
+    activation_base,
+    format_activation_table,
+    format_sweep_table,
+    format_table,
+    lockstep_batches,
+)
 from initlab.model.initialization import init_parameters
 from initlab.model.mlp import MLP, cross_entropy
 from initlab.training.train import architecture, train_variant
@@ -175,8 +181,22 @@ def test_bench_table_reports_ratios_and_the_limit():
     assert "a/b 6.00x (cpu 5.00x)" in table
     assert "a/c 3.00x (cpu 3.00x)" in table
     assert "c/d 1.50x (cpu 2.00x)" in table and "d/a 2.00x (cpu 1.50x)" in table
-    assert "2.23 MFLOP per model-step / 100 GFLOP/s = 22.3 us" in table
+    assert ("2.23 MFLOP per model-step / 100 GFLOP/s (torch.bmm at its shapes, 3 models) = "
+            "22.3 us ((a) is 2.2x above it)") in table
     assert "(a) initlab trainer, 3 seeds" in table and "(d) lockstep autograd, 3 seeds" in table
+
+
+def test_bench_activation_rows_report_each_against_its_limit_and_tanh():
+    rows = [{"activation": a, "base": "deep_gain_5_3", "seeds": 3, "wall": w, "cpu": w * 0.9,
+             "limit": 80e-6, "ratio": w / 80e-6, "vs_tanh": w / 240e-6}
+            for a, w in (("tanh", 240e-6), ("relu", 200e-6))]
+    lines = format_activation_table(rows).splitlines()
+    assert lines[0].startswith("activation (deep_gain_5_3, 3 seeds)")
+    assert lines[2].split() == ["relu", "200.0", "180.0", "80.0", "2.50x", "0.83x"]
+
+
+def test_the_activation_rows_time_a_deep_stack_without_batch_norm(config):
+    assert activation_base(config) == "deep_gain_5_3"
 
 
 def test_bench_sweep_row_reports_the_paired_ratio_and_its_range():

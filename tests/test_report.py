@@ -29,6 +29,7 @@ from markupsafe import escape
 from PIL import Image  # matplotlib's own image library
 
 import initlab.report.render as RENDER  # the module, not the function
+from initlab.activations import activation
 from initlab.analysis import curves
 from initlab.figures import registry
 from initlab.report.charts import loss_chart
@@ -506,7 +507,8 @@ def test_group_figures_make_one_subsection_per_group(inputs):
                            re.S)
         assert [(alt, title, caption) for _, alt, title, caption in shown] == [
             (escape(info.title), escape(info.title), escape(info.caption))
-            for info in registry.GROUP_FIGURES.values()]
+            for info in (registry.for_activation(i, activation("tanh"))  # a tanh group
+                         for i in registry.GROUP_FIGURES.values())]
         for (src, *_), key in zip(shown, registry.GROUP_FIGURES, strict=True):
             embedded = base64.b64decode(src.removeprefix("data:image/png;base64,"))
             assert embedded == (root / group / f"{key}.png").read_bytes(), (group, key)

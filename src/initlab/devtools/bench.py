@@ -16,10 +16,15 @@ and prints the table and the ratios: a/b and a/c (initlab against the loops peop
 c/d (what training the seeds together gains) and d/a (what the hand-written backward with
 the fused update gains; c/d x d/a = a/c). The arithmetic limit is one number per model:
 `Architecture.matmul_flops` (the FLOPs of every matmul of one model-step, forward and
-backward) over the float32 matmul rate measured here (`measured_flops_per_second`); both
-are printed. The loops run interleaved, several rounds, and the median is reported, so
-that a busy machine slows them alike. Besides wall time it prints CPU time, which other
-processes disturb less.
+backward) over the torch.bmm rate measured in the same round at the trainer's own shapes
+(`bmm_flops_per_second`: its seeds, its batch, every Linear's three products), as the sweep
+row does; both are printed. The loops run interleaved, several rounds, and the median is
+reported, so that a busy machine slows them alike. Besides wall time it prints CPU time,
+which other processes disturb less.
+
+The activation rows time (a) once per activation (initlab.activations: tanh, relu, gelu,
+silu, linear) on one deep stack of the config (the variant's init with `model.activation`
+replaced), each against the same limit: what a per-model-step costs for each φ.
 
 By default it times the cheapest and the most expensive model of the config
 (`default_variants`); `--variants` names others.
@@ -78,17 +83,6 @@ def load_data(config: dict, splits: Path) -> dict:
         return split.load_split_tensors(tmp / "splits.pt")
 
 
-def measured_flops_per_second(repeats: int = 200) -> float:
-    """One thread's float32 matmul rate on a mid-sized product (its practical peak)."""
-    a, b = torch.randn(256, 256), torch.randn(256, 256)
-    for _ in range(20):
-        a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * 256**3 * repeats / (time.perf_counter() - start)
-
-
 def capture_seconds(spec: VariantSpec, arch: Architecture, data: dict, probe_examples: int,
                     bins: int, repeats: int = 3) -> tuple[float, float]:
     """(wall, cpu) seconds of one diagnostics capture (probe pass plus statistics)."""
@@ -139,20 +133,21 @@ def time_reference(loop, spec: VariantSpec, arch: Architecture, data: dict,
 
 def benchmark(config: dict, data: dict, models: list[str], rounds: int, long: bool) -> list[dict]:
     rows = []
-    flops_per_second = measured_flops_per_second()
     for name in models:
         spec = resolve_variant(config, name)
         arch = architecture(spec, len(data["itos"]), data["context_size"])
         steps_a, steps_b, steps_c = (LONG if long else SHORT)[spec.family]
         times: dict[str, list[tuple[float, float]]] = {"a": [], "b": [], "c": [], "d": []}
+        rates = []
         for _ in range(rounds):  # interleaved, so that load on the machine hits all four
+            rates.append(bmm_flops_per_second(arch, len(spec.seeds), spec.batch_size)[0])
             times["a"].append(time_trainer(spec, arch, data, config, steps_a))
             times["b"].append(time_reference(reference.notebook_loop, spec, arch, data, steps_b))
             times["c"].append(time_reference(reference.plain_loop, spec, arch, data, steps_c))
             times["d"].append(time_lockstep(spec, arch, data, steps_c))
         row = {"variant": name, "family": spec.family, "batchnorm": spec.batchnorm,
                "seeds": len(spec.seeds), "flops": arch.matmul_flops(spec.batch_size),
-               "flops_per_second": flops_per_second}
+               "flops_per_second": statistics.median(rates)}
         for loop, samples in times.items():
             row[f"{loop}_wall"] = statistics.median(w for w, _ in samples)
             row[f"{loop}_cpu"] = statistics.median(c for _, c in samples)
@@ -221,8 +216,63 @@ def format_table(rows: list[dict]) -> str:
             f"(cpu {row[f'{slow}_cpu'] / row[f'{fast}_cpu']:.2f}x)"
             for name, (slow, fast) in RATIOS.items()))
         lines.append(f"{'':<16}arithmetic limit {row['flops'] / 1e6:.2f} MFLOP per model-step / "
-                     f"{row['flops_per_second'] / 1e9:.0f} GFLOP/s = {1e6 * limit:.1f} us "
+                     f"{row['flops_per_second'] / 1e9:.0f} GFLOP/s (torch.bmm at its shapes, "
+                     f"{row['seeds']} models) = {1e6 * limit:.1f} us "
                      f"((a) is {row['a_wall'] / limit:.1f}x above it)")
+    return "\n".join(lines)
+
+
+# --- the activation rows: the same stack with every φ -------------------------------------------
+def activation_base(config: dict) -> str | None:
+    """The stack the activation rows time: the first selected deep variant without batch norm
+    whose hidden weights use a scaled scheme (kaiming, xavier, orthogonal)."""
+    for name in selected_variants(config):
+        spec = resolve_variant(config, name)
+        if (spec.family == "deep" and not spec.batchnorm
+                and spec.init["hidden_weight"]["scheme"] in WEIGHT_ONLY_SCHEMES):
+            return name
+    return None
+
+
+def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[dict]:
+    """µs per model-step of train_variant (as (a)) for every activation on one deep stack,
+    interleaved round by round, each round's time over the bmm limit measured just before."""
+    from initlab.activations import ACTIVATIONS
+
+    base = activation_base(config)
+    if base is None:
+        return []
+    spec0 = resolve_variant(config, base)
+    steps = (LONG if long else SHORT)["deep"][0]
+    samples: dict[str, list[tuple[float, float, float]]] = {a: [] for a in ACTIVATIONS}
+    for _ in range(rounds):
+        for name in ACTIVATIONS:
+            spec = dataclasses.replace(spec0, activation=name)
+            arch = architecture(spec, len(data["itos"]), data["context_size"])
+            rate, _ = bmm_flops_per_second(arch, len(spec.seeds), spec.batch_size)
+            wall, cpu = time_trainer(spec, arch, data, config, steps)
+            samples[name].append((wall, cpu, arch.matmul_flops(spec.batch_size) / rate))
+    rows = []
+    for name, runs in samples.items():
+        rows.append({"activation": name, "base": base, "seeds": len(spec0.seeds),
+                     "wall": statistics.median(w for w, _, _ in runs),
+                     "cpu": statistics.median(c for _, c, _ in runs),
+                     "limit": statistics.median(lim for _, _, lim in runs),
+                     "ratio": statistics.median(w / lim for w, _, lim in runs)})
+    tanh = next(r for r in rows if r["activation"] == "tanh")
+    for row in rows:
+        row["vs_tanh"] = row["wall"] / tanh["wall"]
+    return rows
+
+
+def format_activation_table(rows: list[dict]) -> str:
+    lines = [f"{'activation (' + rows[0]['base'] + ', ' + str(rows[0]['seeds']) + ' seeds)':<34}"
+             f"{'us/model-step':>14}{'(cpu)':>9}{'limit us':>10}{'ratio':>8}{'vs tanh':>9}"]
+    for row in rows:
+        lines.append(f"{row['activation']:<34}{1e6 * row['wall']:>14.1f}{1e6 * row['cpu']:>9.1f}"
+                     f"{1e6 * row['limit']:>10.1f}{row['ratio']:>7.2f}x{row['vs_tanh']:>8.2f}x")
+    lines.append("(the trainer with diagnostics as (a); ratio: median over rounds of its time over "
+                 "the bmm limit at its shapes measured just before; vs tanh: median times)")
     return "\n".join(lines)
 
 
@@ -340,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sweep-only", action="store_true",
                         help="time only the sweep row (the lockstep jobs of the first sweep)")
+    parser.add_argument("--activations-only", action="store_true",
+                        help="time only the activation rows (one deep stack, every φ)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -348,6 +400,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"initlab.devtools.bench: torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), "
           f"device {config['device']}, {len(data['train']['Y'])} training examples")
+    if not args.sweep_only:
+        start = time.perf_counter()
+        rows = activation_benchmark(config, data, rounds=5 if args.long else 3, long=args.long)
+        if rows:
+            print(f"activation rows ({time.perf_counter() - start:.0f}s)")
+            print(format_activation_table(rows))
+    if args.activations_only:
+        return
     if not args.sweep_only:
         start = time.perf_counter()
         variants = args.variants or default_variants(config, len(data["itos"]),
