@@ -223,15 +223,20 @@ def format_table(rows: list[dict]) -> str:
 
 
 # --- the activation rows: the same stack with every φ -------------------------------------------
-def activation_base(config: dict) -> str | None:
-    """The stack the activation rows time: the first selected deep variant without batch norm
-    whose hidden weights use a scaled scheme (kaiming, xavier, orthogonal)."""
-    for name in selected_variants(config):
-        spec = resolve_variant(config, name)
-        if (spec.family == "deep" and not spec.batchnorm
-                and spec.init["hidden_weight"]["scheme"] in WEIGHT_ONLY_SCHEMES):
-            return name
-    return None
+def activation_base(config: dict, vocab_size: int = 28, context_size: int = 3) -> str | None:
+    """The stack the activation rows time: among the selected deep tanh variants without batch
+    norm, the one mean-field theory puts nearest the edge of chaos (|chi_1 - 1| smallest), so
+    that no activation's timing meets vanishing or exploding numbers."""
+    from initlab.analysis.theory import predict_variant
+
+    def distance(name: str) -> float:
+        chi = predict_variant(resolve_variant(config, name), vocab_size, context_size).chi
+        return abs(chi - 1) if chi is not None else float("inf")
+
+    candidates = [name for name in selected_variants(config)
+                  if (spec := resolve_variant(config, name)).family == "deep"
+                  and not spec.batchnorm and spec.activation == "tanh"]
+    return min(candidates, key=distance) if candidates else None
 
 
 def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[dict]:
@@ -239,7 +244,7 @@ def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> l
     interleaved round by round, each round's time over the bmm limit measured just before."""
     from initlab.activations import ACTIVATIONS
 
-    base = activation_base(config)
+    base = activation_base(config, len(data["itos"]), data["context_size"])
     if base is None:
         return []
     spec0 = resolve_variant(config, base)
