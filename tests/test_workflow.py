@@ -45,6 +45,33 @@ def default_dry_run(tmp_path_factory) -> tuple[str, Path]:
     return snakemake(workdir, "-n", configfiles=[REPO / "config.yaml"]).stdout, workdir
 
 
+def job_priorities(output: str) -> dict[str, int]:
+    """{train/variant or sweep job: priority} from a dry run's job listing."""
+    found = {}
+    for block in re.split(r"\n(?=rule \w+:)", output):
+        rule = re.search(r"rule (train|train_sweep_job):", block)
+        priority = re.search(r"priority: (\d+)", block)
+        wildcards = re.search(r"wildcards: (.*)", block)
+        if rule and priority and wildcards:
+            found[wildcards.group(1)] = int(priority.group(1))
+    return found
+
+
+def test_the_longest_training_jobs_start_first(default_dry_run):
+    """Each training job's priority is its expected CPU seconds (initlab.workflow.resources),
+    so Snakemake starts deep_batchnorm (227 s of CPU on the shipped study) and the deep
+    stacks before the depth-20 sweep job (111 s) and the shallow variants (31-82 s): the last
+    job to finish is a short one."""
+    priority = job_priorities(default_dry_run[0])
+    assert len(priority) == DEFAULT_VARIANTS + 4, priority
+    deep_bn = priority["variant=deep_batchnorm"]
+    deep = [v for k, v in priority.items() if "deep_" in k and k != "variant=deep_batchnorm"]
+    shallow = [priority[f"variant={n}"] for n in ("no_fix", "xavier", "batchnorm")]
+    depth20 = priority["sweep=gain_depth, sweep_job=depth20"]
+    assert deep_bn > max(deep) and min(deep) > depth20 > max(shallow)
+    assert priority["sweep=gain_depth, sweep_job=depth2"] < min(shallow)
+
+
 def test_dry_run_lists_the_full_default_dag(default_dry_run):
     output, workdir = default_dry_run
     counts = job_counts(output)

@@ -8,7 +8,7 @@ from pathlib import Path
 from initlab.analysis.tables import TABLES
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import sweep_plan
-from initlab.config.variants import selected_variants, variant_groups
+from initlab.config.variants import resolve_variant, selected_variants, variant_groups
 from initlab.figures.registry import (
     COMPARISON_FIGURES,
     CROSS_FIGURES,
@@ -23,6 +23,7 @@ from initlab.workflow.resources import (
     EVALUATE_RESOURCES,
     TRAIN_RESOURCES,
     sweep_job_resources,
+    training_priority,
 )
 from initlab.workflow.study import validate_study
 
@@ -137,6 +138,17 @@ def sweep_job_mem_mb(wildcards):
 def sweep_job_runtime(wildcards):
     job = SWEEP_JOBS[wildcards.sweep][wildcards.sweep_job]
     return sweep_job_resources(job, config["context_size"])["runtime"]
+
+
+def train_priority(wildcards):
+    """Longest first: a variant's training job ranks by its expected CPU seconds."""
+    spec = resolve_variant(config, wildcards.variant)
+    return training_priority(spec, len(spec.seeds), config["context_size"])
+
+
+def sweep_job_priority(wildcards):
+    job = SWEEP_JOBS[wildcards.sweep][wildcards.sweep_job]
+    return training_priority(job.spec, len(job.models), config["context_size"])
 
 
 # ------------------------------------------------------------------------------ outputs

@@ -11,6 +11,7 @@ rule train_sweep_job:
     params:
         sweep=sweep_params,
     threads: 1
+    priority: sweep_job_priority
     resources:
         mem_mb=sweep_job_mem_mb,
         runtime=sweep_job_runtime,

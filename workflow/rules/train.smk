@@ -10,6 +10,7 @@ rule train:
     params:
         variant=variant_params,
     threads: 1
+    priority: train_priority
     resources:
         **TRAIN_RESOURCES,
         gpu=GPUS,

@@ -1,17 +1,50 @@
 """Cluster resources of the jobs (mem_mb, runtime), sized from the config before any data
-exist: a SLURM job says what it needs when it is submitted."""
+exist: a SLURM job says what it needs when it is submitted; and the training jobs' priorities,
+their expected CPU seconds, so that the scheduler starts the longest first."""
 
 from __future__ import annotations
 
 import math
 
 from initlab.config.sweeps import SweepJob
+from initlab.config.variants import VariantSpec
 from initlab.data.clean import MAX_VOCAB_SIZE
 from initlab.model.architecture import Architecture
 
 RESOURCE_FLOPS_PER_SECOND = 5e9  # the runtime estimate's (slow) training rate
 TRAIN_RESOURCES = {"mem_mb": 2000, "runtime": 60}  # one variant's seeds (minutes)
 EVALUATE_RESOURCES = {"mem_mb": 2000, "runtime": 15}
+
+
+# The CPU-time model of a lockstep training job (python -m initlab.devtools.bench): every step
+# pays a fixed cost per small kernel, for all models at once, plus the models' matmul FLOPs
+# at the rate the trainer sustains at these small shapes (the sweep jobs: 37-38 GFLOP/s)
+KERNEL_SECONDS = 5e-6
+BMM_FLOPS_PER_SECOND = 4e10
+
+
+def expected_cpu_seconds(spec: VariantSpec, models: int, context_size: int) -> float:
+    """One core's seconds to train `models` models of `spec`'s architecture in lockstep.
+
+    Kernels per step: about 8 per layer (a Linear's forward, input gradient and two fused
+    updates, the activation's two, the loss's share), 12 with batch norm. On the shipped
+    study it gives deep_batchnorm 196 s (measured 227 s of CPU), the deep stacks 173 s
+    (126-151 s), the depth-20 sweep job 108 s (111 s), the shallow ones 49 s (31-63 s): the
+    order of the long jobs, which is what the priority needs.
+    """
+    arch = Architecture(vocab_size=MAX_VOCAB_SIZE, context_size=context_size,
+                        embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
+                        batchnorm=spec.batchnorm, activation=spec.activation)
+    kernels = (arch.depth + 1) * (12 if arch.batchnorm else 8)
+    return spec.steps * (models * arch.matmul_flops(spec.batch_size) / BMM_FLOPS_PER_SECOND
+                         + kernels * KERNEL_SECONDS)
+
+
+def training_priority(spec: VariantSpec, models: int, context_size: int) -> int:
+    """A training job's scheduling priority: its expected CPU seconds. Snakemake starts the
+    ready job of highest priority first, so the longest run (longest-processing-time order)
+    and the last job to finish is a short one, not the longest started late."""
+    return round(expected_cpu_seconds(spec, models, context_size))
 
 
 def sweep_job_resources(job: SweepJob, context_size: int) -> dict[str, int]:
