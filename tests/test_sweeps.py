@@ -82,6 +82,16 @@ def test_norm_and_width_split_the_jobs(config):
     assert all(len(g.points) == 1 for g in sweep.jobs)
 
 
+def test_an_activation_axis_makes_one_job_per_activation(config):
+    """model.activation is a sweep axis: each activation is its own architecture (job), and
+    every point's spec carries it, as its theory and trainer read it."""
+    sweep = expand_sweep(with_sweep(config, axes={"model.activation": ["tanh", "relu", "gelu"],
+                                                  GAIN_AXIS: [1, "relu"]}), SWEEP)
+    assert [g.name for g in sweep.jobs] == ["activationtanh", "activationrelu", "activationgelu"]
+    assert [p.spec.activation for p in sweep.jobs[1].points] == ["relu", "relu"]
+    assert sweep.jobs[1].points[1].spec.init["hidden_weight"]["gain"] == pytest.approx(2**0.5)
+
+
 def test_slurm_resources_grow_with_the_models_depth_and_steps(config):
     from initlab.workflow.resources import sweep_job_resources
 
@@ -141,6 +151,8 @@ def test_the_summary_says_which_gains_trained_against_the_theory():
     ({"axes": {GAIN_AXIS: [1, -2]}}, ["sweeps.gain_depth", GAIN_AXIS, "value -2"]),
     ({"axes": {GAIN_AXIS: [1, "steep"]}}, ["sweeps.gain_depth", GAIN_AXIS, "'steep'"]),
     ({"axes": {"norm": ["none", "layernorm"]}}, ["sweeps.gain_depth", "norm", "'layernorm'"]),
+    ({"axes": {"model.activation": ["relu", "elu"]}}, ["sweeps.gain_depth", "model.activation",
+                                                      "'elu'"]),
     ({"axes": {"init.hidden_weight.scheme": ["normal", "he"]}}, ["sweeps.gain_depth",
                                                                  "scheme", "'he'"]),
     ({"base": "not_declared"}, ["sweeps.gain_depth.base", "not_declared"]),

@@ -25,9 +25,10 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
            "output_std_last": pred.output_std[-1] if pred.output_std else None,
            "xi_c": None, "trainable_depth": None}
     if pred.predicted and pred.sigma_w is not None and pred.sigma_b is not None:
-        xi = theory.depth_scale(pred.sigma_w, pred.sigma_b)
-        out["xi_c"] = xi if math.isfinite(xi) else None
-        out["trainable_depth"] = TRAINABLE_DEPTH_FACTOR * xi if math.isfinite(xi) else None
+        xi = theory.depth_scale(pred.sigma_w, pred.sigma_b, spec.activation)
+        finite = xi is not None and math.isfinite(xi)  # None: no fixed point, undefined
+        out["xi_c"] = xi if finite else None
+        out["trainable_depth"] = TRAINABLE_DEPTH_FACTOR * xi if finite else None
     return out
 
 
@@ -81,12 +82,15 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
             gains = [p["numeric"][GAIN_AXIS] for p in points]
             lo, hi = min(gains), max(gains)
             curve = [lo * (hi / lo) ** (i / 199) for i in range(200)] if hi > lo else [lo]
+            activation = sweep.points[0].spec.activation
             depth = []
             for g in curve:
-                xi = theory.depth_scale(per_gain * g, sigma_b)
-                depth.append(TRAINABLE_DEPTH_FACTOR * xi if math.isfinite(xi) else None)
+                xi = theory.depth_scale(per_gain * g, sigma_b, activation)
+                depth.append(TRAINABLE_DEPTH_FACTOR * xi
+                             if xi is not None and math.isfinite(xi) else None)
+            critical = theory.critical_sigma_w(sigma_b, activation)
             overlay = {"sigma_b": sigma_b, "sigma_w_per_gain": per_gain,
-                       "critical_gain": theory.critical_sigma_w(sigma_b) / per_gain,
+                       "critical_gain": None if critical is None else critical / per_gain,
                        "curve_gain": curve, "curve_trainable_depth": depth}
     out = {
         "sweep": sweep.name, "description": sweep.description, "base": sweep.base,

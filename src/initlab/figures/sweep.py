@@ -129,9 +129,10 @@ def _theory(ax, sweep: Mapping, xa: dict, ya: dict | None, ye: np.ndarray) -> No
     theory = sweep.get("theory")
     if not theory or xa["path"] != GAIN_AXIS:
         return
-    ax.axvline(theory["critical_gain"], color="white", lw=2.5, zorder=3)
-    ax.axvline(theory["critical_gain"], color="black", lw=1.2, ls="--", zorder=4,
-               label=f"critical gain {theory['critical_gain']:.3g} (χ₁ = 1)")
+    if theory.get("critical_gain") is not None:  # ReLU at σ_b > 0 has none
+        ax.axvline(theory["critical_gain"], color="white", lw=2.5, zorder=3)
+        ax.axvline(theory["critical_gain"], color="black", lw=1.2, ls="--", zorder=4,
+                   label=f"critical gain {theory['critical_gain']:.3g} (χ₁ = 1)")
     if ya is not None and ya["path"] == DEPTH_AXIS:
         top = ye[-1] * 10  # an infinite depth scale is drawn off the top
         depth = np.array([d if d is not None else top for d in theory["curve_trainable_depth"]])
@@ -202,7 +203,7 @@ def dev_loss_lines(sweep: Mapping) -> Figure:
     ax.axhline(sweep["dev_unigram_entropy"], color="#555555", ls="--", lw=1,
                label="unigram entropy of dev")
     theory = sweep.get("theory")
-    if theory and xa["path"] == GAIN_AXIS:
+    if theory and xa["path"] == GAIN_AXIS and theory.get("critical_gain") is not None:
         ax.axvline(theory["critical_gain"], color="black", ls=":", lw=1,
                    label=f"critical gain {theory['critical_gain']:.3g}")
     if xlog:

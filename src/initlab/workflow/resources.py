@@ -28,9 +28,9 @@ def expected_cpu_seconds(spec: VariantSpec, models: int, context_size: int) -> f
 
     Kernels per step: about 8 per layer (a Linear's forward, input gradient and two fused
     updates, the activation's two, the loss's share), 12 with batch norm. On the shipped
-    study it gives deep_batchnorm 196 s (measured 227 s of CPU), the deep stacks 173 s
-    (126-151 s), the depth-20 sweep job 108 s (111 s), the shallow ones 49 s (31-63 s): the
-    order of the long jobs, which is what the priority needs.
+    study it gives the deep batch-norm stack 196 s (measured 227 s of CPU), the other deep
+    stacks 173 s (126-151 s), the depth-20 sweep job 108 s (111 s), the shallow ones 49 s
+    (31-63 s): the order of the long jobs, which is what the priority needs.
     """
     arch = Architecture(vocab_size=MAX_VOCAB_SIZE, context_size=context_size,
                         embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
