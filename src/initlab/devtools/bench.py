@@ -241,8 +241,14 @@ def activation_base(config: dict, vocab_size: int = 28, context_size: int = 3) -
 
 def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[dict]:
     """µs per model-step of train_variant (as (a)) for every activation on one deep stack,
-    interleaved round by round, each round's time over the bmm limit measured just before."""
+    interleaved round by round, each round's time over the bmm limit measured just before.
+
+    Each activation runs at its own critical gain (theory.critical_sigma_w at σ_b = 0: tanh
+    1, ReLU √2, GELU and SiLU 2, linear 1), the base's kaiming hidden weights scaled to it, so
+    that no row times a stack whose numbers vanish or blow up (linear at gain 5/3 diverges
+    within 10 steps, and NaN arithmetic is not what a healthy run costs)."""
     from initlab.activations import ACTIVATIONS
+    from initlab.analysis.theory import critical_sigma_w
 
     base = activation_base(config, len(data["itos"]), data["context_size"])
     if base is None:
@@ -252,7 +258,10 @@ def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> l
     samples: dict[str, list[tuple[float, float, float]]] = {a: [] for a in ACTIVATIONS}
     for _ in range(rounds):
         for name in ACTIVATIONS:
-            spec = dataclasses.replace(spec0, activation=name)
+            init = copy.deepcopy(spec0.init)
+            init["hidden_weight"] = {"scheme": "kaiming", "scale": 1.0,
+                                     "gain": critical_sigma_w(0.0, name)}
+            spec = dataclasses.replace(spec0, activation=name, init=init)
             arch = architecture(spec, len(data["itos"]), data["context_size"])
             rate, _ = bmm_flops_per_second(arch, len(spec.seeds), spec.batch_size)
             wall, cpu = time_trainer(spec, arch, data, config, steps)
@@ -260,13 +269,15 @@ def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> l
     rows = []
     for name, runs in samples.items():
         rows.append({"activation": name, "base": base, "seeds": len(spec0.seeds),
+                     "gain": critical_sigma_w(0.0, name),
                      "wall": statistics.median(w for w, _, _ in runs),
                      "cpu": statistics.median(c for _, c, _ in runs),
                      "limit": statistics.median(lim for _, _, lim in runs),
                      "ratio": statistics.median(w / lim for w, _, lim in runs)})
-    tanh = next(r for r in rows if r["activation"] == "tanh")
-    for row in rows:
-        row["vs_tanh"] = row["wall"] / tanh["wall"]
+    for row in rows:  # paired within each round, so that the machine's drift cancels
+        row["vs_tanh"] = statistics.median(
+            w / t for (w, _, _), (t, _, _) in zip(samples[row["activation"]], samples["tanh"],
+                                                  strict=True))
     return rows
 
 
@@ -276,8 +287,10 @@ def format_activation_table(rows: list[dict]) -> str:
     for row in rows:
         lines.append(f"{row['activation']:<34}{1e6 * row['wall']:>14.1f}{1e6 * row['cpu']:>9.1f}"
                      f"{1e6 * row['limit']:>10.1f}{row['ratio']:>7.2f}x{row['vs_tanh']:>8.2f}x")
-    lines.append("(the trainer with diagnostics as (a); ratio: median over rounds of its time over "
-                 "the bmm limit at its shapes measured just before; vs tanh: median times)")
+    lines.append("(the trainer with diagnostics as (a), each activation at its critical gain; "
+                 "ratio: median over rounds of its time over the bmm limit at its shapes "
+                 "measured just before; vs tanh: median over rounds of the time over tanh's "
+                 "in the same round)")
     return "\n".join(lines)
 
 
