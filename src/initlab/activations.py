@@ -77,6 +77,7 @@ class Activation:
     smooth: bool  # analytic on the real line (else a kink at 0: quadrature needs a finer grid)
     odd: bool  # φ(−x) = −φ(x): the chaotic phase's correlation fixed point is 0 at σ_b = 0
     functions: object  # x -> (φ, φ′, φ″)
+    minimum: float | None = None  # φ's lowest value (None: unbounded below)
     health: str | None = None  # the flat share, as "outputs were {health}"
     health_rule: str | None = None  # its definition, as a formula
     health_short: str | None = None  # a column header: "sat.", "zero", "tail"
@@ -117,9 +118,9 @@ def _tail_edge(dphi, start: float) -> float:
 GELU_TAIL = _tail_edge(lambda x: _gelu(x)[1], -2.0)  # past φ′'s minimum at x ≈ −1.41
 SILU_TAIL = _tail_edge(lambda x: _silu(x)[1], -3.0)  # past φ′'s minimum at x ≈ −2.40
 
-def _tail(name: str, label: str, edge: float, functions) -> Activation:
+def _tail(name: str, label: str, edge: float, functions, minimum: float) -> Activation:
     return Activation(
-        name, label, True, False, functions, health="in the negative tail",
+        name, label, True, False, functions, minimum=minimum, health="in the negative tail",
         health_rule=f"pre-activation < {edge:.2f}, where |φ′| < {FLAT_SLOPE:.3f}",
         health_short="tail", flag=0.25,
         dead_rule="in the negative tail on every probe example",
@@ -128,17 +129,18 @@ def _tail(name: str, label: str, edge: float, functions) -> Activation:
 
 ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation(
-        "tanh", "tanh", True, True, _tanh, health="saturated", health_rule=f"|t| > {SATURATED}",
-        health_short="sat", flag=0.25,
+        "tanh", "tanh", True, True, _tanh, minimum=-1.0, health="saturated",
+        health_rule=f"|t| > {SATURATED}", health_short="sat", flag=0.25,
         dead_rule=f"saturated (|t| > {SATURATION_MAP}) on every probe example",
         map_rule=f"|t| > {SATURATION_MAP}"),
     # half of a zero-mean ReLU layer's outputs are exactly zero: that is health, not a flag
     "relu": Activation(
-        "relu", "ReLU", False, False, _relu, health="exactly zero",
+        "relu", "ReLU", False, False, _relu, minimum=0.0, health="exactly zero",
         health_rule="pre-activation ≤ 0", health_short="zero", flag=0.75,
         dead_rule="never positive on the probe batch", map_rule="output exactly 0"),
-    "gelu": _tail("gelu", "GELU", GELU_TAIL, _gelu),
-    "silu": _tail("silu", "SiLU", SILU_TAIL, _silu),
+    # φ's minimum, at x = -0.75 (GELU) and x = -1.28 (SiLU)
+    "gelu": _tail("gelu", "GELU", GELU_TAIL, _gelu, minimum=-0.17),
+    "silu": _tail("silu", "SiLU", SILU_TAIL, _silu, minimum=-0.28),
     "linear": Activation("linear", "linear", True, True, _linear),
 }
 TAIL_EDGES = {"gelu": GELU_TAIL, "silu": SILU_TAIL}

@@ -21,6 +21,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from initlab.activations import ACTIVATIONS
 from initlab.thresholds import CONFIDENCE, SATURATED, SATURATION_MAP
 
 
@@ -112,8 +113,8 @@ _RANGES = {
     "tanh": "",
     "relu": ", from 0 to 4 stds above the largest layer mean (log density: about half the "
             "outputs of a zero-mean ReLU layer are exactly 0, a spike in the first bin)",
-    "gelu": ", from φ's minimum (-0.17) to 4 stds above the largest layer mean (log density)",
-    "silu": ", from φ's minimum (-0.28) to 4 stds above the largest layer mean (log density)",
+    **{name: f", from φ's minimum ({ACTIVATIONS[name].minimum:.2f}) to 4 stds above the largest "
+              "layer mean (log density)" for name in ("gelu", "silu")},
     "linear": ", on ±4 stds of the widest layer (log density)",
 }
 _HEALTHY = {

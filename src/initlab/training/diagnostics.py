@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from initlab.activations import TAIL_EDGES
+from initlab.activations import TAIL_EDGES, activation
 from initlab.model.mlp import MLP, Nonlinearity, cross_entropy
 from initlab.thresholds import SATURATED, SATURATION_MAP
 
@@ -63,7 +63,8 @@ def activation_edges(name: str, acts: Tensor, bins: int) -> np.ndarray:
     std = (var / finite.sum(-1).clamp_min(1)).sqrt()
     top = float((mean + 4 * std).amax()) if bool(torch.isfinite(mean).any()) else 1.0
     top = top if np.isfinite(top) and top > 0 else 1.0
-    low = {"relu": 0.0, "gelu": -0.17, "silu": -0.28}.get(name, -top)
+    low = activation(name).minimum
+    low = -top if low is None else low
     return np.linspace(low, top, bins + 1, dtype=np.float32)
 
 
@@ -128,6 +129,7 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray
     for bn in bns:
         bn.track_running_stats = False
     layers = model.nonlinearities()
+    kept_input = [t.keep_input for t in layers]
     for t in layers:
         t.keep_grad, t.keep_input = True, True
     try:
@@ -137,8 +139,8 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray
     finally:
         for bn in bns:
             bn.track_running_stats = True
-        for t in layers:
-            t.keep_grad, t.keep_input = False, t.name in ("gelu", "silu")
+        for t, keep in zip(layers, kept_input, strict=True):
+            t.keep_grad, t.keep_input = False, keep
 
     acts = torch.stack([t.out for t in layers], dim=1)  # [S, L, N, width]
     act_values = acts.flatten(2)

@@ -23,6 +23,14 @@ KERNEL_SECONDS = 5e-6
 BMM_FLOPS_PER_SECOND = 4e10
 
 
+def _sized_architecture(spec: VariantSpec, context_size: int) -> Architecture:
+    """The architecture a job will train, with the vocabulary's upper bound (the data are not
+    cleaned yet when the workflow is planned)."""
+    return Architecture(vocab_size=MAX_VOCAB_SIZE, context_size=context_size,
+                        embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
+                        batchnorm=spec.batchnorm, activation=spec.activation)
+
+
 def expected_cpu_seconds(spec: VariantSpec, models: int, context_size: int) -> float:
     """One core's seconds to train `models` models of `spec`'s architecture in lockstep.
 
@@ -32,9 +40,7 @@ def expected_cpu_seconds(spec: VariantSpec, models: int, context_size: int) -> f
     stacks 173 s (126-151 s), the depth-20 sweep job 108 s (111 s), the shallow ones 49 s
     (31-63 s): the order of the long jobs, which is what the priority needs.
     """
-    arch = Architecture(vocab_size=MAX_VOCAB_SIZE, context_size=context_size,
-                        embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
-                        batchnorm=spec.batchnorm, activation=spec.activation)
+    arch = _sized_architecture(spec, context_size)
     kernels = (arch.depth + 1) * (12 if arch.batchnorm else 8)
     return spec.steps * (models * arch.matmul_flops(spec.batch_size) / BMM_FLOPS_PER_SECOND
                          + kernels * KERNEL_SECONDS)
@@ -59,9 +65,7 @@ def sweep_job_resources(job: SweepJob, context_size: int) -> dict[str, int]:
     20), plus 10 minutes for start-up, step-0 diagnostics and the train/dev evaluation.
     """
     spec = job.spec
-    arch = Architecture(vocab_size=MAX_VOCAB_SIZE, context_size=context_size,
-                        embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
-                        batchnorm=spec.batchnorm)
+    arch = _sized_architecture(spec, context_size)
     models = len(job.models)
     flops = models * spec.steps * arch.matmul_flops(spec.batch_size)
     mem_mb = 1000 + models * (8 + spec.depth * spec.width * 1024 * 4 * 2 // 2**20)
