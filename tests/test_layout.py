@@ -15,6 +15,7 @@ from initlab.workflow.depends import imported_modules, module_path
 # The stages in pipeline order; a module may import its own stage and the ones before it.
 STAGES = ["files", "numbers", "thresholds",  # foundations: the study's files, numbers, limits
           "activations",  # what each φ is (numpy), read by the model's theory, figures, report
+          "axes",  # the sweep axes the theory knows by name
           "config", "data", "model", "training", "evaluation", "analysis", "figures", "report",
           "workflow", "devtools"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from initlab.analysis.tables import TABLES
 from initlab.config.schema import ConfigError
-from initlab.config.sweeps import sweep_plan
+from initlab.config.sweeps import shared_jobs, sweep_plan
 from initlab.config.variants import resolve_variant, selected_variants, variant_groups
 from initlab.figures.registry import (
     COMPARISON_FIGURES,
@@ -39,6 +39,7 @@ VARIANTS = selected_variants(config)
 GROUPS = {group.name: group for group in variant_groups(config)}  # from the config, not code
 SWEEPS = sweep_plan(config)  # the selected sweeps, expanded into points and lockstep jobs
 SWEEP_JOBS = {name: {job.name: job for job in sweep.jobs} for name, sweep in SWEEPS.items()}
+SWEEP_JOB_SOURCES = shared_jobs(SWEEPS)  # (sweep, job) -> the (sweep, job) that trains it
 PACKAGE = Path(workflow.basedir) / "src" / "initlab"
 TEMPLATES = PACKAGE / "resources" / "templates"
 GPUS = 1 if config["device"] == "cuda" else 0  # what a training job asks a cluster for
@@ -101,9 +102,12 @@ def group_files(name):
 
 
 def sweep_job_files(wildcards):
-    """Every lockstep job's JSON of the {sweep} wildcard's sweep."""
-    return expand("results/sweeps/{sweep}/jobs/{sweep_job}.json", sweep=wildcards.sweep,
-                  sweep_job=list(SWEEP_JOBS[wildcards.sweep]))
+    """Every lockstep job's JSON of the {sweep} wildcard's sweep, in its jobs' order: a job
+    that an earlier sweep trains too is read from that sweep's jobs (shared_jobs)."""
+    return [
+        "results/sweeps/{}/jobs/{}.json".format(*SWEEP_JOB_SOURCES[wildcards.sweep, job])
+        for job in SWEEP_JOBS[wildcards.sweep]
+    ]
 
 
 # ------------------------------------------------------------------------------- params

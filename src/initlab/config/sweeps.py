@@ -2,19 +2,25 @@
 
 A sweep (config `sweeps:`) takes a declared variant as its base, sets one or two dotted paths
 of it (`init.hidden_weight.gain`, `model.depth`, ...) to every combination of the listed
-values, and trains each grid point for the sweep's own training settings. Every point is
+values, and trains each grid point for the sweep's own training settings; `set` fixes other
+paths for every point (`model.depth: 20`) without making them axes. Every point is
 resolved through the same schema and `resolve_variant` as a declared variant, so a value the
 schema refuses is refused here too, naming the sweep, the axis and the value.
 
 Points that share an architecture and a schedule (`job_key`) become one job: all their models
 (points x seeds) train as one batched model (initlab.training.sweep), each with its own
 initialization and batch stream, so the fixed cost of each small kernel is paid once per step
-for the whole job.
+for the whole job. A job that trains exactly the models of a job of an earlier sweep (the
+activation sweep's tanh row is the gain x depth sweep's depth-20 row) is trained once
+(`shared_jobs`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -28,8 +34,6 @@ from initlab.config.schema import (
 )
 from initlab.config.variants import VariantSpec, parse_gain, resolve_variant
 
-GAIN_AXIS = "init.hidden_weight.gain"  # the axes the theory overlays know how to draw
-DEPTH_AXIS = "model.depth"
 # what must be equal for models to share a job: the architecture and the schedule
 JOB_FIELDS = ("family", "depth", "width", "embedding_dim", "activation", "norm", "bn_momentum",
               "bn_eps", "steps", "batch_size", "lr_schedule")
@@ -74,6 +78,7 @@ class Sweep:
     axes: dict[str, list]
     points: list[SweepPoint]
     jobs: list[SweepJob]
+    fixed: dict[str, Any] = dataclasses.field(default_factory=dict)  # `set`: path -> value
 
 
 def axis_label(path: str) -> str:
@@ -111,10 +116,11 @@ def _set_path(variant: dict, path: str, value: Any) -> None:
 
 
 def _point_variant(config: dict, sweep: dict, values: dict[str, Any]) -> dict:
-    """A deep copy of the base variant with the sweep's training and the axis values applied."""
+    """A deep copy of the base variant with the sweep's training, its `set` paths and the
+    axis values applied."""
     variant = copy.deepcopy(config["variants"][sweep["base"]])
     variant.setdefault("training", {}).update(copy.deepcopy(sweep.get("training") or {}))
-    for path, value in values.items():
+    for path, value in {**(sweep.get("set") or {}), **values}.items():
         _set_path(variant, path, value)
     return variant
 
@@ -167,6 +173,12 @@ def expand_sweep(config: dict, name: str) -> Sweep:
         raise ConfigError(f"{where}.base: {sweep['base']!r} is not declared under `variants` "
                           f"(declared: {sorted(config['variants'])})")
     axes = {path: list(values) for path, values in sweep["axes"].items()}
+    fixed = dict(sweep.get("set") or {})
+    for path in fixed:
+        check_path(path, f"{where}.set.{path}")
+        if path in axes:
+            raise ConfigError(f"{where}.set.{path}: {path!r} is also an axis; set it in one "
+                              "place (an axis varies it, `set` fixes it)")
     singles, single_where = {}, {}
     for a, (path, values) in enumerate(axes.items()):
         axis_where = f"{where}.axes.{path}"
@@ -201,7 +213,7 @@ def expand_sweep(config: dict, name: str) -> Sweep:
         numeric = {p: axis_number(p, v, point_where[point_name]) for p, v in values.items()}
         points.append(SweepPoint(index, values, numeric, spec))
     return Sweep(name, sweep["base"], sweep.get("description", ""), axes, points,
-                 jobs_of(points))
+                 jobs_of(points), fixed)
 
 
 def job_key(spec: VariantSpec) -> tuple:
@@ -238,6 +250,31 @@ def jobs_of(points: list[SweepPoint]) -> list[SweepJob]:
     if len({j.name for j in jobs}) != len(jobs):  # e.g. bn_eps 1e-5 vs 1.0e-5 spelled alike
         jobs = [SweepJob(f"job{n}", j.points) for n, j in enumerate(jobs)]
     return jobs
+
+
+def job_identity(job: SweepJob) -> str:
+    """What a job trains, names aside: every point's resolved spec and seeds, in order."""
+    return json.dumps([dataclasses.asdict(dataclasses.replace(point.spec, name="",
+                                                              description=""))
+                       for point in job.points], sort_keys=True, default=str)
+
+
+def job_digest(job: SweepJob) -> str:
+    """A short fingerprint of job_identity, written into the job's JSON so that a sweep
+    reading it can check it holds the models it expects."""
+    return hashlib.sha1(job_identity(job).encode()).hexdigest()[:16]
+
+
+def shared_jobs(plan: dict[str, Sweep]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(sweep, job) -> the (sweep, job) that trains it: itself, or the first job of an earlier
+    sweep of the plan that trains the same models (same specs and seeds, same order), whose
+    JSON the later sweep reads: a row two sweeps share trains once."""
+    first: dict[str, tuple[str, str]] = {}
+    sources = {}
+    for name, sweep in plan.items():
+        for job in sweep.jobs:
+            sources[name, job.name] = first.setdefault(job_identity(job), (name, job.name))
+    return sources
 
 
 def sweep_plan(config: dict) -> dict[str, Sweep]:

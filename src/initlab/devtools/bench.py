@@ -338,7 +338,8 @@ def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[d
     then trains; the ratio is the median over rounds of each round's trainer time over its own
     limit, so that a machine whose speed drifts (shared hosts do) slows both sides of a ratio
     alike. The step-0 capture is left out (a fixed cost per job, not per step)."""
-    from initlab.config.sweeps import DEPTH_AXIS, expand_sweep, selected_sweeps
+    from initlab.axes import DEPTH_AXIS
+    from initlab.config.sweeps import expand_sweep, selected_sweeps
     from initlab.training.train import train_models
 
     names = selected_sweeps(config)

@@ -4,7 +4,7 @@ batched model, and per model what the phase diagram needs (step-0 diagnostics, f
 from __future__ import annotations
 
 from initlab.config.schema import ConfigError
-from initlab.config.sweeps import expand_sweep
+from initlab.config.sweeps import expand_sweep, job_digest
 from initlab.data.split import unigram_entropy
 from initlab.numbers import finite_or_none
 from initlab.training.train import architecture, eval_sample, split_loss, train_models
@@ -32,10 +32,13 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
     # train loss on a fixed sample of the training split as large as dev: the whole split
     # would cost as much as a third of the training at depth 20
     Xtr, Ytr = eval_sample(data["train"]["X"], data["train"]["Y"], len(Ydev))
-    model = result.model
+    model = result.model  # the models that did not diverge
     model.eval()
-    train_loss = split_loss(model, Xtr, Ytr).tolist()
-    dev_loss = split_loss(model, Xdev, Ydev).tolist()
+    train_loss, dev_loss = [None] * len(models), [None] * len(models)
+    if result.alive:
+        for m, tr, dv in zip(result.alive, split_loss(model, Xtr, Ytr).tolist(),
+                             split_loss(model, Xdev, Ydev).tolist(), strict=True):
+            train_loss[m], dev_loss[m] = tr, dv
     step0 = {k: v[0] for k, v in result.captures.items() if k != "capture_steps"}
     rows = []
     for m, (point, seed) in enumerate(models):
@@ -60,6 +63,7 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
     return {
         "sweep": sweep_name,
         "job": job_name,
+        "trains": job_digest(job),  # which models, whichever sweep reads this file
         "models": len(models),
         "steps": spec.steps,
         "steps_done": result.steps_done,
@@ -69,7 +73,8 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
         "norm": spec.norm,
         "train_seconds": result.seconds,
         "cpu_seconds": result.cpu_seconds,
-        "us_per_model_step": 1e6 * result.seconds / max(result.steps_done * len(models), 1),
+        "us_per_model_step": 1e6 * result.seconds / max(result.model_steps, 1),
+        "model_steps": result.model_steps,  # a diverged model stops counting when dropped
         "vocab_size": arch.vocab_size,
         "context_size": arch.context_size,
         "dev_unigram_entropy": unigram_entropy(Ydev, arch.vocab_size),

@@ -162,12 +162,16 @@ class LoopResult:
     steps_done: int
     seconds: float  # wall clock of the loop, captures included
     cpu_seconds: float  # CPU time of this process over the same span
+    model: MLP  # the trained model: the one passed in, or (drop_diverged) its survivors
+    alive: list[int]  # the models of `model`, as indices into the seeds
+    model_steps: int  # steps summed over the models that took them
 
 
 def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, steps: int,
                    batch_size: int, lr_at, probe: tuple[Tensor, Tensor], histogram_bins: int,
                    capture_steps=(), log_every: int = CHUNK, label: str = "models",
-                   gradient_steps=frozenset(), on_gradients=None) -> LoopResult:
+                   gradient_steps=frozenset(), on_gradients=None,
+                   drop_diverged: bool = False) -> LoopResult:
     """The SGD loop of every trainer: model k of `model` draws the minibatches of seeds[k].
 
     A step fuses the update into the backward pass (MLP.backward_sgd), except on
@@ -175,8 +179,17 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
     sgd_step(). Diagnostics are captured on `capture_steps` (`steps` itself after the last
     step). The host waits on the device only at log lines and once per chunk, for the
     divergence check; when every model has diverged the loop stops.
+
+    With `drop_diverged`, a model that diverged leaves the batch at the end of its chunk (its
+    losses stay NaN from then on), so a sweep does not spend the rest of its steps on
+    non-finite arithmetic; the others go on unchanged, each with its own minibatch stream.
+    Only a step-0 capture is allowed then (a later one would cover fewer models).
     """
     M = len(seeds)
+    if drop_diverged and any(s > 0 for s in capture_steps):
+        raise ValueError("drop_diverged needs every capture step to be 0")
+    alive = list(range(M))  # the models of `model`, as indices into seeds
+    model_steps = 0
     captures: dict[int, dict] = {}
     capture_at = set(capture_steps)  # `in` runs every step
     losses = torch.full((steps, M), float("nan"), device=Xtr.device)
@@ -187,7 +200,10 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
     step = last_step = 0
     while step < steps:
         n = min(CHUNK, steps - step)
-        chunk = Chunk(Xtr, Ytr, next(stream)[:n].to(Xtr.device), model.arch.vocab_size)
+        idx = next(stream)[:n]  # every seed's stream advances, dropped or not
+        if len(alive) < M:
+            idx = idx[:, alive]
+        chunk = Chunk(Xtr, Ytr, idx.to(Xtr.device), model.arch.vocab_size)
         chunk_start = step
         for t in range(n):
             if step in capture_at:
@@ -208,23 +224,33 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
                 log.info("%s: step %7d/%d  loss %s  lr %.4g  %.0f steps/s  %.1f us per "
                          "model-step  ETA %.0fs", label, step, steps,
                          _describe(chunk.loss(t), diverged_at), lr, rate,
-                         1e6 * (now - start_time) / (step * M), (steps - step) / rate)
-        losses[chunk_start:step] = chunk.losses()
-        for k in record_divergence(losses, chunk_start, step, diverged_at):
+                         1e6 * (now - start_time) / (model_steps + (t + 1) * len(alive)),
+                         (steps - step) / rate)
+        model_steps += n * len(alive)
+        losses[chunk_start:step, alive] = chunk.losses()
+        new = record_divergence(losses, chunk_start, step, diverged_at)
+        for k in new:
             log.warning("%s: model %d (seed %d) diverged: non-finite loss at step %d", label, k,
                         seeds[k], diverged_at[k])
         if all(d is not None for d in diverged_at):
             log.warning("%s: every model diverged; stopping at step %d of %d", label, step,
                         steps)
             break
+        if drop_diverged and new:
+            keep = [i for i, k in enumerate(alive) if diverged_at[k] is None]
+            model = MLP.from_state_dict(model.arch, {name: value[keep].clone() for name, value
+                                                     in model.state_dict().items()})
+            alive = [alive[i] for i in keep]
+            log.info("%s: %d of %d models train on", label, len(alive), M)
     if steps in capture_at:
         captures[steps] = diagnostics.capture(model, *probe, histogram_bins)
     seconds = time.perf_counter() - start_time
     log.info("%s: trained %d steps x %d models in %.1fs (%.1f us per model-step)", label, step,
-             M, seconds, 1e6 * seconds / max(step * M, 1))
+             M, seconds, 1e6 * seconds / max(model_steps, 1))
     return LoopResult(losses=losses, diverged_at=diverged_at, captures=captures,
                       steps_done=step, seconds=seconds,
-                      cpu_seconds=time.process_time() - start_cpu)
+                      cpu_seconds=time.process_time() - start_cpu, model=model, alive=alive,
+                      model_steps=model_steps)
 
 
 def _describe(loss: Tensor, diverged_at: list[int | None]) -> str:
@@ -367,13 +393,15 @@ def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *,
 # --- many models in lockstep (sweeps) ---------------------------------------------------------
 @dataclass
 class ModelsResult:
-    model: MLP  # the trained batched model, M models
+    model: MLP  # the trained batched model: the models that did not diverge
+    alive: list[int]  # the models of `model`, as indices into the M models asked for
     losses: np.ndarray  # [M, steps] float32, the minibatch loss of every step
     diverged_at: list[int | None]  # first step with a non-finite loss, per model
     captures: dict[str, np.ndarray]  # diagnostics.stack_captures of the capture steps
     seconds: float = 0.0  # wall clock of the training loop, captures included
     cpu_seconds: float = 0.0
     steps_done: int = 0
+    model_steps: int = 0
 
 
 def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: dict, *,
@@ -385,8 +413,9 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
     computes what train_variant computes for that seed alone (tests/test_sweeps.py); the
     schedule `lr_at(step)` and the batch size are shared.
 
-    The sweep's loop: train_lockstep with every step fused (no update ratios) and diagnostics
-    only at `capture_steps`.
+    The sweep's loop: train_lockstep with every step fused (no update ratios), diagnostics
+    only at `capture_steps` (0) and a diverged model dropped from the batch (its final loss
+    is unknown, and needs no computing: it diverged).
     """
     dev = resolve_device(device)
     Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
@@ -397,13 +426,14 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
     run = train_lockstep(model, Xtr, Ytr, seeds, steps=steps, batch_size=batch_size,
                          lr_at=lr_at, probe=(Xtr[probe], Ytr[probe]),
                          histogram_bins=histogram_bins, capture_steps=capture_steps,
-                         label=label)
-    return ModelsResult(model=model, losses=run.losses.T.float().cpu().numpy(),
+                         label=label, drop_diverged=True)
+    return ModelsResult(model=run.model, alive=run.alive,
+                        losses=run.losses.T.float().cpu().numpy(),
                         diverged_at=run.diverged_at,
                         captures=(diagnostics.stack_captures(run.captures) if run.captures
                                   else {}),
                         seconds=run.seconds, cpu_seconds=run.cpu_seconds,
-                        steps_done=run.steps_done)
+                        steps_done=run.steps_done, model_steps=run.model_steps)
 
 
 def eval_sample(X: Tensor, Y: Tensor, n: int, seed: int = PROBE_SEED) -> tuple[Tensor, Tensor]:
