@@ -28,13 +28,28 @@ Array = np.ndarray
 # |φ′| below this counts as "no gradient passes": the slope of tanh at |t| = SATURATED
 FLAT_SLOPE = 1.0 - SATURATED**2
 
-_erf = np.vectorize(math.erf, otypes=[float])
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+# erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + |z| / 2), for z >= 0: Chebyshev-fitted P of degree
+# 9 (Numerical Recipes, erfcc), relative error below 1.2e-7 everywhere, tails included; numpy
+# has no erf, and math.erf element by element made GELU's theory 50x slower
+_ERFC_P = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807,
+           -1.13520398, 1.48851587, -0.82215223, 0.17087277)
 
 
-def _normal_cdf(x: Array) -> Array:
-    return 0.5 * (1.0 + _erf(x / _SQRT2))
+def _erfc(z: Array) -> Array:
+    a = np.abs(z)
+    t = 1.0 / (1.0 + 0.5 * a)
+    poly = np.zeros_like(t)
+    for c in reversed(_ERFC_P):
+        poly = poly * t + c
+    tail = t * np.exp(-a * a + poly)
+    return np.where(z >= 0, tail, 2.0 - tail)
+
+
+def normal_cdf(x: Array) -> Array:
+    """Φ(x), the standard normal CDF, elementwise."""
+    return 0.5 * _erfc(-np.asarray(x, dtype=float) / _SQRT2)
 
 
 def _normal_pdf(x: Array) -> Array:
@@ -54,7 +69,7 @@ def _relu(x):
 
 
 def _gelu(x):  # the exact (erf) form, torch.nn.functional.gelu's default
-    cdf, pdf = _normal_cdf(x), _normal_pdf(x)
+    cdf, pdf = normal_cdf(x), _normal_pdf(x)
     return x * cdf, cdf + x * pdf, (2.0 - x * x) * pdf
 
 

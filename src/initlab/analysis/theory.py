@@ -211,6 +211,22 @@ def chi1(sigma_w: float, sigma_b: float, activation: str = "tanh",
     return sigma_w**2 * slope_moment(activation, Q_UNBOUNDED if q is None else q)
 
 
+def gradient_depth_scale(sigma_w: float, sigma_b: float, activation: str = "tanh",
+                         q_start: float = 1.0) -> float:
+    """Schoenholz et al.'s gradient depth scale xi_grad = -1 / ln chi_1 (inf at chi_1 = 1).
+
+    Backward through a layer the mean squared gradient is multiplied by chi_1 (its std by
+    sqrt(chi_1)), so over L layers by chi_1^L = exp(-L / xi_grad): positive in the ordered
+    phase, where the gradient vanishes toward the input, negative in the chaotic phase, where
+    it explodes at the depth scale |xi_grad|. chi_1 as chi1 takes it (at the fixed point
+    reached from q_start, or its limit where q grows without bound).
+    """
+    chi = chi1(sigma_w, sigma_b, activation, q_start)
+    if chi <= 0.0:
+        return 0.0
+    return math.inf if chi == 1.0 else -1.0 / math.log(chi)
+
+
 def phase(chi: float, tolerance: float = CRITICAL_TOLERANCE) -> str:
     """"ordered" (chi < 1), "chaotic" (chi > 1) or "critical" (|chi - 1| < tolerance)."""
     if abs(chi - 1.0) < tolerance:
@@ -396,6 +412,19 @@ def embedding_second_moment(spec: dict) -> float:
     raise NotPredictedError(f"embedding scheme {scheme!r} is not covered")
 
 
+# beyond this logit variance (std 100) logsumexp is the largest logit: the gap to the next
+# is of order the std, so the rest adds about exp(-30); the quadrature below would need a
+# grid as long as the variance (1e18 for ReLU at gain 4, 20 layers deep)
+LOGSUMEXP_MAX_VARIANCE = 1e4
+
+
+def expected_max_normal(n: int) -> float:
+    """E[max of n i.i.d. N(0, 1)] = E[z n Φ(z)^(n-1)] over z ~ N(0, 1)."""
+    z, w = _trapezoid(1e-3, 12.0)
+    cdf = activations.normal_cdf(z)
+    return float(np.sum(w * z * n * cdf ** (n - 1)))
+
+
 def expected_logsumexp(variance: float, vocab_size: int) -> float:
     """E[logsumexp(z) - z_y] for V i.i.d. N(0, variance) logits: the expected step-0 loss.
 
@@ -411,6 +440,8 @@ def expected_logsumexp(variance: float, vocab_size: int) -> float:
     if variance <= 0:
         return math.log(vocab_size)
     sigma = math.sqrt(variance)
+    if variance > LOGSUMEXP_MAX_VARIANCE:
+        return sigma * expected_max_normal(vocab_size)
     z, w = _grid(variance)
     # L^V reaches 1 once u is well above the largest of V logits, log V + sigma^2 / 2 + margin
     # bounds that; below -9 sigma - 40 both terms are below 1e-17
