@@ -8,14 +8,20 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 from fractions import Fraction
 
 import pytest
 import torch
 from conftest import REPO
 
+from initlab.axes import DEPTH_AXIS, GAIN_AXIS
 from initlab.config.schema import ConfigError
-from initlab.config.sweeps import DEPTH_AXIS, GAIN_AXIS, expand_sweep, selected_sweeps
+from initlab.config.sweeps import (
+    expand_sweep,
+    job_digest,
+    selected_sweeps,
+)
 from initlab.figures.registry import SWEEP_FIGURES as FIGURES
 from initlab.report.sweeps import report_context, sweep_sentences
 from initlab.training.train import architecture, train_models, train_variant
@@ -106,38 +112,227 @@ def test_slurm_resources_grow_with_the_models_depth_and_steps(config):
 
 
 def test_run_sweeps_selects(config):
-    assert selected_sweeps(config) == [SWEEP]
+    assert selected_sweeps(config) == [SWEEP, "activation"]
     assert selected_sweeps({**config, "sweeps": {}}) == []
     assert selected_sweeps(load_study(REPO / "config.yaml", {"run_sweeps": "none"})) == []
 
 
-def test_the_summary_says_which_gains_trained_against_the_theory():
-    """A point trained when its dev loss is within 0.1 of its depth's best; theory says it is
-    trainable while depth <= 6 xi_c (an infinite xi_c, at the critical gain, always)."""
-    def point(gain, depth, dev, limit, status="ok"):
-        return {"values": {GAIN_AXIS: gain, DEPTH_AXIS: depth},
-                "numeric": {GAIN_AXIS: float(Fraction(str(gain))), DEPTH_AXIS: float(depth)},
-                "dev_loss": dev, "status": status, "grad_ratio_first_last": 1.1,
-                "theory": {"trainable_depth": limit, "predicted": True,
-                           "grad_ratio_first_last": 1.0}}
-    sweep = {"axes": [{"path": GAIN_AXIS}, {"path": DEPTH_AXIS}], "trained_within": 0.1,
-             "trainable_depth_factor": 6, "steps": 5000, "theory": {"critical_gain": 1.0},
-             "points": [point(0.5, 2, 2.35, 4.3), point(1, 2, 2.30, None),
-                        point(3, 2, 2.38, 28.0),
-                        point(0.5, 20, 2.90, 4.3), point(1, 20, 2.45, None),
-                        point(3, 20, None, 28.0, status="diverged")]}
-    from initlab.analysis.sweep import summarize_sweep
+def fake_jobs(config: dict, name: str, dev: dict, entropy: float = 3.0,
+              status: dict | None = None, source: str | None = None) -> list[dict]:
+    """Job JSONs for sweep `name` as train_job writes them, with every model's final dev loss
+    set from dev[(x value, row value)] (a list per seed), so the verdict and the summary can
+    be checked on constructed results; the step-0 measurements are the theory's own."""
+    sweep = expand_sweep(config, name)
+    from initlab.analysis.sweep import layout, theory_for
 
-    summary = summarize_sweep(sweep)
-    by_depth = {d["depth"]: d for d in summary["per_depth"]}
-    assert by_depth[2]["trained"] == [0.5, 1, 3] and by_depth[2]["predicted"] == [0.5, 1, 3]
-    assert by_depth[20]["trained"] == [1] and by_depth[20]["predicted"] == [1, 3]
-    assert by_depth[20]["failed"] == [0.5, 3]
-    assert summary["agreement"] == {"agree": 5, "points": 6}
-    assert summary["grad_ratio_rel_error_median"] == pytest.approx(0.1)
-    first, second, third = sweep_sentences({**sweep, "summary": summary})
-    assert "at depth 20 gains 0.5, 3" in first and "depth 2 " not in first
-    assert "5 of 6 grid points" in second and "10 %" in third
+    x, row = layout(sweep)
+    status = status or {}
+    out = []
+    for job in sweep.jobs:
+        rows = []
+        for point, seed in job.models:
+            key = (point.values[x], point.values[row] if row else None)
+            k = point.spec.seeds.index(seed)
+            th = theory_for(point.spec, 28, 3)
+            st = status.get(key, ["ok"] * len(point.spec.seeds))[k]
+            rows.append({"point": point.index, "values": point.values, "seed": seed,
+                         "numeric": point.numeric, "status": st,
+                         "diverged_at": 3 if st != "ok" else None,
+                         "dev_loss": None if st != "ok" else dev[key][k], "train_loss": 2.0,
+                         "initial_loss": 3.4, "initial_batch_loss": 3.4,
+                         "output_std_first": 0.5, "output_std_last": 0.5, "flat_last": 0.0,
+                         "grad_ratio_first_last": th["grad_ratio_first_last"]})
+        out.append({"sweep": source or name, "job": job.name, "trains": job_digest(job),
+                    "models": len(rows),
+                    "steps": 5000, "steps_done": 5000, "depth": job.spec.depth, "width": 100,
+                    "train_seconds": 1.0, "cpu_seconds": 1.0, "us_per_model_step": 1.0,
+                    "vocab_size": 28, "context_size": 3, "dev_unigram_entropy": entropy,
+                    "rows": rows})
+    return out
+
+
+def small_grid(config: dict, activation: str = "tanh") -> dict:
+    return with_sweep(config, axes={GAIN_AXIS: [0.25, 1, 4], DEPTH_AXIS: [2, 20]},
+                      set={"model.activation": activation}, training={"steps": 5000,
+                                                                      "seeds": 2})
+
+
+def test_the_verdict_counts_a_slow_learner_as_trained_and_a_unigram_point_as_not(config):
+    """Trained: every seed's dev loss at least 0.1 nats below the unigram entropy (3.0 here).
+    A slow learner (2.26 at depth 2, where the best of the row has 1.75) trained but is not as
+    fast as the best; a point at the unigram entropy did not train; one seed of two below it
+    is "mixed"; a diverged seed makes the point "diverged" when the other did not learn."""
+    from initlab.analysis.sweep import build_sweep_json
+
+    cfg = small_grid(config)
+    dev = {(0.25, 2): [2.26, 2.27], (1, 2): [1.75, 1.76], (4, 2): [1.80, 1.81],
+           (0.25, 20): [3.0, 3.01], (1, 20): [1.90, 2.95], (4, 20): [None, 3.0]}
+    jobs = fake_jobs(cfg, SWEEP, dev, status={(4, 20): ["diverged", "ok"]})
+    sweep = build_sweep_json(cfg, SWEEP, jobs)
+    by = {(p["values"][GAIN_AXIS], p["values"][DEPTH_AXIS]): p for p in sweep["points"]}
+    assert by[0.25, 2]["verdict"] == "trained" and not by[0.25, 2]["fast"]
+    assert by[1, 2]["fast"] and by[4, 2]["fast"] and by[4, 2]["verdict"] == "trained"
+    assert by[0.25, 20]["verdict"] == "untrained"
+    assert by[1, 20]["verdict"] == "mixed" and by[1, 20]["trained_seeds"] == 1
+    assert by[4, 20]["verdict"] == "diverged"
+    assert sweep["verdict"]["trained_below"] == pytest.approx(2.9)
+    rows = {r["value"]: r for r in sweep["summary"]["rows"]}
+    assert rows[2]["trained"] == [0.25, 1, 4] and rows[2]["fast"] == [1, 4]
+    assert rows[20]["trained"] == [] and rows[20]["mixed"] == [1]
+    assert rows[20]["untrained"] == [0.25, 4] and rows[20]["diverged"] == [4]
+
+
+def test_theory_bounds_each_side_and_the_report_names_the_points_that_disagree(config):
+    """Tanh at sigma_b = 0: the critical gain is 1; at gain 0.25 chi_1 = 1/16 (q* = 0), so
+    6 xi_c = 6 / ln 16 = 2.16: trainable at depth 2, not at 20. At gain 4 the chaotic side's
+    bound is 6 |xi_grad| = 6 / ln chi_1. Measured here: the slow gain-0.25 point at depth 20
+    trained anyway, which the sentences must name with its numbers."""
+    from initlab.analysis import theory
+    from initlab.analysis.sweep import build_sweep_json
+
+    cfg = small_grid(config)
+    dev = {(0.25, 2): [2.3, 2.3], (1, 2): [1.8, 1.8], (4, 2): [1.9, 1.9],
+           (0.25, 20): [2.56, 2.57], (1, 20): [1.9, 1.9], (4, 20): [3.0, 3.0]}
+    sweep = build_sweep_json(cfg, SWEEP, fake_jobs(cfg, SWEEP, dev))
+    by = {(p["values"][GAIN_AXIS], p["values"][DEPTH_AXIS]): p["theory"]
+          for p in sweep["points"]}
+    assert by[0.25, 2]["side"] == "ordered" and by[0.25, 2]["critical_gain"] == pytest.approx(1)
+    assert by[0.25, 2]["trainable_depth"] == pytest.approx(6 / math.log(16), rel=1e-3)
+    assert by[0.25, 2]["trainable"] and not by[0.25, 20]["trainable"]
+    assert by[1, 20]["trainable"] and by[1, 20]["trainable_depth"] is None  # the edge: inf
+    chi = theory.chi1(4.0, 0.0, "tanh", by[4, 20]["sigma_w"] ** 2)  # q1 = 4^2 E[x^2] = 16
+    assert by[4, 20]["side"] == "chaotic"
+    assert by[4, 20]["trainable_depth"] == pytest.approx(6 / math.log(chi), rel=1e-3)
+    assert by[4, 2]["trainable"] and not by[4, 20]["trainable"]
+    summary = sweep["summary"]
+    row20 = next(r for r in summary["rows"] if r["value"] == 20)
+    assert [d["value"] for d in row20["disagree"]] == [0.25]
+    assert row20["ordered_boundary"] is not None and 0.25 < row20["ordered_boundary"] < 1
+    assert row20["chaotic_boundary"] is not None and 1 < row20["chaotic_boundary"] < 4
+    # gain 1 is the edge itself (chi_1 = 1), counted with the ordered side
+    assert summary["agreement"] == {"ordered": {"agree": 3, "points": 4},
+                                    "chaotic": {"agree": 2, "points": 2}}
+    from initlab.report.sweeps import row_sentences
+
+    text = " ".join(row_sentences(sweep, row20))
+    assert "depth 20: trained at gains 1; not at 0.25, 4" not in text  # 0.25 did train
+    assert "trained at gains 0.25, 1; not at 4" in text
+    assert "disagree at gain 0.25 (trained, dev loss 2.565, where 6·ξ_c = 2.16 < 20" in text
+    assert f"ordered side trains (6·ξ_c ≥ 20) from gain {row20['ordered_boundary']:.3g}" in text
+    first = sweep_sentences(sweep)[0]
+    assert "3 of 4 ordered-side points" in first and "2 of 2 chaotic-side points" in first
+
+
+def test_relu_chaotic_boundary_is_the_closed_form(config):
+    """ReLU: chi_1 = sigma_w^2 / 2 at every q, so xi_grad = -1 / ln(sigma_w^2 / 2) and at
+    depth L the chaotic-side bound 6 |xi_grad| = L meets at gain sqrt(2 e^(6/L)) (kaiming:
+    sigma_w = gain); the critical gain is sqrt(2) only at sigma_b = 0."""
+    from initlab.analysis import theory
+    from initlab.analysis.sweep import build_sweep_json
+
+    for sigma_w in (0.8, 1.2, 2.0, 3.0):
+        assert theory.gradient_depth_scale(sigma_w, 0.1, "relu") == pytest.approx(
+            -1 / math.log(sigma_w**2 / 2), rel=1e-9)
+    assert theory.gradient_depth_scale(2**0.5, 0.0, "relu") == math.inf
+    cfg = with_sweep(config, axes={GAIN_AXIS: [0.5, 1, "relu", 2, 3], DEPTH_AXIS: [5, 20]},
+                     set={"model.activation": "relu"})
+    dev = {(g, d): [1.9, 1.9] for g in (0.5, 1, "relu", 2, 3) for d in (5, 20)}
+    sweep = build_sweep_json(cfg, SWEEP, fake_jobs(cfg, SWEEP, dev))
+    for row in sweep["summary"]["rows"]:
+        depth = row["value"]
+        assert row["critical_gain"] == pytest.approx(2**0.5)
+        assert row["chaotic_boundary"] == pytest.approx(math.sqrt(2 * math.exp(6 / depth)),
+                                                        rel=0.01)
+
+
+def test_a_named_axis_makes_rows_with_their_own_critical_gain(config):
+    """activation x gain at a fixed depth (`set`): one row per activation, each with its
+    activation's critical gain (tanh 1, ReLU sqrt(2), GELU and SiLU 2 at sigma_b = 0), and the
+    sentences speak of each activation by name."""
+    from initlab.analysis.sweep import build_sweep_json
+
+    cfg = with_sweep(config, axes={"model.activation": ["tanh", "relu", "gelu", "silu"],
+                                   GAIN_AXIS: [0.5, 1, 2]}, set={DEPTH_AXIS: 10})
+    dev = {(g, a): [2.0, 2.0] for g in (0.5, 1, 2) for a in ("tanh", "relu", "gelu", "silu")}
+    sweep = build_sweep_json(cfg, SWEEP, fake_jobs(cfg, SWEEP, dev))
+    assert sweep["x_axis"] == GAIN_AXIS and sweep["row_axis"] == "model.activation"
+    assert sweep["fixed"] == [{"path": DEPTH_AXIS, "label": "depth", "value": 10}]
+    assert [a["kind"] for a in sweep["axes"]] == ["named", "numeric"]
+    critical = {r["value"]: r["critical_gain"] for r in sweep["rows"]}
+    assert critical == pytest.approx({"tanh": 1.0, "relu": 2**0.5, "gelu": 2.0, "silu": 2.0},
+                                     rel=1e-3)
+    assert all(r["depth"] == 10 for r in sweep["rows"])
+    assert {c["activation"] for c in sweep["theory_curves"]} == {"tanh", "relu", "gelu", "silu"}
+    from initlab.report.sweeps import report_context
+
+    context = report_context({SWEEP: sweep}, {})
+    labels = [r["label"] for r in context["entries"][0]["rows"]]
+    assert labels == ["tanh", "ReLU", "GELU", "SiLU"]
+    assert context["entries"][0]["rows"][1]["sentences"][0].startswith(
+        "ReLU: trained at gains 0.5–2")
+
+
+def test_a_job_shared_with_an_earlier_sweep_trains_once_and_is_read_in_its_own_order(config):
+    """The default activation sweep's tanh row is gain_depth's depth-20 job: shared_jobs maps
+    it there, and build_sweep_json reads that JSON's models as its own points."""
+    from initlab.analysis.sweep import build_sweep_json
+    from initlab.config.sweeps import shared_jobs, sweep_plan
+
+    sources = shared_jobs(sweep_plan(config))
+    assert sources["activation", "activationtanh"] == (SWEEP, "depth20")
+    assert sources["activation", "activationrelu"] == ("activation", "activationrelu")
+    assert len(set(sources.values())) == 4 + 3
+    cfg = with_sweep(config, axes={GAIN_AXIS: [1, 2], DEPTH_AXIS: [20]})
+    cfg["sweeps"]["activation"]["axes"] = {"model.activation": ["tanh", "relu"],
+                                           GAIN_AXIS: [1, 2]}
+    assert shared_jobs(sweep_plan(cfg))["activation", "activationtanh"] == (SWEEP, "all")
+    dev = {(1, 20): [1.7, 1.8], (2, 20): [2.0, 2.1]}
+    (shared,) = fake_jobs(cfg, SWEEP, dev)
+    relu = fake_jobs(cfg, "activation", {(g, a): [2.5, 2.6] for g in (1, 2)
+                                         for a in ("tanh", "relu")})[1]
+    sweep = build_sweep_json(cfg, "activation", [shared, relu])
+    tanh = [p for p in sweep["points"] if p["values"]["model.activation"] == "tanh"]
+    assert [p["dev_loss_per_seed"] for p in tanh] == [[1.7, 1.8], [2.0, 2.1]]
+    assert sweep["jobs"][0]["trained_as"] == f"{SWEEP}/all"
+    with pytest.raises(ValueError, match="1 job results for 2 jobs"):
+        build_sweep_json(cfg, "activation", [shared])
+    with pytest.raises(ValueError, match="activationtanh: the result activation/activationrelu"
+                                         " trains other models"):
+        build_sweep_json(cfg, "activation", [relu, shared])
+
+
+def test_set_fixes_a_path_for_every_point_and_may_not_repeat_an_axis(config):
+    cfg = with_sweep(config, axes={GAIN_AXIS: [1, 2]}, set={DEPTH_AXIS: 7})
+    sweep = expand_sweep(cfg, SWEEP)
+    assert {p.spec.depth for p in sweep.points} == {7} and sweep.fixed == {DEPTH_AXIS: 7}
+    with pytest.raises(ConfigError, match=r"sweeps.gain_depth.set.model.depth: .* also an axis"):
+        expand_sweep(with_sweep(config, set={DEPTH_AXIS: 7}), SWEEP)
+    with pytest.raises(ConfigError, match="model.deepness"):
+        expand_sweep(with_sweep(config, axes={GAIN_AXIS: [1]}, set={"model.deepness": 3}),
+                     SWEEP)
+
+
+def test_a_diverged_model_leaves_the_lockstep_batch_and_the_others_train_on(config, birds):
+    """Two models in one job, one at a gain that explodes: it diverges in the first chunk of
+    1,000 steps and is dropped at its end; the other's losses equal those it has alone, and
+    the model-steps counted are 2 x 1,000 + 200."""
+    sweep = expand_sweep(with_sweep(config, axes={GAIN_AXIS: [1, 60]},
+                                    set={"model.activation": "relu"},
+                                    training={"steps": 1200, "seeds": 1}), SWEEP)
+    (job,) = sweep.jobs
+    spec = job.spec
+    arch = architecture(spec, len(birds["itos"]), birds["context_size"])
+    inits, seeds = [p.spec.init for p, _ in job.models], [s for _, s in job.models]
+    kwargs = {"steps": spec.steps, "batch_size": spec.batch_size, "lr_at": spec.lr_at,
+              "probe_examples": 64}
+    both = train_models(arch, inits, seeds, birds, **kwargs)
+    assert both.diverged_at[0] is None and both.diverged_at[1] is not None
+    assert both.alive == [0] and both.model.n_seeds == 1
+    assert both.model_steps == 2 * 1000 + 200
+    assert torch.isnan(torch.from_numpy(both.losses[1, 1000:])).all()
+    alone = train_models(arch, inits[:1], seeds[:1], birds, **kwargs)
+    torch.testing.assert_close(torch.from_numpy(both.losses[0]),
+                               torch.from_numpy(alone.losses[0]), rtol=0, atol=5e-6)
 
 
 # -------------------------------------------------------------------------- config errors
@@ -233,8 +428,37 @@ def test_tiny_sweep_end_to_end(tiny_sweep):
     for key in FIGURES:
         png = (results / "figures" / f"{key}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
-    assert sweep["theory"]["critical_gain"] == pytest.approx(1.0, abs=1e-3)
-    assert len(sweep_sentences(sweep)) == 3
+    assert [r["critical_gain"] for r in sweep["rows"]] == pytest.approx([1.0, 1.0], abs=1e-3)
+    assert {c["key"] for c in sweep["theory_curves"]} == {r["curve"] for r in sweep["rows"]}
+    sentences = sweep_sentences(sweep)
+    assert sentences[0].startswith("Over the sweep, measurement and theory agree at ")
+    assert sentences[1].startswith("Learning speed: within 0.1 nats")
+    assert "gradient-std ratio" in sentences[2]
+
+
+def test_tiny_activation_sweep_shares_its_tanh_row_and_names_each_activation(tiny_run):
+    """The tiny activation sweep (tanh, ReLU x 3 gains at depth 5): its tanh row is read from
+    gain_depth's depth-5 job, so its models are those models; ReLU's row is its own job; the
+    report's rows speak of ReLU by name with its critical gain sqrt(2)."""
+    act = json.loads((tiny_run / "sweeps" / "activation" / "sweep.json").read_text())
+    grid = json.loads((tiny_run / "sweeps" / SWEEP / "sweep.json").read_text())
+    assert [(j["job"], j["trained_as"]) for j in act["jobs"]] == [
+        ("activationtanh", f"{SWEEP}/depth5"), ("activationrelu", "activation/activationrelu")]
+    assert not (tiny_run / "sweeps" / "activation" / "jobs" / "activationtanh.json").exists()
+    depth5 = {p["values"][GAIN_AXIS]: p["dev_loss"] for p in grid["points"]
+              if p["values"][DEPTH_AXIS] == 5}
+    tanh = {p["values"][GAIN_AXIS]: p["dev_loss"] for p in act["points"]
+            if p["values"]["model.activation"] == "tanh"}
+    assert tanh == depth5
+    assert act["fixed"] == [{"path": DEPTH_AXIS, "label": "depth", "value": 5}]
+    assert [r["critical_gain"] for r in act["rows"]] == pytest.approx([1.0, 2**0.5], rel=1e-3)
+    for key in FIGURES:
+        png = (tiny_run / "sweeps" / "activation" / "figures" / f"{key}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+    html = (tiny_run / "report.html").read_text()
+    assert 'id="sweep-activation"' in html
+    assert "ReLU: trained at gains" in html
+    assert "Theory puts the critical gain (χ₁ = 1) at 1.41" in html
 
 
 def test_tiny_sweep_report_section_renders(tiny_sweep):

@@ -63,9 +63,15 @@ def test_layers_are_the_diagnostics_one_row_per_variant_seed_layer_and_step(tiny
 
 
 def test_sweep_points_are_the_sweeps_models(tiny_run, tables):
-    rows = tables["sweep_points"]
+    every = tables["sweep_points"]
+    rows = [r for r in every if r["sweep"] == "gain_depth"]
     sweep = read_json(tiny_run / "sweeps" / "gain_depth" / "sweep.json")
     assert len(rows) == len(sweep["models"]) == 6
+    # the activation sweep's rows follow, its own axes (activation x gain) named
+    activation = [r for r in every if r["sweep"] == "activation"]
+    assert len(activation) == 6 and len(every) == 12
+    assert {(r["axis_1"], r["axis_2"]) for r in activation} == {
+        ("model.activation", "init.hidden_weight.gain")}
     for r, model in zip(rows, sweep["models"], strict=True):
         assert (r["sweep"], int(r["point"]), r["job"]) == ("gain_depth", model["point"],
                                                              model["job"])

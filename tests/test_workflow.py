@@ -63,7 +63,11 @@ def test_the_longest_training_jobs_start_first(default_dry_run):
     stacks before the depth-20 sweep job (111 s) and the shallow variants (31-82 s): the last
     job to finish is a short one."""
     priority = job_priorities(default_dry_run[0])
-    assert len(priority) == DEFAULT_VARIANTS + 4, priority
+    # gain_depth's 4 jobs and the activation sweep's 3: its tanh row is gain_depth's depth 20
+    assert len(priority) == DEFAULT_VARIANTS + 4 + 3, priority
+    assert "sweep=activation, sweep_job=activationtanh" not in priority
+    assert priority["sweep=activation, sweep_job=activationrelu"] == priority[
+        "sweep=gain_depth, sweep_job=depth20"]
     deep_bn = priority["variant=deep_batchnorm"]
     deep = [v for k, v in priority.items() if "deep_" in k and k != "variant=deep_batchnorm"]
     shallow = [priority[f"variant={n}"] for n in ("no_fix", "xavier", "batchnorm")]

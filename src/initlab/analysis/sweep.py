@@ -1,35 +1,111 @@
 """A sweep's results gathered: every job's models into sweep.json, with per point the seed
-means, the mean-field theory's prediction (initlab.analysis.theory) and the verdict of which
-points trained."""
+means, the verdict (did it train, and as fast as the best of its row) and the mean-field
+theory's prediction on both sides of the edge of chaos.
+
+The verdict measures trainability: a point *trained* when it learned from its context, every
+seed's final dev loss at least `trained_margin` nats below the unigram entropy of the dev split
+(the loss of a model that predicts each character from its frequency alone). Learning speed is
+a second, separately named measure: *as fast as the best* when the mean dev loss is within
+`fast_within` nats of the best point of its row after the sweep's steps.
+
+The theory's bound (Schoenholz et al. 2017, "Deep Information Propagation") differs by side. In
+the ordered phase (chi_1 < 1) signals and gradients fade over the correlation depth scale
+xi_c, and a stack trains while its depth is at most 6 xi_c. In the chaotic phase (chi_1 > 1)
+the gradient grows by sqrt(chi_1) per layer toward the input, e-fold (in its mean square) every
+|xi_grad| = 1 / ln chi_1 layers; the same factor 6 gives its bound, depth <= 6 |xi_grad|: a
+mean squared gradient ratio of at most e^6 (about 400) between the first and the last layer.
+
+Rows: the points that share the value of the second axis (the depth, the activation, ...);
+with one axis, one row. Where the first axis is the hidden gain, each row's two boundaries are
+the gains where its depth meets 6 xi_c (ordered side) and 6 |xi_grad| (chaotic side).
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
+from itertools import pairwise
+
+import numpy as np
 
 from initlab.analysis import theory
-from initlab.config.sweeps import DEPTH_AXIS, GAIN_AXIS, axis_label, axis_number, expand_sweep
+from initlab.axes import GAIN_AXIS
+from initlab.config.sweeps import (
+    Sweep,
+    axis_label,
+    axis_number,
+    expand_sweep,
+    job_digest,
+)
 from initlab.config.variants import VariantSpec
 
-TRAINED_WITHIN = 0.1  # nats: a point "trained" when its dev loss is this close to its depth's best
-TRAINABLE_DEPTH_FACTOR = 6  # Schoenholz et al.: trainable up to about 6 xi_c layers
+TRAINABLE_DEPTH_FACTOR = 6  # Schoenholz et al.: trainable up to about 6 depth scales
+CURVE_POINTS = 200  # gains on each theory curve
 
 
 def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
-    """The mean-field prediction for one point (what the diagram and the tests compare)."""
+    """The mean-field prediction for one point: its phase, both depth scales, the bound that
+    applies on its side and whether its depth is within it (None where the theory is silent)."""
     pred = theory.predict_variant(spec, vocab_size, context_size)
     out = {"predicted": bool(pred.predicted), "reason": pred.reason,
-           "sigma_w": pred.sigma_w, "sigma_b": pred.sigma_b, "chi": pred.chi,
-           "phase": pred.phase, "grad_ratio_first_last": pred.grad_ratio_first_last,
+           "activation": spec.activation, "sigma_w": pred.sigma_w, "sigma_b": pred.sigma_b,
+           "chi": pred.chi, "phase": pred.phase,
+           "grad_ratio_first_last": pred.grad_ratio_first_last,
            "output_std_first": pred.output_std[0] if pred.output_std else None,
            "output_std_last": pred.output_std[-1] if pred.output_std else None,
-           "xi_c": None, "trainable_depth": None}
-    if pred.predicted and pred.sigma_w is not None and pred.sigma_b is not None:
-        xi = theory.depth_scale(pred.sigma_w, pred.sigma_b, spec.activation)
-        finite = xi is not None and math.isfinite(xi)  # None: no fixed point, undefined
-        out["xi_c"] = xi if finite else None
-        out["trainable_depth"] = TRAINABLE_DEPTH_FACTOR * xi if finite else None
+           "critical_gain": None, "xi_c": None, "xi_grad": None, "side": None,
+           "trainable_depth": None, "trainable": None}
+    if not pred.predicted or pred.chi is None:  # batch norm, a constant bias: no phase
+        out["reason"] = out["reason"] or pred.notes.get("phase")
+        return out
+    gain = spec.init["hidden_weight"]["gain"]
+    critical = theory.critical_sigma_w(pred.sigma_b, spec.activation)
+    if critical is not None and gain and pred.sigma_w:
+        out["critical_gain"] = critical / (pred.sigma_w / gain)  # sigma_w is proportional
+    xi_c = pred.depth_scale
+    out["xi_c"] = xi_c if xi_c is not None and math.isfinite(xi_c) else None
+    xi_grad = theory.gradient_depth_scale(pred.sigma_w, pred.sigma_b, spec.activation,
+                                          pred.q[0])
+    out["xi_grad"] = xi_grad if math.isfinite(xi_grad) else None
+    bound = side_bound(pred.chi, xi_c, xi_grad)
+    out["side"] = "ordered" if pred.chi <= 1 else "chaotic"
+    out["trainable_depth"] = bound if bound is not None and math.isfinite(bound) else None
+    out["trainable"] = None if bound is None else spec.depth <= bound
     return out
+
+
+def side_bound(chi: float, xi_c: float | None, xi_grad: float) -> float | None:
+    """The trainable depth on chi's side: 6 xi_c when ordered, 6 |xi_grad| when chaotic (inf
+    at the edge; None where xi_c is undefined: no fixed point)."""
+    if chi <= 1:
+        return None if xi_c is None else TRAINABLE_DEPTH_FACTOR * xi_c
+    return TRAINABLE_DEPTH_FACTOR * abs(xi_grad)
+
+
+def verdict(models: list[dict], entropy: float, margin: float) -> tuple[str, int]:
+    """(verdict, seeds that trained) of one point from its models' final dev loss and status:
+    "trained" when every seed's dev loss is at least `margin` below the unigram entropy (it
+    learned from its context, however slowly), "mixed" when only some are, else "diverged"
+    (a seed diverged) or "untrained"."""
+    learned = [m["status"] == "ok" and m["dev_loss"] is not None
+               and m["dev_loss"] <= entropy - margin for m in models]
+    if all(learned):
+        return "trained", len(learned)
+    if any(learned):
+        return "mixed", sum(learned)
+    diverged = any(m["status"] != "ok" for m in models)
+    return ("diverged" if diverged else "untrained"), 0
+
+
+def mark_fast(points: list[dict], within: float) -> float | None:
+    """Set each point's "fast": its mean dev loss within `within` of the best of `points` (a
+    row), the learning-speed measure; returns that best (None if no point has one)."""
+    finite = [p["dev_loss"] for p in points if p["dev_loss"] is not None and p["status"] == "ok"]
+    best = min(finite) if finite else None
+    for p in points:
+        p["fast"] = (best is not None and p["status"] == "ok" and p["dev_loss"] is not None
+                     and p["dev_loss"] <= best + within)
+    return best
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -37,28 +113,111 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(finite) if finite else None
 
 
+def layout(sweep: Sweep) -> tuple[str, str | None]:
+    """(x axis path, row axis path or None): the gain across when the sweep varies it (the
+    theory's boundaries are gains), else the first axis; the other axis makes the rows."""
+    paths = list(sweep.axes)
+    x = GAIN_AXIS if GAIN_AXIS in paths else paths[0]
+    rest = [p for p in paths if p != x]
+    return x, (rest[0] if rest else None)
+
+
+def _row_points(sweep: Sweep, row_path: str | None) -> list[tuple[object, list]]:
+    """(row value, its points) in the axis's order."""
+    if row_path is None:
+        return [(None, list(sweep.points))]
+    return [(value, [p for p in sweep.points if p.values[row_path] == value])
+            for value in sweep.axes[row_path]]
+
+
+def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray, q_in: float,
+                first_per_gain: float) -> dict:
+    """The theory along the gain axis for one row's setting (activation, sigma_b): at each
+    gain its side and that side's trainable depth (None: unbounded, at the edge), from
+    q^1 = (sigma_w1 g)^2 q_in + sigma_b^2 of the row's own first layer."""
+    per_gain = prediction["sigma_w"] / point.init["hidden_weight"]["gain"]
+    sigma_b, act = prediction["sigma_b"], point.activation
+    sides, depths = [], []
+    for g in gains:
+        sigma_w = per_gain * g
+        q1 = (first_per_gain * g) ** 2 * q_in + sigma_b**2
+        chi = theory.chi1(sigma_w, sigma_b, act, q1)
+        xi_c = theory.depth_scale(sigma_w, sigma_b, act, q1) if chi <= 1 else None
+        bound = side_bound(chi, xi_c, theory.gradient_depth_scale(sigma_w, sigma_b, act, q1))
+        sides.append("ordered" if chi <= 1 else "chaotic")
+        depths.append(bound if bound is not None and math.isfinite(bound) else None)
+    return {"activation": act, "sigma_b": sigma_b, "critical_gain": prediction["critical_gain"],
+            "gain": [float(g) for g in gains], "side": sides, "trainable_depth": depths}
+
+
+def _curve_gains(lo: float, hi: float, critical: float | None) -> np.ndarray:
+    gains = np.geomspace(lo, hi, CURVE_POINTS) if hi > lo else np.array([lo])
+    if critical is not None and lo < critical < hi:
+        gains = np.sort(np.append(gains, critical))
+    return gains
+
+
+def boundaries(curve: dict, depth: int) -> tuple[float | None, float | None]:
+    """(ordered-side, chaotic-side) boundary gains at `depth`: where the side's trainable
+    depth crosses `depth`, interpolated in log gain. None where it does not cross inside the
+    curve's range (every gain of that side within its bound, or none of them)."""
+    logg = np.log(np.array(curve["gain"]))
+    bound = np.array([math.inf if v is None else v for v in curve["trainable_depth"]])
+
+    def cross(i: int, j: int) -> float:  # between samples i and j, bound[i] < depth <= ...
+        lo, hi = bound[i], bound[j]
+        t = 1.0 if not math.isfinite(hi) else (depth - lo) / (hi - lo)
+        return float(math.exp(logg[i] + t * (logg[j] - logg[i])))
+
+    ordered = [i for i, side in enumerate(curve["side"]) if side == "ordered"]
+    chaotic = [i for i, side in enumerate(curve["side"]) if side == "chaotic"]
+    low = high = None
+    for a, b in pairwise(ordered):  # the bound rises toward the edge
+        if bound[a] < depth <= bound[b]:
+            low = cross(a, b)
+            break
+    for a, b in pairwise(chaotic):  # and falls beyond it
+        if bound[a] >= depth > bound[b]:
+            high = cross(b, a)
+            break
+    return low, high
+
+
 def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dict:
-    """Gather a sweep's job JSONs into sweep.json: per model and per point (seed means), the
-    jobs, the theory (per point and the overlay curves) and the computed summary."""
+    """Gather a sweep's job JSONs (one per job, in the sweep's job order; a shared job's JSON
+    may come from another sweep: its rows are read in the job's own model order) into
+    sweep.json: per model and per point (seed means), the jobs, the theory and the summary."""
     sweep = expand_sweep(config, sweep_name)
-    by_job = {j["job"]: j for j in jobs_out}
-    missing = [j.name for j in sweep.jobs if j.name not in by_job]
-    if missing:
-        raise ValueError(f"sweep {sweep_name!r}: no results for jobs {missing}")
+    if len(jobs_out) != len(sweep.jobs):
+        raise ValueError(f"sweep {sweep_name!r}: {len(jobs_out)} job results for "
+                         f"{len(sweep.jobs)} jobs ({[j.name for j in sweep.jobs]})")
     first = jobs_out[0]
     vocab, context = first["vocab_size"], first["context_size"]
-    jobs = [{k: by_job[j.name][k] for k in ("job", "models", "steps", "steps_done",
-                                               "depth", "width", "train_seconds", "cpu_seconds",
-                                               "us_per_model_step")}
-            for j in sweep.jobs]
-    models = [row | {"job": j["job"]} for j in jobs_out for row in j["rows"]]
+    jobs, models = [], []
+    for job, out in zip(sweep.jobs, jobs_out, strict=True):
+        if out.get("trains") != job_digest(job) or len(out["rows"]) != len(job.models):
+            raise ValueError(f"sweep {sweep_name!r}, job {job.name}: the result "
+                             f"{out['sweep']}/{out['job']} trains other models than this job "
+                             "(rerun the sweep's jobs)")
+        jobs.append({"job": job.name, "trained_as": f"{out['sweep']}/{out['job']}",
+                     **{k: out[k] for k in ("models", "steps", "steps_done", "depth", "width",
+                                            "train_seconds", "cpu_seconds",
+                                            "us_per_model_step")}})
+        for (point, _), row in zip(job.models, out["rows"], strict=True):
+            models.append(row | {"job": job.name, "point": point.index,
+                                 "values": point.values, "numeric": point.numeric})
+    entropy = first["dev_unigram_entropy"]
+    verdict_cfg = config["sweeps"][sweep_name].get("verdict") or {}
+    margin = verdict_cfg.get("trained_margin", 0.1)
+    within = verdict_cfg.get("fast_within", 0.1)
     points = []
     for point in sweep.points:
         rows = [r for r in models if r["point"] == point.index]
         statuses = [r["status"] for r in rows]
         entry = {
             "point": point.index, "values": point.values, "numeric": point.numeric,
-            "label": point.label, "job": rows[0]["job"], "seeds": [r["seed"] for r in rows],
+            "label": point.label, "job": rows[0]["job"], "depth": point.spec.depth,
+            "activation": point.spec.activation, "seeds": [r["seed"] for r in rows],
             "status": "ok" if all(s == "ok" for s in statuses) else "diverged",
             "diverged_at": [r["diverged_at"] for r in rows],
         }
@@ -67,85 +226,118 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
                     "flat_last"):
             entry[key] = _mean([r[key] for r in rows])
             entry[f"{key}_per_seed"] = [r[key] for r in rows]
+        entry["verdict"], entry["trained_seeds"] = verdict(rows, entropy, margin)
         entry["theory"] = theory_for(point.spec, vocab, context)
         points.append(entry)
 
-    overlay = None
-    if GAIN_AXIS in sweep.axes:
-        # sigma_w is proportional to the gain (scheme and scale fixed by the base): the
-        # overlay's gain -> sigma_w factor comes from any point the theory covers
-        covered = [p for p in points if p["theory"]["sigma_w"] is not None]
-        if covered and covered[0]["theory"]["sigma_b"] is not None:
-            p0 = covered[0]
-            per_gain = p0["theory"]["sigma_w"] / p0["numeric"][GAIN_AXIS]
-            sigma_b = p0["theory"]["sigma_b"]
-            gains = [p["numeric"][GAIN_AXIS] for p in points]
-            lo, hi = min(gains), max(gains)
-            curve = [lo * (hi / lo) ** (i / 199) for i in range(200)] if hi > lo else [lo]
-            activation = sweep.points[0].spec.activation
-            depth = []
-            for g in curve:
-                xi = theory.depth_scale(per_gain * g, sigma_b, activation)
-                depth.append(TRAINABLE_DEPTH_FACTOR * xi
-                             if xi is not None and math.isfinite(xi) else None)
-            critical = theory.critical_sigma_w(sigma_b, activation)
-            overlay = {"sigma_b": sigma_b, "sigma_w_per_gain": per_gain,
-                       "critical_gain": None if critical is None else critical / per_gain,
-                       "curve_gain": curve, "curve_trainable_depth": depth}
+    x_path, row_path = layout(sweep)
+    rows, curves = [], {}
+    for value, row_points in _row_points(sweep, row_path):
+        members = [points[p.index] for p in row_points]
+        best = mark_fast(members, within)
+        row = {"value": value, "best_dev_loss": best, "points": [p["point"] for p in members]}
+        if x_path == GAIN_AXIS:
+            row.update(_row_theory(row_points, members, curves, vocab, context))
+        rows.append(row)
+
     out = {
         "sweep": sweep.name, "description": sweep.description, "base": sweep.base,
         "axes": [{"path": path, "label": axis_label(path), "values": values,
-                  "numeric": [axis_number(path, v, path) for v in values]}
+                  "numeric": [axis_number(path, v, path) for v in values],
+                  "kind": ("numeric" if all(axis_number(path, v, path) is not None
+                                            for v in values) else "named")}
                  for path, values in sweep.axes.items()],
+        "x_axis": x_path, "row_axis": row_path,
+        "fixed": [{"path": path, "label": axis_label(path), "value": value}
+                  for path, value in sweep.fixed.items()],
         "steps": sweep.points[0].spec.steps, "seeds": sweep.points[0].spec.seeds,
         "vocab_size": vocab, "context_size": context,
-        "dev_unigram_entropy": first["dev_unigram_entropy"],
-        "trained_within": TRAINED_WITHIN, "trainable_depth_factor": TRAINABLE_DEPTH_FACTOR,
+        "dev_unigram_entropy": entropy,
+        "verdict": {"trained_margin": margin, "trained_below": entropy - margin,
+                    "fast_within": within},
+        "trainable_depth_factor": TRAINABLE_DEPTH_FACTOR,
         "jobs": jobs, "train_seconds": sum(j["train_seconds"] for j in jobs),
-        "points": points, "models": models, "theory": overlay,
+        "points": points, "rows": rows, "models": models,
+        "theory_curves": list(curves.values()),
     }
     out["summary"] = summarize_sweep(out)
     return out
 
 
+def _row_theory(row_points, members: list[dict], curves: dict, vocab: int,
+                context: int) -> dict:
+    """A gain row's critical gain, its theory curve (shared by rows of the same activation and
+    sigma_b) and, where the row has one depth, its two boundary gains."""
+    covered = [(sp, p) for sp, p in zip(row_points, members, strict=True)
+               if p["theory"]["trainable"] is not None]
+    if not covered:
+        return {"critical_gain": None, "curve": None, "depth": None,
+                "ordered_boundary": None, "chaotic_boundary": None}
+    spec_point, p0 = covered[0]
+    th = p0["theory"]
+    key = f"{th['activation']}|{th['sigma_b']:.6g}|{th['sigma_w'] / p0['numeric'][GAIN_AXIS]:.6g}"
+    if key not in curves:
+        gains = [p["numeric"][GAIN_AXIS] for p in members]
+        pred = theory.predict_variant(spec_point.spec, vocab, context)
+        first_per_gain = pred.sigma_w_layers[0] / spec_point.spec.init["hidden_weight"]["gain"]
+        curves[key] = gain_curve(spec_point.spec, th, _curve_gains(min(gains), max(gains),
+                                                                     th["critical_gain"]),
+                                 pred.q_in, first_per_gain) | {"key": key}
+    depths = {p["depth"] for p in members}
+    depth = depths.pop() if len(depths) == 1 else None
+    lo, hi = boundaries(curves[key], depth) if depth is not None else (None, None)
+    return {"critical_gain": th["critical_gain"], "curve": key, "depth": depth,
+            "ordered_boundary": lo, "chaotic_boundary": hi}
+
+
 def summarize_sweep(sweep: dict) -> dict:
-    """Which gains trained at each depth (dev loss within TRAINED_WITHIN of the depth's best)
-    against the theory's 6 xi_c, and how well the step-0 gradient ratio was predicted. Needs
-    the gain and depth axes; otherwise only the prediction check."""
+    """Per row: which points trained (and which as fast as the row's best), the theory's
+    boundaries and the points where measurement and theory disagree; the agreement per side;
+    how well the step-0 gradient ratio was predicted."""
     points = sweep["points"]
     errors = [abs(p["grad_ratio_first_last"] / p["theory"]["grad_ratio_first_last"] - 1)
               for p in points if p["grad_ratio_first_last"] is not None
               and (p["theory"]["grad_ratio_first_last"] or None) is not None]
-    summary: dict = {"grad_ratio_rel_error_median": statistics.median(errors) if errors else None,
-                     "grad_ratio_rel_error_max": max(errors) if errors else None,
-                     "per_depth": []}
-    axes = {a["path"] for a in sweep["axes"]}
-    if not {GAIN_AXIS, DEPTH_AXIS} <= axes:
-        return summary
-    agree = total = 0
-    for depth in sorted({p["numeric"][DEPTH_AXIS] for p in points}):
-        row = sorted((p for p in points if p["numeric"][DEPTH_AXIS] == depth),
-                     key=lambda p: p["numeric"][GAIN_AXIS])
-        finite = [p["dev_loss"] for p in row if p["dev_loss"] is not None]
-        best = min(finite) if finite else None
-        trained, predicted = [], []
-        for p in row:
-            ok = (best is not None and p["dev_loss"] is not None and p["status"] == "ok"
-                  and p["dev_loss"] <= best + TRAINED_WITHIN)
-            limit = p["theory"]["trainable_depth"]
-            theory_ok = (limit is None and p["theory"]["predicted"]) or (
-                limit is not None and depth <= limit)
-            if ok:
-                trained.append(p["values"][GAIN_AXIS])
-            if theory_ok:
-                predicted.append(p["values"][GAIN_AXIS])
-            agree += ok == theory_ok
-            total += 1
-        summary["per_depth"].append({
-            "depth": int(depth), "best_dev_loss": best, "trained": trained,
-            "predicted": predicted,
-            "failed": [p["values"][GAIN_AXIS] for p in row
-                       if p["values"][GAIN_AXIS] not in trained],
+    x = sweep["x_axis"]
+    agreement = {side: {"agree": 0, "points": 0} for side in ("ordered", "chaotic")}
+    rows = []
+    for row in sweep["rows"]:
+        members = sorted((points[i] for i in row["points"]),
+                         key=lambda p: (p["numeric"][x] is None, p["numeric"][x] or 0))
+
+        def values(verdicts, members=members):
+            return [p["values"][x] for p in members if p["verdict"] in verdicts]
+
+        disagree = []
+        for p in members:
+            th = p["theory"]
+            if th["trainable"] is None:
+                continue
+            trained = p["verdict"] == "trained"
+            agreement[th["side"]]["points"] += 1
+            if trained == th["trainable"]:
+                agreement[th["side"]]["agree"] += 1
+            else:
+                disagree.append({
+                    "value": p["values"][x], "verdict": p["verdict"],
+                    "predicted_trainable": th["trainable"], "side": th["side"],
+                    "depth": p["depth"], "trainable_depth": th["trainable_depth"],
+                    "dev_loss": p["dev_loss"], "grad_ratio_first_last":
+                        p["grad_ratio_first_last"]})
+        rows.append({
+            "value": row["value"], "best_dev_loss": row["best_dev_loss"],
+            "trained": values({"trained"}), "mixed": values({"mixed"}),
+            "untrained": values({"untrained", "diverged"}),
+            "diverged": values({"diverged"}),
+            "fast": [p["values"][x] for p in members if p["fast"]],
+            "predicted": [p["values"][x] for p in members if p["theory"]["trainable"]],
+            "critical_gain": row.get("critical_gain"), "depth": row.get("depth"),
+            "ordered_boundary": row.get("ordered_boundary"),
+            "chaotic_boundary": row.get("chaotic_boundary"),
+            "disagree": disagree,
         })
-    summary["agreement"] = {"agree": agree, "points": total}
-    return summary
+    return {"grad_ratio_rel_error_median": statistics.median(errors) if errors else None,
+            "grad_ratio_rel_error_max": max(errors) if errors else None,
+            "rows": rows, "agreement": agreement}
+
+

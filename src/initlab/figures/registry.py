@@ -18,10 +18,12 @@ results/sweeps/{sweep}/figures/{key}.png; VARIANCE_FIGURE -> results/variance/va
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from initlab.activations import ACTIVATIONS
+from initlab.axes import DEPTH_AXIS, GAIN_AXIS
 from initlab.thresholds import CONFIDENCE, SATURATED, SATURATION_MAP
 
 
@@ -201,26 +203,130 @@ COMPARISON_FIGURES: dict[str, FigureInfo] = _registry(
 )
 
 SWEEP_FIGURES: dict[str, FigureInfo] = _registry(
-    FigureInfo("dev_loss_map", "Final dev loss over gain and depth",
-               "Each cell is one grid point, trained in lockstep with the other points of its "
-               "depth: the final dev loss (mean over seeds) divided by the unigram entropy of "
-               "the dev split, so 1 means the model learned nothing from its context. The "
-               "dashed vertical line is mean-field theory's critical gain (χ₁ = 1, the "
-               "order-to-chaos boundary); the solid curve is 6·ξ_c, the depth up to which "
-               "Schoenholz et al. (2017) found tanh networks trainable. Cells marked \"div.\" "
-               "diverged."),
-    FigureInfo("grad_ratio_map", "Step-0 gradient ratio over gain and depth",
-               "Standard deviation of the loss gradient at the first tanh layer's output "
+    FigureInfo("dev_loss_map", "Final dev loss over the sweep's axes",
+               "One cell per grid point (x: the axis across, the hidden gain when the sweep "
+               "varies it; y: the other axis, one row if there is none): the final dev loss "
+               "(mean over seeds) divided by the unigram entropy of the dev split, so 1 means "
+               "the model learned nothing from its context. The verdict: a hatched cell did "
+               "not train (some seed's dev loss above the entropy minus the sweep's margin; "
+               "hatched the other way, with a * after its value, where only some seeds "
+               "trained; \"div.\" where it diverged); a cell outlined in orange is as fast as "
+               "the best of its row (mean dev loss within the sweep's fast_within nats of the "
+               "row's best). Where the axis across is the gain, mean-field theory is drawn: "
+               "the critical gain (χ₁ = 1, the order-to-chaos boundary) and the depth up to "
+               "which Schoenholz et al. (2017) found networks trainable, 6·ξ_c on the ordered "
+               "side and 6·|ξ_∇| (ξ_∇ = −1/ln χ₁) on the chaotic side: as curves over the gain "
+               "when the rows are depths, else as marks on each row at its own depth. Other "
+               "axes get no theory lines."),
+    FigureInfo("grad_ratio_map", "Step-0 gradient ratio over the sweep's axes",
+               "Standard deviation of the loss gradient at the first hidden layer's output "
                "divided by that at the last, before any update, on the fixed probe batch (log "
                "colour scale, saturating beyond 1000× either way: blue below 1, the gradient "
-               "shrinks on its way back; red above 1, it grows). The lines are the critical "
-               "gain and the 6·ξ_c trainable depth of mean-field theory."),
-    FigureInfo("dev_loss_lines", "Dev loss against gain, one line per depth",
-               "Final dev loss for every gain, one line per depth (mean over seeds; the band "
-               "spans the seeds). The dashed horizontal line is the unigram entropy of the dev "
-               "split, the loss of a model that ignores its context; the dotted vertical line "
-               "is the critical gain."),
+               "shrinks on its way back; red above 1, it grows), on the layout of the dev-loss "
+               "map; red values are points whose training later diverged. Where the axis "
+               "across is the gain, the same mean-field lines as on the dev-loss map."),
+    FigureInfo("dev_loss_lines", "Dev loss along the sweep",
+               "Final dev loss against the axis across, one line per row (mean over seeds; the "
+               "band spans the seeds; × above the lines: diverged). The dashed horizontal "
+               "line is the unigram entropy of the dev split, the loss of a model that ignores "
+               "its context, and the dash-dotted one the verdict's threshold below it (entropy "
+               "minus the margin); where the axis across is the gain, dotted vertical lines "
+               "mark the critical gain."),
 )
+
+
+def sweep_value_label(path: str, value) -> str:
+    """An axis value as the figures print it: an activation by its label (ReLU), else as the
+    config writes it (5/3)."""
+    if path == "model.activation" and value in ACTIVATIONS:
+        return ACTIVATIONS[value].label
+    return str(value)
+
+
+def sweep_setting(path: str, label: str, value) -> str:
+    """One setting in words: "depth 20", "ReLU" (an activation names itself)."""
+    text = sweep_value_label(path, value)
+    return text if path == "model.activation" else f"{label} {text}"
+
+
+def sweep_fixed(sweep: Mapping) -> str:
+    """The settings every point of the sweep shares, in words ("depth 20"), or ""."""
+    return ", ".join(sweep_setting(f["path"], f["label"], f["value"])
+                     for f in sweep.get("fixed") or [])
+
+
+def sweep_theory(sweep: Mapping) -> str | None:
+    """Which mean-field overlays the sweep's axes allow: "depth" (the gain across, the depth
+    up: the critical gain and the two trainable-depth curves), "rows" (the gain across, any
+    other rows or one row: each row's critical gain and its two boundary gains at its depth)
+    or None (the axis across is not the gain: nothing is drawn)."""
+    if sweep["x_axis"] != GAIN_AXIS:
+        return None
+    return "depth" if sweep.get("row_axis") == DEPTH_AXIS else "rows"
+
+
+def for_sweep(info: FigureInfo, sweep: Mapping) -> FigureInfo:
+    """`info` (a SWEEP_FIGURES entry) in the words of one sweep (its sweep.json): its axes,
+    the theory lines drawn for them, the verdict's numbers and the unigram entropy."""
+    axes = {a["path"]: a for a in sweep["axes"]}
+    x = axes[sweep["x_axis"]]["label"]
+    row = axes[sweep["row_axis"]]["label"] if sweep.get("row_axis") else None
+    over = f"{x} and {row}" if row else x
+    fixed = sweep_fixed(sweep)
+    at = f" ({fixed})" if fixed else ""
+    entropy = sweep["dev_unigram_entropy"]
+    verdict = sweep["verdict"]
+    margin, within = verdict["trained_margin"], verdict["fast_within"]
+    factor = sweep.get("trainable_depth_factor", 6)
+    mode = sweep_theory(sweep)
+    layout = (f"x: {x}; y: {row}" if row else f"x: {x}, one row")
+    steps = f"after {sweep['steps']:,} steps"
+    if mode == "depth":
+        theory = (" The dashed vertical line is mean-field theory's critical gain (χ₁ = 1, the "
+                  f"order-to-chaos boundary); the solid curve is {factor}·ξ_c, the depth up to "
+                  "which Schoenholz et al. (2017) found networks trainable on the ordered side, "
+                  f"the dotted one {factor}·|ξ_∇| (ξ_∇ = −1/ln χ₁), the same bound on the "
+                  "chaotic side, each drawn over its own side's gains (off the top where the "
+                  "bound is unbounded). Below the curves the theory predicts training.")
+    elif mode == "rows":
+        theory = (" Mean-field theory on each row at its own depth: the dashed segment is the "
+                  "row's critical gain (χ₁ = 1, the order-to-chaos boundary; none where the "
+                  f"row has none), ▶ the gain where {factor}·ξ_c (ordered side) and ◀ the gain "
+                  f"where {factor}·|ξ_∇| (chaotic side, ξ_∇ = −1/ln χ₁) equal the depth: "
+                  "between them Schoenholz et al. (2017) predict training.")
+    else:
+        theory = (f" The axis across is {x}, not the gain, so no mean-field lines are drawn.")
+    if info.key == "dev_loss_map":
+        return FigureInfo(info.key, f"Final dev loss over {over}", (
+            f"One cell per grid point ({layout}){at}: the final dev loss {steps} (mean over "
+            f"seeds) divided by the unigram entropy of the dev split ({entropy:.3f} nats), so "
+            "1 means the model learned nothing from its context. The verdict: a hatched cell "
+            f"did not train (some seed's dev loss above {entropy - margin:.3f} nats, the "
+            f"entropy minus {margin:g}; hatched the other way, with a * after its value, "
+            "where only some seeds trained; \"div.\" where it diverged); a cell outlined in "
+            f"orange is as fast as the best of its row (mean dev loss within {within:g} nats "
+            f"of the row's best).{theory}"))
+    if info.key == "grad_ratio_map":
+        lines = (" The lines are the dev-loss map's mean-field lines." if mode
+                 else f" No mean-field lines: the axis across is {x}, not the gain.")
+        return FigureInfo(info.key, f"Step-0 gradient ratio over {over}", (
+            "Standard deviation of the loss gradient at the first hidden layer's output "
+            f"divided by that at the last, before any update, on the fixed probe batch "
+            f"({layout}){at}; log colour scale, saturating beyond 1000× either way: blue "
+            "below 1, the gradient shrinks on its way back; red above 1, it grows. Red values "
+            f"are points whose training later diverged.{lines}"))
+    if info.key == "dev_loss_lines":
+        per = f", one line per {row}" if row else ""
+        crit = (" The dotted vertical lines mark the critical gain." if mode
+                else "")
+        return FigureInfo(info.key, f"Dev loss against {x}{per}", (
+            f"Final dev loss {steps} for every {x}{per}{at} (mean over seeds; the band spans "
+            "the seeds; × above the lines: diverged). The dashed horizontal line is the unigram "
+            f"entropy of the dev split ({entropy:.3f} nats), the loss of a model that ignores "
+            f"its context; the dash-dotted one, {entropy - margin:.3f} nats, the verdict's "
+            f"threshold for trained.{crit}"))
+    return info
+
 
 # which wildcard names the subject of a caption in `snakemake --report`
 _SUBJECT = {"variant": "Variant", "group": "Group", "sweep": "Sweep"}

@@ -1,13 +1,27 @@
-"""The sweep's figures, from sweep.json (initlab.sweeps.build_sweep_json).
+"""The sweep's figures, from sweep.json (initlab.analysis.sweep.build_sweep_json).
 
-Heat maps over the sweep's two axes (gain across, depth up, for the default sweep): the final dev
-loss relative to the unigram entropy of the dev split, and the step-0 first/last gradient-std
-ratio on a log colour scale. Where the axes are the hidden gain and the depth, mean-field
-theory's critical gain and its trainable depth 6·ξ_c are drawn on both. A line plot shows the
-dev loss against the first axis, one line per value of the second, with the seeds' spread.
+Any one or two axes: `x_axis` across, `row_axis` up (one row when the sweep has one axis).
+A numeric axis with positive values is log-spaced, its cells at their real values (edges
+halfway between, in log), so the theory's curves share the cells' coordinates; any other axis
+(an activation, a scheme) is categorical, cells at 0..n-1 with the values' labels.
 
-Cells sit at the real axis values (log-spaced edges between them), so the theory curves share
-the cells' coordinates. A diverged point is marked, never dropped.
+- dev_loss_map: the final dev loss / the unigram entropy of the dev split, printed in each
+  cell, with both verdict measures: a cell that did not train is hatched (the other way, with
+  a * after its value, where only some seeds trained; "div." where it diverged), a cell as
+  fast as the best of its row is outlined in orange.
+- grad_ratio_map: the step-0 first/last gradient-std ratio on a log colour scale.
+- dev_loss_lines: the dev loss against x, one line per row, with the unigram entropy (dashed)
+  and the trained threshold below it (dash-dotted); diverged points as × above the lines.
+
+Mean-field theory where the axes make it meaningful (registry.sweep_theory): with the gain
+across and the depth up, the critical gain and the two trainable-depth curves (6·ξ_c on the
+ordered side, 6·|ξ_∇| on the chaotic side, each over its own side's gains); with the gain
+across and other rows (or one), each row's own critical gain as a segment over its cells and
+its two boundary gains at its depth as markers; with another axis across, nothing.
+
+Every drawn mark carries a gid ("untrained", "mixed", "diverged", "fast", "critical_gain",
+"ordered_curve", "chaotic_curve", "ordered_boundary", "chaotic_boundary") so that tests can
+find it. A diverged point is marked, never dropped.
 """
 
 from __future__ import annotations
@@ -20,203 +34,405 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import NullLocator
 
-from initlab.config.sweeps import DEPTH_AXIS, GAIN_AXIS
-from initlab.figures.style import DIVERGED_COLOR, save
+from initlab.figures.registry import (
+    sweep_fixed,
+    sweep_setting,
+    sweep_theory,
+    sweep_value_label,
+)
+from initlab.figures.style import DIVERGED_COLOR, nanreduce, save
 
 MAX_DECADES = 3.0  # the gradient-ratio colour scale spans at most 10^-3 .. 10^3
+HATCH = {"untrained": "///", "diverged": "///", "mixed": "\\\\"}  # mixed: the other way
+HATCH_COLOR = (0.1, 0.1, 0.1, 0.75)
+FAST_COLOR = "#ff7f0e"
+HALO = "white"  # under every theory line, so that it shows on any colour
 
 
-def _axes(sweep: Mapping) -> tuple[dict, dict | None]:
-    """(x axis, y axis or None): the gain across and the depth up when the sweep has them."""
+class _Axis:
+    """Where an axis's values sit: per value (in the axis's order) its centre, its cell's
+    edges and its tick label; `edges` sorted for pcolormesh, `order` the values sorted."""
+
+    def __init__(self, spec: Mapping | None, single_label: str = ""):
+        self.spec = spec
+        if spec is None:  # one row
+            self.path, self.label, self.values = None, "", [None]
+            self.centres = np.array([0.0])
+            self.lo, self.hi = np.array([-0.5]), np.array([0.5])
+            self.log = False
+            self.ticks = [single_label]
+        else:
+            self.path, self.label, self.values = spec["path"], spec["label"], spec["values"]
+            numeric = spec["numeric"]
+            self.log = (spec.get("kind", "numeric") == "numeric"
+                        and all(v is not None for v in numeric) and all(v > 0 for v in numeric))
+            if self.log:
+                self.centres = np.array(numeric, dtype=float)
+                order = np.argsort(self.centres)
+                c = np.log(self.centres[order])
+                step = np.diff(c) if len(c) > 1 else np.array([np.log(2.0)])
+                edges = np.exp(np.concatenate([[c[0] - step[0] / 2], c[:-1] + step / 2,
+                                               [c[-1] + step[-1] / 2]]))
+                self.lo, self.hi = np.empty(len(c)), np.empty(len(c))
+                self.lo[order], self.hi[order] = edges[:-1], edges[1:]
+            else:
+                self.centres = np.arange(len(numeric), dtype=float)
+                self.lo, self.hi = self.centres - 0.5, self.centres + 0.5
+            self.ticks = [sweep_value_label(self.path, v) for v in self.values]
+        self.order = np.argsort(self.centres)
+        self.edges = np.append(self.lo[self.order], self.hi[self.order][-1])
+
+    def index(self, value) -> int:
+        return 0 if self.spec is None else self.values.index(value)
+
+    def mid(self, i: int) -> float:
+        """The middle of cell i as drawn (geometric on a log axis)."""
+        return math.sqrt(self.lo[i] * self.hi[i]) if self.log else float(self.centres[i])
+
+    def at(self, i: int, t: float) -> float:
+        """The point a share t of the way up cell i (in drawn distance)."""
+        if self.log:
+            return float(self.lo[i] * (self.hi[i] / self.lo[i]) ** t)
+        return float(self.lo[i] + t * (self.hi[i] - self.lo[i]))
+
+    def inset(self, i: int, t: float) -> tuple[float, float]:
+        """Cell i's span shrunk by a share t at both ends."""
+        return self.at(i, t), self.at(i, 1 - t)
+
+    def apply(self, axis, *, rotate: bool = False) -> None:
+        """Scale, ticks and limits on a matplotlib axis (ax.xaxis / ax.yaxis)."""
+        ax = axis.axes
+        if self.log:
+            (ax.set_xscale if axis.axis_name == "x" else ax.set_yscale)("log")
+        # log-spaced neighbours (1.5 and 5/3) would print over each other level
+        axis.set_ticks(self.centres, self.ticks, fontsize=8,
+                       rotation=45 if rotate and len(self.centres) > 6 else 0)
+        if self.log:
+            axis.set_minor_locator(NullLocator())
+        if self.spec is None:
+            axis.set_tick_params(length=0)
+        (ax.set_xlim if axis.axis_name == "x" else ax.set_ylim)(self.edges[0], self.edges[-1])
+
+
+def _layout(sweep: Mapping) -> tuple[_Axis, _Axis]:
     axes = {a["path"]: a for a in sweep["axes"]}
-    if GAIN_AXIS in axes and DEPTH_AXIS in axes:
-        return axes[GAIN_AXIS], axes[DEPTH_AXIS]
-    ordered = list(axes.values())
-    return ordered[0], (ordered[1] if len(ordered) > 1 else None)
+    x = axes[sweep["x_axis"]]
+    row = axes[sweep["row_axis"]] if sweep.get("row_axis") else None
+    return _Axis(x), _Axis(row, sweep_fixed(sweep))
 
 
-def _positions(axis: dict | None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Cell centres, cell edges and whether the axis is logarithmic."""
-    if axis is None:
-        return np.array([0.0]), np.array([-0.5, 0.5]), False
-    numeric = axis["numeric"]
-    if all(v is not None for v in numeric) and all(v > 0 for v in numeric):
-        centres = np.array(numeric, dtype=float)
-        order = np.argsort(centres)
-        c = np.log(centres[order])
-        step = np.diff(c) if len(c) > 1 else np.array([np.log(2.0)])
-        edges_log = np.concatenate([[c[0] - step[0] / 2], c[:-1] + step / 2,
-                                    [c[-1] + step[-1] / 2]])
-        edges = np.exp(edges_log)
-        return centres, edges, True
-    centres = np.arange(len(numeric), dtype=float)
-    return centres, np.arange(len(numeric) + 1) - 0.5, False
+def _rows(sweep: Mapping, ya: _Axis) -> list[tuple[int, dict]]:
+    """(y index, row) for every row of sweep.json."""
+    return [(ya.index(row["value"]), row) for row in sweep["rows"]]
 
 
-def _grid(sweep: Mapping, key: str) -> tuple[np.ndarray, np.ndarray, dict, dict | None]:
-    """Seed means of `key` on the (y, x) grid (NaN where missing) and which cells diverged."""
-    xa, ya = _axes(sweep)
-    xs, ys = xa["values"], ya["values"] if ya else [None]
-    values = np.full((len(ys), len(xs)), np.nan)
-    diverged = np.zeros_like(values, dtype=bool)
+def _cell(p: Mapping, xa: _Axis, ya: _Axis) -> tuple[int, int]:
+    """(y index, x index) of point p."""
+    return (ya.index(p["values"][ya.path]) if ya.path else 0), xa.index(p["values"][xa.path])
+
+
+def _grid(sweep: Mapping, key: str, xa: _Axis, ya: _Axis) -> np.ndarray:
+    """Seed means of `key` on the (y, x) grid, in the axes' value order (NaN where missing)."""
+    values = np.full((len(ya.values), len(xa.values)), np.nan)
     for p in sweep["points"]:
-        i = ys.index(p["values"][ya["path"]]) if ya else 0
-        j = xs.index(p["values"][xa["path"]])
         v = p[key]
-        values[i, j] = v if v is not None and math.isfinite(v) else np.nan
-        diverged[i, j] = p["status"] != "ok"
-    return values, diverged, xa, ya
+        values[_cell(p, xa, ya)] = v if v is not None and math.isfinite(v) else np.nan
+    return values
 
 
-def _sorted_cells(axis: dict | None, centres: np.ndarray) -> np.ndarray:
-    return np.argsort(centres) if axis is not None else np.array([0])
+def _title(text: str, sweep: Mapping, *, steps: bool = True) -> str:
+    extra = [f"{sweep['steps']:,} steps"] if steps else []
+    fixed = sweep_fixed(sweep)
+    if fixed:
+        extra.append(fixed)
+    return ", ".join([text, *extra])
 
 
-def _heat_map(sweep: Mapping, values: np.ndarray, diverged: np.ndarray, xa: dict,
-              ya: dict | None, *, norm, cmap: str, title: str, colorbar: str,
-              fmt: str, extend: str = "neither") -> Figure:
-    fig = Figure(figsize=(7.5, 4.8))
+def _heat_map(sweep: Mapping, values: np.ndarray, *, norm, cmap: str, title: str,
+              colorbar: str, text, verdict: bool, extend: str = "neither",
+              extra: list | None = None) -> Figure:
+    """`values` on the (y, x) grid; text(point, value) -> (the cell's text, its colour)."""
+    xa, ya = _layout(sweep)
+    # named rows carry their own theory marks: more room across for them
+    width = 9.0 if ya.spec is not None and not ya.log else 7.5
+    fig = Figure(figsize=(width, 4.8 + 0.25 * max(len(ya.values) - 4, 0)), layout="constrained")
     ax = fig.add_subplot()
-    xc, xe, xlog = _positions(xa)
-    yc, ye, ylog = _positions(ya)
-    xo, yo = _sorted_cells(xa, xc), _sorted_cells(ya, yc)
-    grid = values[np.ix_(yo, xo)]
-    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(grid), norm=norm, cmap=cmap,
+    grid = values[np.ix_(ya.order, xa.order)]
+    mesh = ax.pcolormesh(xa.edges, ya.edges, np.ma.masked_invalid(grid), norm=norm, cmap=cmap,
                          shading="flat")
-    cb = fig.colorbar(mesh, ax=ax, extend=extend)
+    cb = fig.colorbar(mesh, ax=ax, extend=extend, pad=0.02)
     cb.set_label(colorbar)
-    for a, i in enumerate(yo):
-        for b, j in enumerate(xo):
-            x, y = math.sqrt(xe[b] * xe[b + 1]) if xlog else xc[j], (
-                math.sqrt(ye[a] * ye[a + 1]) if ylog else yc[i])
-            # above the theory lines, on a light patch: a line may run through a cell's centre
-            box = {"boxstyle": "round,pad=0.15", "fc": (1, 1, 1, 0.7), "ec": "none"}
-            if diverged[i, j]:
-                ax.text(x, y, "div.", ha="center", va="center", fontsize=7, color=DIVERGED_COLOR,
-                        bbox=box, zorder=6)
-            elif math.isfinite(values[i, j]):
-                ax.text(x, y, format(values[i, j], fmt), ha="center", va="center", fontsize=7,
-                        bbox=box, zorder=6)
-    if xlog:
-        ax.set_xscale("log")
-    if ylog:
-        ax.set_yscale("log")
-    _ticks(ax.xaxis, xa, xc, xlog)
-    _ticks(ax.yaxis, ya, yc, ylog)
-    ax.set_xlim(xe[0], xe[-1])
-    ax.set_ylim(ye[0], ye[-1])
-    _theory(ax, sweep, xa, ya, ye)
-    ax.set(title=title, xlabel=xa["label"], ylabel=ya["label"] if ya else "")
-    fig.tight_layout()
+    # above the theory lines, on a light patch: a line may run through a cell's centre
+    box = {"boxstyle": "round,pad=0.15", "fc": (1, 1, 1, 0.75), "ec": "none"}
+    for p in sweep["points"]:
+        i, j = _cell(p, xa, ya)
+        label, color = text(p, values[i, j])
+        if label:
+            ax.text(xa.mid(j), ya.mid(i), label, ha="center", va="center", fontsize=7,
+                    color=color, bbox=box, zorder=6)
+    xa.apply(ax.xaxis, rotate=True)
+    ya.apply(ax.yaxis)
+    handles = _verdict_marks(ax, sweep, xa, ya) if verdict else []
+    handles += _theory(ax, sweep, xa, ya)
+    handles += extra or []
+    ax.set(title=title, xlabel=xa.label, ylabel=ya.label)
+    ax.title.set_fontsize(10)
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7,
+                   frameon=False, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)},
+                   handlelength=2.6, handleheight=1.3)
     return fig
 
 
-def _ticks(axis, spec: dict | None, centres: np.ndarray, log: bool) -> None:
-    if spec is None:
-        axis.set_ticks([0], [""])
-        return
-    # log-spaced neighbours (1.5 and 5/3) would print over each other level
-    axis.set_ticks(centres, [str(v) for v in spec["values"]], fontsize=8,
-                   rotation=45 if axis.axis_name == "x" and len(centres) > 6 else 0)
-    if log:
-        axis.set_minor_locator(NullLocator())
+def _verdict_marks(ax, sweep: Mapping, xa: _Axis, ya: _Axis) -> list:
+    """Hatch every cell that did not train, outline every cell as fast as its row's best;
+    the legend's proxies for the marks that occur."""
+    seen = set()
+    for p in sweep["points"]:
+        i, j = _cell(p, xa, ya)
+        if p["verdict"] in HATCH:
+            seen.add(p["verdict"])
+            x0, x1 = xa.lo[j], xa.hi[j]
+            y0, y1 = ya.lo[i], ya.hi[i]
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=0,
+                                   hatch=HATCH[p["verdict"]], edgecolor=HATCH_COLOR, zorder=2,
+                                   gid=p["verdict"]))
+        if p.get("fast"):
+            seen.add("fast")
+            x0, x1 = xa.inset(j, 0.06)
+            y0, y1 = ya.inset(i, 0.06)
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=2.2,
+                                   edgecolor=FAST_COLOR, zorder=5, gid="fast"))
+    v = sweep["verdict"]
+    handles = []
+    if seen & {"untrained", "diverged"}:
+        handles.append(Patch(fill=False, hatch=HATCH["untrained"], edgecolor=HATCH_COLOR, lw=0,
+                             label=f"not trained: a seed's dev loss > {v['trained_below']:.2f}"
+                                   f" (entropy − {v['trained_margin']:g}); div.: diverged"))
+    if "mixed" in seen:
+        handles.append(Patch(fill=False, hatch=HATCH["mixed"], edgecolor=HATCH_COLOR, lw=0,
+                             label="mixed (value*): only some seeds trained"))
+    if "fast" in seen:
+        handles.append(Patch(fill=False, edgecolor=FAST_COLOR, lw=2.2,
+                             label=f"as fast as the row's best (within {v['fast_within']:g} "
+                                   f"nats of it)"))
+    return handles
 
 
-def _theory(ax, sweep: Mapping, xa: dict, ya: dict | None, ye: np.ndarray) -> None:
-    """The critical gain and the 6·ξ_c trainable depth, where the axes are gain and depth."""
-    theory = sweep.get("theory")
-    if not theory or xa["path"] != GAIN_AXIS:
-        return
-    if theory.get("critical_gain") is not None:  # ReLU at σ_b > 0 has none
-        ax.axvline(theory["critical_gain"], color="white", lw=2.5, zorder=3)
-        ax.axvline(theory["critical_gain"], color="black", lw=1.2, ls="--", zorder=4,
-                   label=f"critical gain {theory['critical_gain']:.3g} (χ₁ = 1)")
-    if ya is not None and ya["path"] == DEPTH_AXIS:
-        top = ye[-1] * 10  # an infinite depth scale is drawn off the top
-        depth = np.array([d if d is not None else top for d in theory["curve_trainable_depth"]])
-        gain = np.array(theory["curve_gain"])
-        above = bool(np.all(depth > ye[-1]))
-        ax.plot(gain, depth, color="white", lw=3, zorder=3)
-        ax.plot(gain, depth, color="black", lw=1.4, zorder=4,
-                label=f"{sweep['trainable_depth_factor']}·ξ_c: trainable depth (mean field)"
-                + (", above every depth here" if above else ""))
-    ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
+def _halo_plot(ax, x, y, *, lw: float, gid: str, **kw):
+    ax.plot(x, y, color=HALO, lw=lw + 1.6, zorder=3, solid_capstyle="butt", gid=gid + "_halo")
+    (line,) = ax.plot(x, y, color="black", lw=lw, zorder=4, gid=gid, **kw)
+    return line
+
+
+def _theory(ax, sweep: Mapping, xa: _Axis, ya: _Axis) -> list:
+    """The mean-field overlays the axes allow (registry.sweep_theory); legend proxies."""
+    mode = sweep_theory(sweep)
+    if mode is None:
+        return []
+    rows = _rows(sweep, ya)
+    factor = sweep.get("trainable_depth_factor", 6)
+    handles = []
+    if mode == "depth":
+        gains = sorted({r["critical_gain"] for _, r in rows if r.get("critical_gain") is not None})
+        for n, g in enumerate(gains):
+            line = _halo_plot(ax, [g, g], [ya.edges[0], ya.edges[-1]], lw=1.2, ls="--",
+                              gid="critical_gain")
+            if n == 0:
+                line.set_label(f"critical gain {g:.3g} (χ₁ = 1)")
+                handles.append(line)
+        curves = {c["key"]: c for c in sweep.get("theory_curves") or []}
+        keys = list(dict.fromkeys(r.get("curve") for _, r in rows if r.get("curve")))
+        top = ya.edges[-1] * 10 if ya.log else ya.edges[-1] + 10  # unbounded: off the top
+        for n, key in enumerate(keys):
+            curve = curves.get(key)
+            if curve is None:
+                continue
+            gain = np.array(curve["gain"], dtype=float)
+            depth = np.array([top if d is None else d for d in curve["trainable_depth"]])
+            for side, ls, name in (("ordered", "-", f"{factor}·ξ_c"),
+                                   ("chaotic", (0, (1, 1.2)), f"{factor}·|ξ_∇|")):
+                on = np.array([s == side for s in curve["side"]])
+                if not on.any():
+                    continue
+                line = _halo_plot(ax, gain[on], depth[on], lw=1.5, ls=ls, gid=f"{side}_curve")
+                if n == 0:
+                    above = bool(np.all(depth[on] > ya.edges[-1]))
+                    line.set_label(f"{name}: trainable depth, {side} side"
+                                   + (" (above every depth here)" if above else ""))
+                    handles.append(line)
+        return handles
+    # "rows": each row its own critical gain and boundaries, at its own depth
+    missing, marked = [], False
+    for i, row in rows:
+        g = row.get("critical_gain")
+        if g is None:
+            missing.append(ya.ticks[i] or "this sweep")
+        else:
+            y0, y1 = ya.inset(i, 0.04)
+            _halo_plot(ax, [g, g], [y0, y1], lw=1.3, ls="--", gid="critical_gain")
+        y = ya.at(i, 0.2)  # low in the cell: the value is printed at its centre
+        for key, marker in (("ordered_boundary", ">"), ("chaotic_boundary", "<")):
+            b = row.get(key)
+            if b is not None and row.get("depth") is not None:
+                marked = True
+                ax.plot([b], [y], ls="none", marker=marker, ms=7, mfc="black", mec=HALO,
+                        mew=1.0, zorder=5, gid=key)
+    if any(r.get("critical_gain") is not None for _, r in rows):
+        label = "critical gain of the row (χ₁ = 1)"
+        if missing:
+            label += f"; none for {', '.join(missing)}"
+        handles.append(Line2D([], [], color="black", ls="--", lw=1.3, label=label))
+    if marked:
+        handles.append((Line2D([], [], ls="none", marker=">", ms=7, mfc="black", mec=HALO),
+                        Line2D([], [], ls="none", marker="<", ms=7, mfc="black", mec=HALO)))
+        handles[-1] = _TupleHandle(handles[-1], f"theory: trainable between the boundaries "
+                                                f"({factor}·ξ_c, {factor}·|ξ_∇| = depth)")
+    return handles
+
+
+class _TupleHandle(tuple):
+    """Two markers under one legend label (HandlerTuple draws the tuple)."""
+
+    def __new__(cls, items, label: str):
+        self = super().__new__(cls, items)
+        self.label = label
+        return self
+
+    def get_label(self) -> str:
+        return self.label
 
 
 def dev_loss_map(sweep: Mapping) -> Figure:
-    values, diverged, xa, ya = _grid(sweep, "dev_loss")
+    xa, ya = _layout(sweep)
     entropy = sweep["dev_unigram_entropy"]
-    rel = values / entropy
+    rel = _grid(sweep, "dev_loss", xa, ya) / entropy
     finite = rel[np.isfinite(rel)]
     top = max(1.0, float(finite.max())) if finite.size else 1.0
     norm = Normalize(vmin=float(finite.min()) if finite.size else 0.0, vmax=top)
-    return _heat_map(sweep, rel, diverged, xa, ya, norm=norm, cmap="viridis",
-                     title=f"Final dev loss / unigram entropy ({entropy:.3f} nats), "
-                           f"{sweep['steps']:,} steps",
-                     colorbar="dev loss / unigram entropy (1 = context unused)", fmt=".2f")
+
+    def text(p, value):
+        if p["verdict"] == "diverged" or not math.isfinite(value):
+            return ("div." if p["status"] != "ok" else ""), DIVERGED_COLOR
+        return f"{value:.2f}" + ("*" if p["verdict"] == "mixed" else ""), "black"
+
+    return _heat_map(sweep, rel, norm=norm, cmap="viridis",
+                     title=_title(f"Final dev loss / unigram entropy ({entropy:.3f} nats)", sweep),
+                     colorbar="dev loss / unigram entropy (1 = context unused)", text=text,
+                     verdict=True)
 
 
 def grad_ratio_map(sweep: Mapping) -> Figure:
-    values, diverged, xa, ya = _grid(sweep, "grad_ratio_first_last")
-    finite = values[np.isfinite(values) & (values > 0)]
+    xa, ya = _layout(sweep)
+    values = _grid(sweep, "grad_ratio_first_last", xa, ya)
+    values = np.where(values > 0, values, np.nan)
+    finite = values[np.isfinite(values)]
     reach = float(np.max(np.abs(np.log10(finite)))) if finite.size else 1.0
     # 1 (no change) in the middle; beyond 1000x either way the colour saturates (the cell
     # prints its value), so that the ratios near 1, where the phases meet, stay visible
     reach = min(max(reach, 0.1), MAX_DECADES)
     norm = LogNorm(vmin=10 ** -reach, vmax=10 ** reach)
-    values = np.where(values > 0, values, np.nan)
-    return _heat_map(sweep, values, diverged, xa, ya, norm=norm, cmap="RdBu_r",
-                     title="Step 0: gradient std, first tanh layer / last",
-                     colorbar="first / last gradient std (log scale)", fmt=".2g",
+
+    def text(p, value):
+        color = DIVERGED_COLOR if p["status"] != "ok" else "black"
+        return (_compact(value) if math.isfinite(value) else "n/a"), color
+
+    extra = []
+    if any(p["status"] != "ok" for p in sweep["points"]):
+        extra.append(Line2D([], [], ls="none", marker="$1e5$", ms=15, color=DIVERGED_COLOR,
+                            label="value in red: the point diverged in training"))
+
+    return _heat_map(sweep, values, norm=norm, cmap="RdBu_r",
+                     title=_title("Step 0: gradient std, first hidden layer / last", sweep,
+                                  steps=False),
+                     colorbar="first / last gradient std (log scale)",
+                     text=text, verdict=False, extra=extra,
                      extend="both" if reach == MAX_DECADES else "neither")
 
 
+def _compact(value: float) -> str:
+    """A ratio in at most 5 characters or so: 0.29, 19, 370, 3.6e3, 7e-18."""
+    if 10 <= value < 1000:
+        return f"{value:.0f}"
+    if 0.01 <= value < 10:
+        return f"{value:.2g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
+def _row_label(sweep: Mapping, ya: _Axis, i: int) -> str:
+    if ya.spec is None:
+        return "dev loss"
+    return sweep_setting(ya.path, ya.label, ya.values[i])
+
+
 def dev_loss_lines(sweep: Mapping) -> Figure:
-    fig = Figure(figsize=(7.5, 4.5))
+    xa, ya = _layout(sweep)
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
-    xa, ya = _axes(sweep)
-    xc, _, xlog = _positions(xa)
-    lines = ya["values"] if ya else [None]
+    rows = _rows(sweep, ya)
     cmap = colormaps["viridis"]
-    for n, line in enumerate(lines):
-        rows = [p for p in sweep["points"] if ya is None or p["values"][ya["path"]] == line]
-        rows.sort(key=lambda p: xa["values"].index(p["values"][xa["path"]]))
-        x = np.array([xc[xa["values"].index(p["values"][xa["path"]])] for p in rows])
-        order = np.argsort(x)
-        seeds = np.array([[v if v is not None else np.nan for v in p["dev_loss_per_seed"]]
-                          for p in rows], dtype=float)[order]
-        color = cmap(0.85 * n / max(len(lines) - 1, 1))
-        mean = np.array([p["dev_loss"] if p["dev_loss"] is not None else np.nan
-                         for p in rows])[order]
-        label = f"{ya['label']} {line}" if ya else "dev loss"
-        ax.plot(x[order], mean, marker="o", ms=4, color=color, label=label)
-        if seeds.shape[1] > 1:
-            with np.errstate(all="ignore"):
-                ax.fill_between(x[order], np.nanmin(seeds, 1), np.nanmax(seeds, 1), color=color,
-                                alpha=0.2, lw=0)
-        for xi, p in zip(x[order], [rows[i] for i in order], strict=True):
-            if p["status"] != "ok":
-                ax.text(xi, 0.02, "diverged", rotation=90, ha="center", va="bottom",
-                        transform=ax.get_xaxis_transform(), color=DIVERGED_COLOR, fontsize=7)
-    ax.axhline(sweep["dev_unigram_entropy"], color="#555555", ls="--", lw=1,
-               label="unigram entropy of dev")
-    theory = sweep.get("theory")
-    if theory and xa["path"] == GAIN_AXIS and theory.get("critical_gain") is not None:
-        ax.axvline(theory["critical_gain"], color="black", ls=":", lw=1,
-                   label=f"critical gain {theory['critical_gain']:.3g}")
-    if xlog:
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticks(xc, [str(v) for v in xa["values"]], fontsize=8)
+    points = sweep["points"]
+    entropy = sweep["dev_unigram_entropy"]
+    v = sweep["verdict"]
+    colors, gone = {}, {}
+    finite = [entropy, v["trained_below"]]
+    for n, (i, row) in enumerate(rows):
+        members = sorted((points[k] for k in row["points"]),
+                         key=lambda p: xa.centres[xa.index(p["values"][xa.path])])
+        x = np.array([xa.centres[xa.index(p["values"][xa.path])] for p in members])
+        mean = np.array([np.nan if p["dev_loss"] is None else p["dev_loss"] for p in members])
+        seeds = np.array([[np.nan if s is None else s for s in p["dev_loss_per_seed"]]
+                          for p in members], dtype=float)
+        color = colors[i] = cmap(0.85 * n / max(len(rows) - 1, 1))
+        ax.plot(x, mean, marker="o", ms=4, color=color, label=_row_label(sweep, ya, i))
+        if seeds.ndim == 2 and seeds.shape[1] > 1:
+            lo, hi = nanreduce(np.nanmin, seeds, 1), nanreduce(np.nanmax, seeds, 1)
+            ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+            finite += [*lo[np.isfinite(lo)], *hi[np.isfinite(hi)]]
+        finite += list(mean[np.isfinite(mean)])
+        diverged = [xi for xi, p in zip(x, members, strict=True) if p["status"] != "ok"]
+        if diverged:
+            gone[i] = diverged
+    low, high = min(finite), max(finite)
+    span = max(high - low, 0.05)
+    # diverged points above the data, one level per row: several rows diverge at the same x
+    for level, (i, xs) in enumerate(gone.items()):
+        ax.plot(xs, [high + span * (0.08 + 0.06 * level)] * len(xs), ls="none", marker="x",
+                ms=5, color=colors[i], gid="diverged")
+    ax.set_ylim(low - 0.05 * span, high + span * (0.05 + 0.06 * len(gone)
+                                                  + (0.04 if gone else 0.0)))
+    ax.axhline(entropy, color="#555555", ls="--", lw=1,
+               label=f"unigram entropy of dev ({entropy:.3f})")
+    ax.axhline(v["trained_below"], color="#555555", ls="-.", lw=1,
+               label=f"trained below {v['trained_below']:.3f} (entropy − "
+                     f"{v['trained_margin']:g})")
+    if sweep_theory(sweep):
+        gains = {}
+        for i, row in rows:
+            if row.get("critical_gain") is not None:
+                gains.setdefault(round(row["critical_gain"], 6), []).append(i)
+        for g, where in gains.items():
+            shared = len(where) == len(rows)
+            label = (f"critical gain {g:.3g}" if shared else
+                     f"critical gain {g:.3g}: {', '.join(ya.ticks[i] for i in where)}")
+            color = "black" if shared or len(where) > 1 else colors[where[0]]
+            ax.axvline(g, color=color, ls=":", lw=1.2, label=label, gid="critical_gain")
+    if gone:
+        ax.plot([], [], ls="none", marker="x", ms=5, color="#555555",
+                label="diverged (× above the lines)")
+    xa.apply(ax.xaxis, rotate=True)
     n = len(sweep["seeds"])
-    ax.set(title=f"Final dev loss (mean of {n} seeds; band: min to max)" if n > 1
-           else "Final dev loss (one seed)",
-           xlabel=xa["label"], ylabel="dev loss (nats)")
+    fig.suptitle(_title(f"Final dev loss (mean of {n} seeds; band: min to max)" if n > 1
+                        else "Final dev loss (one seed)", sweep), fontsize=10)
+    ax.set(xlabel=xa.label, ylabel="dev loss (nats)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, fontsize=7, frameon=False)
     return fig
 
 
@@ -225,6 +441,6 @@ PLOTS = {"dev_loss_map": dev_loss_map, "grad_ratio_map": grad_ratio_map,
 
 
 def write_figures(sweep: Mapping, paths: Mapping[str, str | Path]) -> None:
-    """Draw every figure of initlab.sweeps.FIGURES into paths[key]."""
+    """Draw every figure of registry.SWEEP_FIGURES into paths[key]."""
     for key, path in paths.items():
         save(PLOTS[key](sweep), path)

@@ -1,15 +1,122 @@
-"""The report's sweeps section: the computed sentences and the template's view of each sweep."""
+"""The report's sweeps section: the computed sentences and the template's view of each sweep.
+
+Every sentence is computed from sweep.json's summary (initlab.analysis.sweep): per row which
+points trained, where the theory puts its boundaries, and the points where the two disagree,
+named with their numbers.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from initlab.analysis.sweep import TRAINED_WITHIN
-from initlab.figures.registry import SWEEP_FIGURES
+from initlab.activations import ACTIVATIONS
+from initlab.axes import ACTIVATION_AXIS, GAIN_AXIS
+from initlab.figures.registry import SWEEP_FIGURES, for_sweep
+from initlab.numbers import fmt
 
 
-def _gains(values: list) -> str:
-    return ", ".join(str(v) for v in values) if values else "none"
+def row_label(sweep: dict, value) -> str:
+    """"depth 20", "ReLU", or "every point" for a one-axis sweep."""
+    path = sweep["row_axis"]
+    if path is None:
+        return "every point"
+    if path == ACTIVATION_AXIS and value in ACTIVATIONS:
+        return ACTIVATIONS[value].label
+    return f"{_axis(sweep, path)['label']} {value}"
+
+
+def _axis(sweep: dict, path: str) -> dict:
+    return next(a for a in sweep["axes"] if a["path"] == path)
+
+
+def value_list(sweep: dict, values: list) -> str:
+    """The x axis's values in its order, runs of three or more consecutive values as a range
+    ("0.75–3"); "none" for none."""
+    order = _axis(sweep, sweep["x_axis"])["values"]
+    index = sorted(order.index(v) for v in values)
+    if not index:
+        return "none"
+    parts, start = [], 0
+    for i in range(1, len(index) + 1):
+        if i == len(index) or index[i] != index[i - 1] + 1:
+            run = index[start:i]
+            if len(run) >= 3:
+                parts.append(f"{order[run[0]]}–{order[run[-1]]}")
+            else:
+                parts.extend(str(order[k]) for k in run)
+            start = i
+    return ", ".join(parts)
+
+
+def _x_name(sweep: dict, plural: bool) -> str:
+    label = _axis(sweep, sweep["x_axis"])["label"]
+    return label + ("s" if plural else "")
+
+
+def _points_of(sweep: dict, row: dict) -> list[dict]:
+    by_value = {r["value"]: r for r in sweep["rows"]}
+    return [sweep["points"][i] for i in by_value[row["value"]]["points"]]
+
+
+def _side_text(sweep: dict, row: dict, side: str) -> str:
+    """Where theory puts this side's boundary in the row, in words."""
+    bound = "6·ξ_c" if side == "ordered" else "6·|ξ_∇|"
+    depth = row["depth"]
+    gain = row["ordered_boundary" if side == "ordered" else "chaotic_boundary"]
+    if gain is not None:
+        where = "from" if side == "ordered" else "up to"
+        return f"the {side} side trains ({bound} ≥ {depth}) {where} gain {gain:.3g}"
+    on_side = [p for p in _points_of(sweep, row) if p["theory"]["side"] == side]
+    if not on_side:
+        return f"no swept gain is on the {side} side"
+    if all(p["theory"]["trainable"] for p in on_side):
+        return f"every {side}-side gain here is within {bound} ≥ {depth}"
+    return f"no {side}-side gain here is within {bound} ≥ {depth}"
+
+
+def _disagreement(sweep: dict, d: dict) -> str:
+    bound = "6·ξ_c" if d["side"] == "ordered" else "6·|ξ_∇|"
+    limit = fmt(d["trainable_depth"], ".3g", "∞")
+    relation = "≥" if d["predicted_trainable"] else "<"
+    measured = {"trained": "trained", "mixed": "trained in some seeds only",
+                "untrained": "did not train", "diverged": "diverged"}[d["verdict"]]
+    ratio = d["grad_ratio_first_last"]
+    grad = f", step-0 gradient ratio {ratio:.3g}×" if ratio is not None else ""
+    return (f"{d['value']} ({measured}, dev loss {fmt(d['dev_loss'], '.3f')}, where "
+            f"{bound} = {limit} {relation} {d['depth']}{grad})")
+
+
+def row_sentences(sweep: dict, row: dict) -> list[str]:
+    """What the report says of one row: which points trained, the theory's critical gain and
+    boundaries (gain rows), and where they disagree."""
+    name = row_label(sweep, row["value"])
+    xs = _x_name(sweep, plural=True)
+    below = sweep["verdict"]["trained_below"]
+    first = f"{name}: trained at {xs} {value_list(sweep, row['trained'])}"
+    not_trained = [v for v in row["untrained"] if v not in row["diverged"]]
+    if not_trained:
+        first += f"; not at {value_list(sweep, not_trained)}"
+    if row["mixed"]:
+        first += f"; in some seeds only at {value_list(sweep, row['mixed'])}"
+    if row["diverged"]:
+        first += f"; diverged at {value_list(sweep, row['diverged'])}"
+    first += f" (trained: every seed's dev loss ≤ {below:.3f} nats)."
+    sentences = [first]
+    if sweep["x_axis"] == GAIN_AXIS and row.get("depth") is not None:
+        critical = row["critical_gain"]
+        crit = (f"the critical gain (χ₁ = 1) at {critical:.3g}" if critical is not None
+                else "no critical gain at this σ_b")
+        sentences.append(f"Theory puts {crit}; at depth {row['depth']} "
+                         f"{_side_text(sweep, row, 'ordered')}, and "
+                         f"{_side_text(sweep, row, 'chaotic')}.")
+    if any(p["theory"]["trainable"] is not None for p in _points_of(sweep, row)):
+        if row["disagree"]:
+            sentences.append(f"Measurement and theory disagree at {_x_name(sweep, False)} "
+                             + "; ".join(_disagreement(sweep, d) for d in row["disagree"])
+                             + ".")
+        else:
+            sentences.append("Measurement and theory agree at every point of the row.")
+    return sentences
 
 
 def _prediction_sentence(summary: dict) -> str:
@@ -19,57 +126,73 @@ def _prediction_sentence(summary: dict) -> str:
 
 
 def sweep_sentences(sweep: dict) -> list[str]:
-    """What the report says of a sweep, computed from its summary."""
+    """What the report says of a whole sweep: the agreement on each side, learning speed,
+    and the step-0 prediction check."""
     summary = sweep["summary"]
-    if not summary["per_depth"]:  # no gain x depth grid: only the prediction check
-        return [_prediction_sentence(summary)] if summary["grad_ratio_rel_error_median"] \
-            is not None else []
-    within = sweep["trained_within"]
-    failing = [d for d in summary["per_depth"] if d["failed"]]
-    if failing:
-        parts = [f"at depth {d['depth']} gains {_gains(d['failed'])}" for d in failing]
-        first = (f"Training fails (final dev loss more than {within} nats above the best gain "
-                 f"of the same depth) {'; '.join(parts)}.")
-    else:
-        first = (f"Every gain trains at every depth: all final dev losses are within {within} "
-                 "nats of the best at their depth.")
-    critical = (sweep["theory"] or {}).get("critical_gain")
-    agreement = summary["agreement"]
-    second = (f"The mean-field bound (trainable while depth ≤ {sweep['trainable_depth_factor']}·ξ_c"
-              + (f", ξ_c infinite at the critical gain {critical:.3g}" if critical else "")
-              + f") agrees with that verdict at {agreement['agree']} of {agreement['points']} "
-              f"grid points after {sweep['steps']:,} steps.")
-    sentences = [first, second]
+    sentences = []
+    sides = summary["agreement"]
+    counted = [(side, sides[side]) for side in ("ordered", "chaotic") if sides[side]["points"]]
+    if counted:
+        parts = [f"{a['agree']} of {a['points']} {side}-side points "
+                 f"({'6·ξ_c' if side == 'ordered' else '6·|ξ_∇|'})" for side, a in counted]
+        sentences.append("Over the sweep, measurement and theory agree at "
+                         + " and ".join(parts) + f" after {sweep['steps']:,} steps.")
+    fast = [f"{row_label(sweep, r['value'])}: {value_list(sweep, r['fast'])}"
+            for r in summary["rows"]]
+    sentences.append(f"Learning speed: within {sweep['verdict']['fast_within']} nats of the "
+                     f"best dev loss of their row after {sweep['steps']:,} steps — "
+                     + "; ".join(fast) + ".")
     if summary["grad_ratio_rel_error_median"] is not None:
         sentences.append(_prediction_sentence(summary))
     return sentences
 
 
 def report_context(sweeps: dict[str, dict], figures: dict[str, dict[str, Path]]) -> dict:
-    """The template's view of every sweep: sentences, jobs, the per-depth verdict and the
+    """The template's view of every sweep: sentences, jobs, the per-row verdict and the
     figures (sweep -> figure key -> path)."""
     out = []
     for name, sweep in sweeps.items():
         figs = figures.get(name, {})
         summary = sweep["summary"]
+        gain_rows = sweep["x_axis"] == GAIN_AXIS
+        rows = []
+        for row in summary["rows"]:
+            rows.append({
+                "label": row_label(sweep, row["value"]),
+                "best_dev_loss": row["best_dev_loss"],
+                "trained": value_list(sweep, row["trained"]),
+                "untrained": value_list(sweep, row["untrained"]),
+                "mixed": value_list(sweep, row["mixed"]),
+                "fast": value_list(sweep, row["fast"]),
+                "critical_gain": row.get("critical_gain"),
+                "ordered_boundary": row.get("ordered_boundary"),
+                "chaotic_boundary": row.get("chaotic_boundary"),
+                "predicted": value_list(sweep, row["predicted"]),
+                "disagree": len(row["disagree"]),
+                "sentences": row_sentences(sweep, row),
+            })
         out.append({
             "name": name,
             "description": sweep["description"],
             "base": sweep["base"],
             "axes": [{"label": a["label"], "path": a["path"],
                       "values": ", ".join(str(v) for v in a["values"])} for a in sweep["axes"]],
+            "fixed": sweep["fixed"],
             "steps": sweep["steps"],
             "seeds": len(sweep["seeds"]),
             "points": len(sweep["points"]),
             "models": sum(j["models"] for j in sweep["jobs"]),
             "train_seconds": sweep["train_seconds"],
             "jobs": sweep["jobs"],
+            "x_label": _x_name(sweep, plural=True),
+            "gain_rows": gain_rows,
+            "rows": rows,
             "sentences": sweep_sentences(sweep),
-            "per_depth": [{**d, "trained": _gains(d["trained"]),
-                           "predicted": _gains(d["predicted"])} for d in summary["per_depth"]],
-            "trained_within": sweep["trained_within"],
+            "verdict": sweep["verdict"],
+            "dev_unigram_entropy": sweep["dev_unigram_entropy"],
             "figures": [{"key": key, "title": info.title, "caption": info.caption,
                          "path": figs[key]}
-                        for key, info in SWEEP_FIGURES.items() if key in figs],
+                        for key, info in ((k, for_sweep(i, sweep))
+                                          for k, i in SWEEP_FIGURES.items()) if key in figs],
         })
-    return {"entries": out, "trained_within": TRAINED_WITHIN}
+    return {"entries": out}

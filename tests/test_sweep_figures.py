@@ -1,0 +1,313 @@
+"""The sweep figures on any one or two axes, read back from the matplotlib Figures they return:
+tick labels, the verdict's hatches and outlines, the theory's lines and markers (found by gid)
+and the legend's words; and the registry's captions specialized to a sweep.
+
+The sweep.json dicts are built here (`make_sweep`), small and in the shape of
+initlab.analysis.sweep.build_sweep_json's output."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from initlab.axes import DEPTH_AXIS, GAIN_AXIS
+from initlab.figures import registry
+from initlab.figures import sweep as figures
+
+ENTROPY = 3.0
+MARGIN = 0.1
+WITHIN = 0.1
+THEORY_GIDS = {"critical_gain", "ordered_curve", "chaotic_curve", "ordered_boundary",
+               "chaotic_boundary"}
+ACT = "model.activation"
+
+
+def axis(path: str, values: list) -> dict:
+    numeric = [float(v) if isinstance(v, (int, float)) else
+               (5 / 3 if v == "5/3" else None) for v in values]
+    return {"path": path, "label": path.rsplit(".", 1)[-1], "values": values,
+            "numeric": numeric,
+            "kind": "numeric" if all(n is not None for n in numeric) else "named"}
+
+
+def theory_curve(key: str, critical: float, lo: float, hi: float, n: int = 60) -> dict:
+    """A tanh-like mean-field curve: chi_1 = (g / g_c)^2, 6 xi_c = -6 / ln chi_1 below the
+    critical gain, 6 |xi_grad| = 6 / ln chi_1 above, unbounded (None) at it."""
+    gains = np.sort(np.append(np.geomspace(lo, hi, n), critical))
+    sides, depths = [], []
+    for g in gains:
+        log_chi = 2 * math.log(g / critical)
+        sides.append("ordered" if log_chi <= 0 else "chaotic")
+        depths.append(None if log_chi == 0 else 6 / abs(log_chi))
+    return {"key": key, "activation": key, "sigma_b": 0.0, "critical_gain": critical,
+            "gain": [float(g) for g in gains], "side": sides, "trainable_depth": depths}
+
+
+def make_sweep(x: dict, row: dict | None = None, *, verdicts=None, fast=None, fixed=(),
+               row_theory=None, curves=()) -> dict:
+    """A sweep.json: point (i, j) = (row value i, x value j), its verdict verdicts[i][j]
+    ("trained" by default) and fast[i][j]; row_theory(i, value) -> the row's theory fields
+    (critical_gain, curve, depth, ordered_boundary, chaotic_boundary) when x is the gain."""
+    rows_values = row["values"] if row else [None]
+    points, rows = [], []
+    for i, rv in enumerate(rows_values):
+        members = []
+        for j, xv in enumerate(x["values"]):
+            verdict = verdicts[i][j] if verdicts else "trained"
+            status = "diverged" if verdict == "diverged" else "ok"
+            loss = {"trained": 2.0 + 0.05 * j, "mixed": 2.8, "untrained": 3.05,
+                    "diverged": None}[verdict]
+            values = {x["path"]: xv, **({row["path"]: rv} if row else {})}
+            numeric = {x["path"]: x["numeric"][j], **({row["path"]: row["numeric"][i]}
+                                                      if row else {})}
+            points.append({
+                "point": len(points), "values": values, "numeric": numeric,
+                "status": status, "verdict": verdict,
+                "fast": bool(fast[i][j]) if fast else False,
+                "dev_loss": loss, "dev_loss_per_seed": [loss, None if loss is None
+                                                        else loss + 0.01],
+                "grad_ratio_first_last": 10.0 ** (j - 2),
+                "depth": rv if row and row["path"] == DEPTH_AXIS else 20,
+                "activation": rv if row and row["path"] == ACT else "tanh",
+                "theory": {},
+            })
+            members.append(len(points) - 1)
+        finite = [points[k]["dev_loss"] for k in members if points[k]["dev_loss"] is not None]
+        entry = {"value": rv, "points": members, "best_dev_loss": min(finite, default=None)}
+        if x["path"] == GAIN_AXIS:
+            entry |= {"critical_gain": None, "curve": None, "depth": None,
+                      "ordered_boundary": None, "chaotic_boundary": None}
+            entry |= row_theory(i, rv) if row_theory else {}
+        rows.append(entry)
+    axes = [x, row] if row else [x]
+    return {
+        "sweep": "test", "axes": axes, "x_axis": x["path"],
+        "row_axis": row["path"] if row else None,
+        "fixed": [{"path": p, "label": p.rsplit(".", 1)[-1], "value": v} for p, v in fixed],
+        "steps": 1000, "seeds": [1, 2], "dev_unigram_entropy": ENTROPY,
+        "verdict": {"trained_margin": MARGIN, "trained_below": ENTROPY - MARGIN,
+                    "fast_within": WITHIN},
+        "trainable_depth_factor": 6, "points": points, "rows": rows,
+        "theory_curves": list(curves),
+    }
+
+
+def by_gid(fig, gid: str) -> list:
+    return fig.findobj(lambda a: a.get_gid() == gid)
+
+
+def theory_artists(fig) -> list:
+    return fig.findobj(lambda a: a.get_gid() in THEORY_GIDS)
+
+
+def legend_texts(fig) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def check_pngs(sweep: dict, tmp_path) -> None:
+    paths = {key: tmp_path / f"{key}.png" for key in figures.PLOTS}
+    figures.write_figures(sweep, paths)
+    for path in paths.values():
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000, path
+
+
+GAINS = [0.5, 1, 1.5, 2, 3]
+ACTIVATIONS = ["tanh", "relu", "gelu", "silu"]
+# ReLU here has a bias: no critical gain, no boundaries; GELU only a chaotic boundary
+ROW_THEORY = {
+    "tanh": {"critical_gain": 1.0, "ordered_boundary": 0.86, "chaotic_boundary": 1.97},
+    "relu": {"critical_gain": None},
+    "gelu": {"critical_gain": 2.0, "ordered_boundary": None, "chaotic_boundary": 1.64},
+    "silu": {"critical_gain": 2.0, "ordered_boundary": 1.3, "chaotic_boundary": 1.64},
+}
+
+
+@pytest.fixture
+def activation_sweep() -> dict:
+    verdicts = [["untrained", "trained", "trained", "trained", "untrained"],
+                ["untrained", "untrained", "trained", "diverged", "diverged"],
+                ["untrained", "untrained", "trained", "diverged", "diverged"],
+                ["untrained", "untrained", "trained", "mixed", "diverged"]]
+    fast = [[0, 1, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0]]
+    return make_sweep(axis(GAIN_AXIS, GAINS), axis(ACT, ACTIVATIONS), verdicts=verdicts,
+                      fast=fast, fixed=[(DEPTH_AXIS, 20)],
+                      row_theory=lambda i, act: {"depth": 20, "curve": act} | ROW_THEORY[act])
+
+
+def test_named_rows_by_gain_mark_each_rows_theory_and_both_verdicts(activation_sweep,
+                                                                    tmp_path):
+    sweep = activation_sweep
+    fig = figures.dev_loss_map(sweep)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["tanh", "ReLU", "GELU", "SiLU"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "1.5", "2", "3"]
+    assert "depth 20" in ax.get_title() and "1,000 steps" in ax.get_title()
+
+    # one critical-gain segment per row that has one, each within its own row's cell
+    segments = by_gid(fig, "critical_gain")
+    with_gain = [i for i, a in enumerate(ACTIVATIONS) if ROW_THEORY[a]["critical_gain"]]
+    assert len(segments) == len(with_gain) == 3
+    for seg, i in zip(sorted(segments, key=lambda s: min(s.get_ydata())), with_gain,
+                      strict=True):
+        y = seg.get_ydata()
+        assert i - 0.5 <= min(y) < max(y) <= i + 0.5
+        assert set(seg.get_xdata()) == {ROW_THEORY[ACTIVATIONS[i]]["critical_gain"]}
+    # boundary markers where a row has them, on that row
+    for key, marker in (("ordered_boundary", ">"), ("chaotic_boundary", "<")):
+        marks = by_gid(fig, key)
+        expected = {(ROW_THEORY[a].get(key), i) for i, a in enumerate(ACTIVATIONS)
+                    if ROW_THEORY[a].get(key) is not None}
+        assert {(m.get_xdata()[0], round(m.get_ydata()[0])) for m in marks} == expected
+        assert all(m.get_marker() == marker for m in marks)
+    assert not by_gid(fig, "ordered_curve") and not by_gid(fig, "chaotic_curve")
+
+    # the verdict: every point that did not train hatched, a mixed one lighter; fast outlined
+    points = sweep["points"]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == sum(p["verdict"] != "trained" for p in points) == 14
+    assert len({p.get_hatch() for p in by_gid(fig, "mixed")} - {p.get_hatch() for p in
+                                                                by_gid(fig, "untrained")}) == 1
+    assert len(by_gid(fig, "mixed")) == 1
+    assert len(by_gid(fig, "fast")) == sum(p["fast"] for p in points) == 5
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("div.") == 5 and sum(t.endswith("*") for t in texts) == 1
+
+    legend = legend_texts(fig)
+    assert any(t.startswith("not trained") and "2.90" in t for t in legend)
+    assert any(t.startswith("mixed") for t in legend)
+    assert any("as fast as the row's best" in t and "0.1" in t for t in legend)
+    assert any("none for ReLU" in t for t in legend)
+    assert "theory: trainable between the boundaries (6·ξ_c, 6·|ξ_∇| = depth)" in legend
+
+    grad = figures.grad_ratio_map(sweep)
+    assert "tanh" not in grad.axes[0].get_title()
+    assert "first hidden layer / last" in grad.axes[0].get_title()
+    assert len(by_gid(grad, "critical_gain")) == 3
+    assert not [p for p in grad.axes[0].patches if p.get_hatch()]
+
+    lines = figures.dev_loss_lines(sweep)
+    legend = legend_texts(lines)
+    assert {"tanh", "ReLU", "GELU", "SiLU"} <= set(legend)
+    assert "critical gain 2: GELU, SiLU" in legend and "critical gain 1: tanh" in legend
+    assert any(t.startswith("trained below 2.900") for t in legend)
+    assert len(by_gid(lines, "critical_gain")) == 2
+    check_pngs(sweep, tmp_path)
+
+
+def test_one_gain_axis_is_one_row_with_its_critical_gain(tmp_path):
+    sweep = make_sweep(axis(GAIN_AXIS, GAINS), fixed=[(DEPTH_AXIS, 10)],
+                       verdicts=[["untrained", "trained", "trained", "trained", "mixed"]],
+                       fast=[[0, 1, 1, 0, 0]],
+                       row_theory=lambda i, v: {"critical_gain": 1.0, "depth": 10,
+                                                "ordered_boundary": 0.74,
+                                                "chaotic_boundary": 2.9})
+    fig = figures.dev_loss_map(sweep)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["depth 10"]
+    assert ax.get_ylim() == (-0.5, 0.5)
+    (line,) = by_gid(fig, "critical_gain")
+    assert set(line.get_xdata()) == {1.0} and np.ptp(line.get_ydata()) > 0.9
+    assert len(by_gid(fig, "ordered_boundary")) == len(by_gid(fig, "chaotic_boundary")) == 1
+    assert len([p for p in ax.patches if p.get_hatch()]) == 2
+    assert len(by_gid(fig, "fast")) == 2
+    lines = figures.dev_loss_lines(sweep)
+    assert "dev loss" in legend_texts(lines) and "critical gain 1" in legend_texts(lines)
+    check_pngs(sweep, tmp_path)
+
+
+def test_gain_by_depth_draws_each_boundary_curve_on_its_own_side(tmp_path):
+    gains = [0.25, 0.5, 1, "5/3", 2, 4]
+    depths = [2, 5, 10, 20]
+    curve = theory_curve("tanh|0|1", 1.0, 0.25, 4.0)
+    verdicts = [["trained"] * 6, ["untrained"] + ["trained"] * 5,
+                ["untrained"] * 2 + ["trained"] * 4, ["untrained"] * 2 + ["trained"] * 3
+                + ["mixed"]]
+    sweep = make_sweep(axis(GAIN_AXIS, gains), axis(DEPTH_AXIS, depths), verdicts=verdicts,
+                       row_theory=lambda i, d: {"critical_gain": 1.0, "curve": "tanh|0|1",
+                                                "depth": d})
+    sweep["theory_curves"] = [curve]
+    for fig in (figures.dev_loss_map(sweep), figures.grad_ratio_map(sweep)):
+        ax = fig.axes[0]
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["2", "5", "10", "20"]
+        assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+        (ordered,) = by_gid(fig, "ordered_curve")
+        (chaotic,) = by_gid(fig, "chaotic_curve")
+        assert max(ordered.get_xdata()) <= 1.0 < min(chaotic.get_xdata())
+        # the unbounded value at the critical gain is drawn off the top
+        assert max(ordered.get_ydata()) > ax.get_ylim()[1]
+        (critical,) = by_gid(fig, "critical_gain")
+        assert set(critical.get_xdata()) == {1.0}
+        assert tuple(critical.get_ydata()) == pytest.approx(ax.get_ylim())
+        assert not by_gid(fig, "ordered_boundary") and not by_gid(fig, "chaotic_boundary")
+        legend = legend_texts(fig)
+        assert any(t.startswith("6·ξ_c") and "ordered side" in t for t in legend)
+        assert any(t.startswith("6·|ξ_∇|") and "chaotic side" in t for t in legend)
+        assert "critical gain 1 (χ₁ = 1)" in legend
+    assert [t.get_text() for t in figures.dev_loss_map(sweep).axes[0].get_xticklabels()] == [
+        "0.25", "0.5", "1", "5/3", "2", "4"]
+    lines = figures.dev_loss_lines(sweep)
+    assert {"depth 2", "depth 20", "critical gain 1"} <= set(legend_texts(lines))
+    check_pngs(sweep, tmp_path)
+
+
+def test_an_axis_across_that_is_not_the_gain_draws_no_theory(tmp_path):
+    sweep = make_sweep(axis("model.width", [50, 100, 200]), axis(DEPTH_AXIS, [5, 20]),
+                       verdicts=[["trained"] * 3, ["untrained", "trained", "diverged"]],
+                       fast=[[1, 1, 0], [0, 1, 0]])
+    for plot in figures.PLOTS.values():
+        fig = plot(sweep)
+        assert not theory_artists(fig), plot.__name__
+        assert not any("critical" in t or "ξ" in t for t in legend_texts(fig))
+    fig = figures.dev_loss_map(sweep)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["50", "100", "200"]
+    assert len([p for p in fig.axes[0].patches if p.get_hatch()]) == 2
+    assert len(by_gid(fig, "fast")) == 3
+    check_pngs(sweep, tmp_path)
+
+
+def test_two_named_axes_are_categorical(tmp_path):
+    schemes = ["kaiming", "xavier", "orthogonal"]
+    sweep = make_sweep(axis("init.hidden_weight.scheme", schemes), axis(ACT, ["tanh", "relu"]),
+                       verdicts=[["trained", "mixed", "trained"],
+                                 ["diverged", "trained", "untrained"]],
+                       fast=[[1, 0, 0], [0, 1, 0]])
+    fig = figures.dev_loss_map(sweep)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == schemes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["tanh", "ReLU"]
+    assert ax.get_xscale() == ax.get_yscale() == "linear"
+    assert ax.get_xlim() == (-0.5, 2.5)
+    assert not theory_artists(fig)
+    assert len([p for p in ax.patches if p.get_hatch()]) == 3
+    assert len(by_gid(fig, "fast")) == 2
+    assert {"tanh", "ReLU"} <= set(legend_texts(figures.dev_loss_lines(sweep)))
+    check_pngs(sweep, tmp_path)
+
+
+def test_the_captions_name_the_sweeps_axes_and_theory(activation_sweep):
+    for info in registry.SWEEP_FIGURES.values():
+        assert "tanh" not in info.caption + info.title
+        assert "gain and depth" not in info.caption + info.title
+    depth = make_sweep(axis(GAIN_AXIS, [0.5, 1]), axis(DEPTH_AXIS, [5, 20]))
+    width = make_sweep(axis("model.width", [50, 100]), axis(DEPTH_AXIS, [5, 20]))
+    specialized = {name: {k: registry.for_sweep(info, sweep)
+                          for k, info in registry.SWEEP_FIGURES.items()}
+                   for name, sweep in (("depth", depth), ("width", width),
+                                       ("activation", activation_sweep))}
+    assert specialized["depth"]["dev_loss_map"].title == "Final dev loss over gain and depth"
+    assert specialized["depth"]["dev_loss_lines"].title == "Dev loss against gain, one line " \
+                                                           "per depth"
+    caption = specialized["depth"]["dev_loss_map"].caption
+    assert "6·ξ_c" in caption and "6·|ξ_∇|" in caption and "critical gain" in caption
+    assert "3.000 nats" in caption and "2.900 nats" in caption and "within 0.1 nats" in caption
+    caption = specialized["activation"]["dev_loss_map"].caption
+    assert "each row at its own depth" in caption and "(depth 20)" in caption
+    assert specialized["activation"]["grad_ratio_map"].title == ("Step-0 gradient ratio over "
+                                                                 "gain and activation")
+    for info in specialized["width"].values():
+        assert "width" in info.title
+        assert "critical gain" not in info.caption and "ξ_c" not in info.caption
+    assert "no mean-field lines" in specialized["width"]["dev_loss_map"].caption
