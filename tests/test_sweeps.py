@@ -252,8 +252,9 @@ def test_a_named_axis_makes_rows_with_their_own_critical_gain(config):
     from initlab.analysis.sweep import build_sweep_json
 
     cfg = with_sweep(config, axes={"model.activation": ["tanh", "relu", "gelu", "silu"],
-                                   GAIN_AXIS: [0.5, 1, 2]}, set={DEPTH_AXIS: 10})
-    dev = {(g, a): [2.0, 2.0] for g in (0.5, 1, 2) for a in ("tanh", "relu", "gelu", "silu")}
+                                   GAIN_AXIS: [0.5, 1, 1.5, 2]}, set={DEPTH_AXIS: 10})
+    dev = {(g, a): [2.0, 2.0] for g in (0.5, 1, 1.5, 2)
+           for a in ("tanh", "relu", "gelu", "silu")}
     sweep = build_sweep_json(cfg, SWEEP, fake_jobs(cfg, SWEEP, dev))
     assert sweep["x_axis"] == GAIN_AXIS and sweep["row_axis"] == "model.activation"
     assert sweep["fixed"] == [{"path": DEPTH_AXIS, "label": "depth", "value": 10}]
@@ -268,8 +269,16 @@ def test_a_named_axis_makes_rows_with_their_own_critical_gain(config):
     context = report_context({SWEEP: sweep}, {})
     labels = [r["label"] for r in context["entries"][0]["rows"]]
     assert labels == ["tanh", "ReLU", "GELU", "SiLU"]
-    assert context["entries"][0]["rows"][1]["sentences"][0].startswith(
-        "ReLU: trained at gains 0.5–2")
+    rows = context["entries"][0]["rows"]
+    assert rows[1]["sentences"][0].startswith("ReLU: trained at gains 0.5–2")
+    # GELU at gain 1.5 (sigma_w^2 / 2 > 1): below its critical gain 2, yet its variance runs
+    # away from q^1 (no fixed point), so it is on the chaotic side, and the row says why
+    gelu = next(p for p in sweep["points"] if p["values"] == {"model.activation": "gelu",
+                                                             GAIN_AXIS: 1.5})
+    assert gelu["theory"]["side"] == "chaotic" and gelu["theory"]["fixed_point"] is None
+    assert any(t.startswith("At gains 1.5, below the critical gain, the variance grows")
+               for t in rows[2]["sentences"])
+    assert not any("grows without bound" in t for t in rows[0]["sentences"])  # tanh
 
 
 def test_a_job_shared_with_an_earlier_sweep_trains_once_and_is_read_in_its_own_order(config):

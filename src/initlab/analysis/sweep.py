@@ -53,7 +53,8 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
            "grad_ratio_first_last": pred.grad_ratio_first_last,
            "output_std_first": pred.output_std[0] if pred.output_std else None,
            "output_std_last": pred.output_std[-1] if pred.output_std else None,
-           "critical_gain": None, "xi_c": None, "xi_grad": None, "side": None,
+           "fixed_point": pred.fixed_point, "critical_gain": None, "xi_c": None,
+           "xi_grad": None, "side": None,
            "trainable_depth": None, "trainable": None}
     if not pred.predicted or pred.chi is None:  # batch norm, a constant bias: no phase
         out["reason"] = out["reason"] or pred.notes.get("phase")

@@ -109,6 +109,16 @@ def row_sentences(sweep: dict, row: dict) -> list[str]:
         sentences.append(f"Theory puts {crit}; at depth {row['depth']} "
                          f"{_side_text(sweep, row, 'ordered')}, and "
                          f"{_side_text(sweep, row, 'chaotic')}.")
+        runaway = [p["values"][GAIN_AXIS] for p in _points_of(sweep, row)
+                   if critical is not None and p["theory"]["side"] == "chaotic"
+                   and p["theory"]["fixed_point"] is None
+                   and p["numeric"][GAIN_AXIS] < critical]
+        if runaway:  # GELU, SiLU at sigma_b = 0: the critical point at q* -> 0 repels
+            sentences.append(
+                f"At gains {value_list(sweep, runaway)}, below the critical gain, the variance "
+                "grows without bound from the network's own q¹ (no fixed point: the length "
+                "map's large-q slope σ_w²/2 exceeds 1), so they lie on the chaotic side, with "
+                "χ₁ at its large-q limit.")
     if any(p["theory"]["trainable"] is not None for p in _points_of(sweep, row)):
         if row["disagree"]:
             sentences.append(f"Measurement and theory disagree at {_x_name(sweep, False)} "
