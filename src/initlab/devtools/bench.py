@@ -362,7 +362,7 @@ def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[d
                                   [seed for _, seed in models], data, steps=spec.steps,
                                   batch_size=spec.batch_size, lr_at=spec.lr_at,
                                   capture_steps=(), device=config["device"])
-            n = result.steps_done * len(models)
+            n = result.model_steps  # a diverged model stops counting when it is dropped
             samples.append((result.seconds / n, result.cpu_seconds / n, flops / rate,
                             flops / cpu_rate))
         wall, cpu, limit, limit_cpu = (statistics.median(column)
