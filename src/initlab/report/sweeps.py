@@ -81,7 +81,9 @@ def _disagreement(sweep: dict, d: dict) -> str:
     measured = {"trained": "trained", "mixed": "trained in some seeds only",
                 "untrained": "did not train", "diverged": "diverged"}[d["verdict"]]
     ratio = d["grad_ratio_first_last"]
-    grad = f", step-0 gradient ratio {ratio:.3g}×" if ratio is not None else ""
+    grad = ""
+    if ratio is not None:
+        grad = f", step-0 gradient ratio {f'{ratio:,.0f}' if ratio >= 1000 else f'{ratio:.3g}'}×"
     return (f"{d['value']} ({measured}, dev loss {fmt(d['dev_loss'], '.3f')}, where "
             f"{bound} = {limit} {relation} {d['depth']}{grad})")
 
