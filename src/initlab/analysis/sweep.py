@@ -40,7 +40,7 @@ from initlab.config.sweeps import (
 from initlab.config.variants import VariantSpec
 
 TRAINABLE_DEPTH_FACTOR = 6  # Schoenholz et al.: trainable up to about 6 depth scales
-CURVE_POINTS = 200  # gains on each theory curve
+CURVE_POINTS = 120  # gains on each theory curve (the boundaries within 0.1 % of 1,000 points)
 
 
 def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
@@ -65,8 +65,7 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
         out["critical_gain"] = critical / (pred.sigma_w / gain)  # sigma_w is proportional
     xi_c = pred.depth_scale
     out["xi_c"] = xi_c if xi_c is not None and math.isfinite(xi_c) else None
-    xi_grad = theory.gradient_depth_scale(pred.sigma_w, pred.sigma_b, spec.activation,
-                                          pred.q[0])
+    xi_grad = theory.xi_grad_of(pred.chi)  # chi_1 from the network's own q^1
     out["xi_grad"] = xi_grad if math.isfinite(xi_grad) else None
     bound = side_bound(pred.chi, xi_c, xi_grad)
     out["side"] = "ordered" if pred.chi <= 1 else "chaotic"
@@ -144,7 +143,7 @@ def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray, q_in: fl
         q1 = (first_per_gain * g) ** 2 * q_in + sigma_b**2
         chi = theory.chi1(sigma_w, sigma_b, act, q1)
         xi_c = theory.depth_scale(sigma_w, sigma_b, act, q1) if chi <= 1 else None
-        bound = side_bound(chi, xi_c, theory.gradient_depth_scale(sigma_w, sigma_b, act, q1))
+        bound = side_bound(chi, xi_c, theory.xi_grad_of(chi))
         sides.append("ordered" if chi <= 1 else "chaotic")
         depths.append(bound if bound is not None and math.isfinite(bound) else None)
     return {"activation": act, "sigma_b": sigma_b, "critical_gain": prediction["critical_gain"],

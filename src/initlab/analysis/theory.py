@@ -221,7 +221,11 @@ def gradient_depth_scale(sigma_w: float, sigma_b: float, activation: str = "tanh
     it explodes at the depth scale |xi_grad|. chi_1 as chi1 takes it (at the fixed point
     reached from q_start, or its limit where q grows without bound).
     """
-    chi = chi1(sigma_w, sigma_b, activation, q_start)
+    return xi_grad_of(chi1(sigma_w, sigma_b, activation, q_start))
+
+
+def xi_grad_of(chi: float) -> float:
+    """-1 / ln chi_1 (gradient_depth_scale, given chi_1): inf at 1, 0 at 0."""
     if chi <= 0.0:
         return 0.0
     return math.inf if chi == 1.0 else -1.0 / math.log(chi)
