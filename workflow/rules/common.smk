@@ -5,6 +5,14 @@ import re
 import sys
 from pathlib import Path
 
+try:  # the workflow's code is the installed package; say how to get it, not a traceback
+    import initlab
+except ModuleNotFoundError:
+    raise ModuleNotFoundError(
+        f"the initlab package is not installed in the Python that runs snakemake "
+        f"({sys.executable}): run `pip install -e .` in the repository (README: Quick start), "
+        "then run snakemake again"
+    ) from None
 from initlab.analysis.tables import TABLES
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import shared_jobs, sweep_plan

@@ -53,6 +53,8 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
            "grad_ratio_first_last": pred.grad_ratio_first_last,
            "output_std_first": pred.output_std[0] if pred.output_std else None,
            "output_std_last": pred.output_std[-1] if pred.output_std else None,
+           "q_in": pred.q_in,
+           "sigma_w_first": pred.sigma_w_layers[0] if pred.sigma_w_layers else None,
            "fixed_point": pred.fixed_point, "critical_gain": None, "xi_c": None,
            "xi_grad": None, "side": None,
            "trainable_depth": None, "trainable": None}
@@ -60,7 +62,7 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
         out["reason"] = out["reason"] or pred.notes.get("phase")
         return out
     gain = spec.init["hidden_weight"]["gain"]
-    critical = theory.critical_sigma_w(pred.sigma_b, spec.activation)
+    critical = pred.critical.get("sigma_w")  # the prediction's own critical point
     if critical is not None and gain and pred.sigma_w:
         out["critical_gain"] = critical / (pred.sigma_w / gain)  # sigma_w is proportional
     xi_c = pred.depth_scale
@@ -130,12 +132,14 @@ def _row_points(sweep: Sweep, row_path: str | None) -> list[tuple[object, list]]
             for value in sweep.axes[row_path]]
 
 
-def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray, q_in: float,
-                first_per_gain: float) -> dict:
+def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray) -> dict:
     """The theory along the gain axis for one row's setting (activation, sigma_b): at each
     gain its side and that side's trainable depth (None: unbounded, at the edge), from
-    q^1 = (sigma_w1 g)^2 q_in + sigma_b^2 of the row's own first layer."""
-    per_gain = prediction["sigma_w"] / point.init["hidden_weight"]["gain"]
+    q^1 = (sigma_w1 g)^2 q_in + sigma_b^2 of the row's own first layer (`prediction` is
+    theory_for of one of its points)."""
+    gain = point.init["hidden_weight"]["gain"]
+    per_gain = prediction["sigma_w"] / gain
+    first_per_gain, q_in = prediction["sigma_w_first"] / gain, prediction["q_in"]
     sigma_b, act = prediction["sigma_b"], point.activation
     sides, depths = [], []
     for g in gains:
@@ -237,16 +241,12 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
         best = mark_fast(members, within)
         row = {"value": value, "best_dev_loss": best, "points": [p["point"] for p in members]}
         if x_path == GAIN_AXIS:
-            row.update(_row_theory(row_points, members, curves, vocab, context))
+            row.update(_row_theory(row_points, members, curves))
         rows.append(row)
 
     out = {
         "sweep": sweep.name, "description": sweep.description, "base": sweep.base,
-        "axes": [{"path": path, "label": axis_label(path), "values": values,
-                  "numeric": [axis_number(path, v, path) for v in values],
-                  "kind": ("numeric" if all(axis_number(path, v, path) is not None
-                                            for v in values) else "named")}
-                 for path, values in sweep.axes.items()],
+        "axes": [_axis_entry(path, values) for path, values in sweep.axes.items()],
         "x_axis": x_path, "row_axis": row_path,
         "fixed": [{"path": path, "label": axis_label(path), "value": value}
                   for path, value in sweep.fixed.items()],
@@ -264,8 +264,13 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
     return out
 
 
-def _row_theory(row_points, members: list[dict], curves: dict, vocab: int,
-                context: int) -> dict:
+def _axis_entry(path: str, values: list) -> dict:
+    numeric = [axis_number(path, v, path) for v in values]
+    return {"path": path, "label": axis_label(path), "values": values, "numeric": numeric,
+            "kind": "numeric" if all(v is not None for v in numeric) else "named"}
+
+
+def _row_theory(row_points, members: list[dict], curves: dict) -> dict:
     """A gain row's critical gain, its theory curve (shared by rows of the same activation and
     sigma_b) and, where the row has one depth, its two boundary gains."""
     covered = [(sp, p) for sp, p in zip(row_points, members, strict=True)
@@ -278,11 +283,9 @@ def _row_theory(row_points, members: list[dict], curves: dict, vocab: int,
     key = f"{th['activation']}|{th['sigma_b']:.6g}|{th['sigma_w'] / p0['numeric'][GAIN_AXIS]:.6g}"
     if key not in curves:
         gains = [p["numeric"][GAIN_AXIS] for p in members]
-        pred = theory.predict_variant(spec_point.spec, vocab, context)
-        first_per_gain = pred.sigma_w_layers[0] / spec_point.spec.init["hidden_weight"]["gain"]
         curves[key] = gain_curve(spec_point.spec, th, _curve_gains(min(gains), max(gains),
-                                                                     th["critical_gain"]),
-                                 pred.q_in, first_per_gain) | {"key": key}
+                                                                     th["critical_gain"])
+                                 ) | {"key": key}
     depths = {p["depth"] for p in members}
     depth = depths.pop() if len(depths) == 1 else None
     lo, hi = boundaries(curves[key], depth) if depth is not None else (None, None)

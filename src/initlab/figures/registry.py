@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from initlab.activations import ACTIVATIONS
-from initlab.axes import DEPTH_AXIS, GAIN_AXIS
+from initlab.axes import ACTIVATION_AXIS, DEPTH_AXIS, GAIN_AXIS
 from initlab.thresholds import CONFIDENCE, SATURATED, SATURATION_MAP
 
 
@@ -238,7 +238,7 @@ SWEEP_FIGURES: dict[str, FigureInfo] = _registry(
 def sweep_value_label(path: str, value) -> str:
     """An axis value as the figures print it: an activation by its label (ReLU), else as the
     config writes it (5/3)."""
-    if path == "model.activation" and value in ACTIVATIONS:
+    if path == ACTIVATION_AXIS and value in ACTIVATIONS:
         return ACTIVATIONS[value].label
     return str(value)
 
@@ -246,7 +246,7 @@ def sweep_value_label(path: str, value) -> str:
 def sweep_setting(path: str, label: str, value) -> str:
     """One setting in words: "depth 20", "ReLU" (an activation names itself)."""
     text = sweep_value_label(path, value)
-    return text if path == "model.activation" else f"{label} {text}"
+    return text if path == ACTIVATION_AXIS else f"{label} {text}"
 
 
 def sweep_fixed(sweep: Mapping) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from initlab.activations import ACTIVATIONS
-from initlab.axes import ACTIVATION_AXIS, GAIN_AXIS
-from initlab.figures.registry import SWEEP_FIGURES, for_sweep
+from initlab.axes import GAIN_AXIS
+from initlab.figures.registry import SWEEP_FIGURES, for_sweep, sweep_setting
 from initlab.numbers import fmt
 
 
@@ -20,9 +19,7 @@ def row_label(sweep: dict, value) -> str:
     path = sweep["row_axis"]
     if path is None:
         return "every point"
-    if path == ACTIVATION_AXIS and value in ACTIVATIONS:
-        return ACTIVATIONS[value].label
-    return f"{_axis(sweep, path)['label']} {value}"
+    return sweep_setting(path, _axis(sweep, path)["label"], value)
 
 
 def _axis(sweep: dict, path: str) -> dict:
