@@ -1,10 +1,12 @@
 """The sweep axes the theory and the figures know by name: dotted paths into a variant spec.
 
-A sweep may vary any path (initlab.config.sweeps checks it against the schema); these three
+A sweep may vary any path (initlab.config.sweeps checks it against the schema); these four
 mean something to the theory: the hidden gain (the critical gain and both boundaries are
-gains), the depth (against the depth scales) and the activation (each has its own theory).
+gains), the depth (against the depth scales), the activation (each has its own theory) and the
+hidden weights' scheme (Gaussian or orthogonal: the Jacobian's spectrum tells them apart).
 """
 
 GAIN_AXIS = "init.hidden_weight.gain"
 DEPTH_AXIS = "model.depth"
 ACTIVATION_AXIS = "model.activation"
+SCHEME_AXIS = "init.hidden_weight.scheme"

@@ -8,3 +8,6 @@ are the modules they import (initlab.workflow.depends), do not depend on the tra
 SATURATED = 0.97  # |tanh| beyond this counts as saturated in the statistics
 SATURATION_MAP = 0.99  # ... and in the saturation map and the dead-neuron count
 CONFIDENCE = 0.95  # of the paired comparisons' t-intervals
+SMALL_SINGULAR = 1e-3  # a Jacobian singular value below this: a direction the stack all but loses
+# what a capture summarizes of that spectrum, per model (diagnostics.npz, sweep jobs)
+SPECTRUM_SUMMARY = ("jacobian_mean_s2", "jacobian_norm_var", "jacobian_max_s", "jacobian_small")

@@ -118,6 +118,13 @@ def sweep_job_files(wildcards):
     ]
 
 
+def sweep_init_only_file(wildcards):
+    """The {sweep} wildcard's initialize-only spectra, where it has init_only_depths."""
+    if not SWEEPS[wildcards.sweep].init_only_depths:
+        return []
+    return f"results/sweeps/{wildcards.sweep}/init_only.json"
+
+
 # ------------------------------------------------------------------------------- params
 def variant_params(wildcards):
     """What one variant's training uses; Snakemake reruns the job when it changes."""

@@ -1,5 +1,6 @@
 # Sweeps: every lockstep job of a sweep (one architecture and schedule) trains as one batched
-# model; one rule gathers the jobs into sweep.json and draws the diagram.
+# model; a sweep with init_only_depths also measures deeper stacks' step-0 spectrum without
+# training them; one rule gathers it all into sweep.json and draws the figures.
 
 
 rule train_sweep_job:
@@ -26,9 +27,29 @@ rule train_sweep_job:
         "../scripts/train_sweep_job.py"
 
 
+rule sweep_init_only:
+    input:
+        tensors="results/data/splits.pt",
+        code=package_inputs("sweep_init_only"),
+    output:
+        json="results/sweeps/{sweep}/init_only.json",
+    params:
+        sweep=sweep_params,
+    threads: 1
+    conda:
+        "../envs/initlab.yaml"
+    log:
+        "results/logs/sweeps/{sweep}/init_only.log",
+    benchmark:
+        "results/benchmarks/sweeps/{sweep}/init_only.tsv"
+    script:
+        "../scripts/sweep_init_only.py"
+
+
 rule sweep:
     input:
         jobs=sweep_job_files,
+        init_only=sweep_init_only_file,
         code=package_inputs("sweep"),
     output:
         json="results/sweeps/{sweep}/sweep.json",

@@ -28,8 +28,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from initlab.analysis import theory
-from initlab.axes import GAIN_AXIS
+from initlab.analysis import compare, theory
+from initlab.axes import GAIN_AXIS, SCHEME_AXIS
 from initlab.config.sweeps import (
     Sweep,
     axis_label,
@@ -38,6 +38,8 @@ from initlab.config.sweeps import (
     job_digest,
 )
 from initlab.config.variants import VariantSpec
+from initlab.thresholds import SPECTRUM_SUMMARY
+
 
 TRAINABLE_DEPTH_FACTOR = 6  # Schoenholz et al.: trainable up to about 6 depth scales
 CURVE_POINTS = 120  # gains on each theory curve (the boundaries within 0.1 % of 1,000 points)
@@ -55,7 +57,8 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
            "output_std_last": pred.output_std[-1] if pred.output_std else None,
            "q_in": pred.q_in,
            "sigma_w_first": pred.sigma_w_layers[0] if pred.sigma_w_layers else None,
-           "fixed_point": pred.fixed_point, "critical_gain": None, "xi_c": None,
+           "fixed_point": pred.fixed_point, "spectrum": pred.spectrum,
+           "critical_gain": None, "xi_c": None,
            "xi_grad": None, "side": None,
            "trainable_depth": None, "trainable": None}
     if not pred.predicted or pred.chi is None:  # batch norm, a constant bias: no phase
@@ -139,12 +142,16 @@ def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray) -> dict:
     theory_for of one of its points)."""
     gain = point.init["hidden_weight"]["gain"]
     per_gain = prediction["sigma_w"] / gain
-    first_per_gain, q_in = prediction["sigma_w_first"] / gain, prediction["q_in"]
+    # a first layer named on its own (first_hidden_weight) keeps its gain along the axis
+    first_per_gain = prediction["sigma_w_first"] / (
+        1.0 if "first_hidden_weight" in point.init else gain)
+    q_in = prediction["q_in"]
     sigma_b, act = prediction["sigma_b"], point.activation
     sides, depths = [], []
     for g in gains:
         sigma_w = per_gain * g
-        q1 = (first_per_gain * g) ** 2 * q_in + sigma_b**2
+        first = first_per_gain * (1.0 if "first_hidden_weight" in point.init else g)
+        q1 = first**2 * q_in + sigma_b**2
         chi = theory.chi1(sigma_w, sigma_b, act, q1)
         xi_c = theory.depth_scale(sigma_w, sigma_b, act, q1) if chi <= 1 else None
         bound = side_bound(chi, xi_c, theory.xi_grad_of(chi))
@@ -187,10 +194,13 @@ def boundaries(curve: dict, depth: int) -> tuple[float | None, float | None]:
     return low, high
 
 
-def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dict:
+def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict],
+                     init_only: dict | None = None) -> dict:
     """Gather a sweep's job JSONs (one per job, in the sweep's job order; a shared job's JSON
     may come from another sweep: its rows are read in the job's own model order) into
-    sweep.json: per model and per point (seed means), the jobs, the theory and the summary."""
+    sweep.json: per model and per point (seed means), the jobs, the theory and the summary;
+    with `init_only` (training.sweep.init_only_spectra), the untrained deeper stacks' spectra
+    beside their prediction; along the scheme axis, each scheme against the first, paired."""
     sweep = expand_sweep(config, sweep_name)
     if len(jobs_out) != len(sweep.jobs):
         raise ValueError(f"sweep {sweep_name!r}: {len(jobs_out)} job results for "
@@ -227,9 +237,9 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
         }
         for key in ("initial_batch_loss", "initial_loss", "train_loss", "dev_loss",
                     "output_std_first", "output_std_last", "grad_ratio_first_last",
-                    "flat_last"):
-            entry[key] = _mean([r[key] for r in rows])
-            entry[f"{key}_per_seed"] = [r[key] for r in rows]
+                    "flat_last", *SPECTRUM_SUMMARY):
+            entry[key] = _mean([r.get(key) for r in rows])
+            entry[f"{key}_per_seed"] = [r.get(key) for r in rows]
         entry["verdict"], entry["trained_seeds"] = verdict(rows, entropy, margin)
         entry["theory"] = theory_for(point.spec, vocab, context)
         points.append(entry)
@@ -259,8 +269,70 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict]) -> dic
         "jobs": jobs, "train_seconds": sum(j["train_seconds"] for j in jobs),
         "points": points, "rows": rows, "models": models,
         "theory_curves": list(curves.values()),
+        "init_only": _init_only(sweep, init_only, vocab, context),
+        "contrasts": scheme_contrasts(sweep, points),
     }
     out["summary"] = summarize_sweep(out)
+    return out
+
+
+def _init_only(sweep: Sweep, init_only: dict | None, vocab: int, context: int) -> list[dict]:
+    """Each initialize-only point: the measured spectrum (seed means and per seed) beside the
+    prediction for its spec."""
+    wanted = sweep.init_only_points()
+    if not wanted:
+        return []
+    entries = (init_only or {}).get("entries", [])
+    if len(entries) != len(wanted) or any(
+            e["values"] != values or e["depth"] != depth
+            for e, (values, depth, _) in zip(entries, wanted, strict=False)):
+        raise ValueError(f"sweep {sweep.name!r}: init_only.json holds other points than "
+                         "init_only_depths asks for (rerun rule sweep_init_only)")
+    out = []
+    for entry, (values, depth, spec) in zip(entries, wanted, strict=True):
+        pred = theory.predict_variant(spec, vocab, context)
+        row = {"values": values, "depth": depth, "seeds": entry["seeds"],
+               "predicted": pred.spectrum}
+        for key in SPECTRUM_SUMMARY:
+            row[key] = _mean(entry[key])
+            row[f"{key}_per_seed"] = entry[key]
+        out.append(row)
+    return out
+
+
+def scheme_contrasts(sweep: Sweep, points: list[dict]) -> list[dict]:
+    """Along the scheme axis: for each value of the other axis (each depth) and each scheme
+    after the first, the paired difference of the final dev loss (that scheme - the first,
+    seed k against seed k: the same minibatches) with its t-interval and verdict, and of the
+    step-0 spectrum's normalized variance."""
+    if SCHEME_AXIS not in sweep.axes or len(sweep.axes[SCHEME_AXIS]) < 2:
+        return []
+    baseline, *others = sweep.axes[SCHEME_AXIS]
+    other_axes = [p for p in sweep.axes if p != SCHEME_AXIS]
+    settings = ([{}] if not other_axes
+                else [{other_axes[0]: v} for v in sweep.axes[other_axes[0]]])
+    out = []
+    for setting in settings:
+        def at(scheme, setting=setting):
+            return next(p for p in points if p["values"][SCHEME_AXIS] == scheme
+                        and all(p["values"][k] == v for k, v in setting.items()))
+        base = at(baseline)
+        for scheme in others:
+            treat = at(scheme)
+            diffs = compare.paired_differences(base["dev_loss_per_seed"],
+                                               treat["dev_loss_per_seed"])
+            interval = compare.mean_interval(diffs)
+            out.append({
+                "setting": setting, "baseline": baseline, "treatment": scheme,
+                "depth": treat["depth"],
+                "baseline_dev_loss": base["dev_loss"], "treatment_dev_loss": treat["dev_loss"],
+                "dev_loss_diffs": diffs, **interval,
+                "verdict": compare.verdict(interval["ci_low"], interval["ci_high"],
+                                           interval["n"]),
+                "improved": sum(d is not None and d < 0 for d in diffs),
+                "baseline_norm_var": base["jacobian_norm_var"],
+                "treatment_norm_var": treat["jacobian_norm_var"],
+            })
     return out
 
 

@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from initlab import activations
-from initlab.config.variants import VariantSpec, resolve_variant, variant_groups
+from initlab.analysis.isometry import SpectrumPrediction, predict_spectrum, weight_kind
+from initlab.config.variants import VariantSpec, layer_weight, resolve_variant, variant_groups
 from initlab.numbers import finite_or_none, fmt, json_safe
-from initlab.thresholds import SATURATED
+from initlab.thresholds import SATURATED, SPECTRUM_SUMMARY
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,34 @@ def slope_moment(activation: str, q: float, mu: float = 0.0) -> float:
         return float(np.mean(act.dphi(side) ** 2))
     z, w, x = _values(act, q, mu)
     return float(np.dot(w, act.dphi(x) ** 2))
+
+
+def slope_nodes(activation: str, q: float, mu: float = 0.0) -> tuple[Array, Array]:
+    """Quadrature (weights, φ′(h)²) for h ~ N(mu, q): the spectrum of D² = diag φ′(h)², as
+    weighted atoms (initlab.analysis.isometry)."""
+    act = activations.activation(activation)
+    values = _values(act, q, mu)
+    if values is None:  # a point mass; at a kink, the mean of the one-sided limits
+        side = np.array([mu - 1e-12, mu + 1e-12]) if not act.smooth else np.array([mu])
+        d = act.dphi(side) ** 2
+        return np.full(len(d), 1.0 / len(d)), d
+    _, w, x = values
+    return w, act.dphi(x) ** 2
+
+
+def stack_spectrum(activation: str, qs: Sequence[float], means: Sequence[float],
+                   sigma_ws: Sequence[float], kinds: Sequence[str],
+                   unit_scales: Sequence[float] | None = None) -> SpectrumPrediction:
+    """The Jacobian spectrum of a mean-field stack (isometry.predict_spectrum): layer l's
+    pre-activation N(means[l], qs[l]), its weight of `kinds[l]` (isometry.GAUSSIAN or
+    ORTHOGONAL) and sigma_ws[l] (the first layer's weight is not in J), and batch norm's
+    per-unit scale² (gamma² / Var of the Linear's output) per layer where there is one."""
+    scales = unit_scales or [1.0] * len(qs)
+    slopes = []
+    for q, mu, scale in zip(qs, means, scales, strict=True):
+        w, d = slope_nodes(activation, q, mu)
+        slopes.append((w, d * scale))
+    return predict_spectrum(slopes, list(zip(kinds[1:], sigma_ws[1:], strict=True)))
 
 
 def curvature_moment(activation: str, q: float, mu: float = 0.0) -> float:
@@ -362,6 +391,7 @@ class VariantPrediction:
     depth_scale: float | None = None
     fixed_point: float | None = None  # q* reached from q^1 (None: q grows without bound)
     critical: dict = field(default_factory=dict)  # CriticalPoint at sigma_b, as a dict
+    spectrum: dict | None = None  # SpectrumPrediction.as_dict of J (two hidden layers or more)
     notes: dict[str, str] = field(default_factory=dict)  # quantity -> why it is null
     caveats: list[str] = field(default_factory=list)  # predicted, but see here
 
@@ -487,8 +517,11 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
     # forward: per layer the pre-activation N(mean, q), then the output's moments
     sigmas, qs, means, stds, rms, sats, m2s, vars_ = [], [], [], [], [], [], [], []
     m2_prev = q_in  # second moment of the layer's input: E[(w.x)^2] = sigma_w^2 E[x^2]
-    for fan_in, fan_out in hidden:
-        sigma_w = weight_sigma(init["hidden_weight"], fan_in, fan_out)
+    linear_vars = []  # Var of each hidden Linear's output: what batch norm divides by
+    var_prev = q_in  # the embedding entries have mean 0
+    for layer, (fan_in, fan_out) in enumerate(hidden):
+        sigma_w = weight_sigma(layer_weight(init, layer), fan_in, fan_out)
+        linear_vars.append(sigma_w**2 * var_prev + b_var)
         if spec.batchnorm:
             q, mean = 1.0, 0.0  # batch statistics at step 0; gamma = 1, beta = 0
         else:
@@ -502,7 +535,7 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
         sats.append(activations.flat_share(act, q, mean))
         m2s.append(m2)
         vars_.append(max(m2 - m1 * m1, 0.0))
-        m2_prev = m2
+        m2_prev, var_prev = m2, vars_[-1]
 
     # backward: the mean squared gradient at output l-1 is chi^l times that at output l
     chis: list[float | None] = [None]
@@ -575,8 +608,20 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
             notes["fixed_point"] = ("every q is a fixed point: ReLU at its critical point "
                                     "(√2, 0) keeps the variance it is given")
 
+    spectrum = None
+    if len(hidden) > 1:
+        kinds = [weight_kind(layer_weight(init, layer)["scheme"], *shape)
+                 for layer, shape in enumerate(hidden)]
+        scales = ([1.0 / v if v > 0 else math.nan for v in linear_vars] if spec.batchnorm
+                  else None)
+        spectrum = stack_spectrum(act, qs, means, sigmas, kinds, scales).as_dict()
+        if spec.batchnorm:
+            caveats.append(
+                "the Jacobian's spectrum takes batch norm as a fixed per-unit scale gamma / "
+                "sigma_B; the coupling of the units through the batch statistics is left out")
+
     return VariantPrediction(
-        predicted=True, sigma_w=sigma_w, sigma_b=sigma_b, q_in=q_in, q=qs, mean=means,
+        predicted=True, spectrum=spectrum, sigma_w=sigma_w, sigma_b=sigma_b, q_in=q_in, q=qs, mean=means,
         sigma_w_layers=sigmas, chi_layers=chis, activation=act, output_std=stds,
         output_rms=rms, flat=sats,
         grad_std_rel_last=rel, grad_ratio_first_last=ratio, logit_var=logit_var,
@@ -619,6 +664,55 @@ def step0_measurements(diag: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den != 0, num / den, np.nan)
+
+
+SPECTRUM_KEYS = tuple(key.removeprefix("jacobian_") for key in SPECTRUM_SUMMARY)
+
+
+def measured_spectrum(diag: Mapping[str, np.ndarray], k: int) -> dict[str, list]:
+    """The spectrum summary of capture k per seed (None for a seed that diverged)."""
+    return {key: [finite_or_none(v) for v in np.asarray(diag[f"jacobian_{key}"][k]).tolist()]
+            for key in SPECTRUM_KEYS}
+
+
+# log10 s histogram of the spectrum figure: 0.1 decades from 1e-5 to 10^1.5; the outer bins
+# take everything beyond (a Jacobian can lose directions to 1e-20)
+SPECTRUM_LOG_EDGES = np.round(np.arange(-5.0, 1.5001, 0.1), 1)
+
+
+def spectrum_histogram(sv: np.ndarray) -> list[int]:
+    """Counts of log10 s over SPECTRUM_LOG_EDGES, pooled over seeds, examples and widths (a
+    diverged seed's NaNs left out, zeros in the lowest bin)."""
+    values = np.asarray(sv, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    with np.errstate(divide="ignore"):
+        logs = np.clip(np.log10(values), SPECTRUM_LOG_EDGES[0], SPECTRUM_LOG_EDGES[-1])
+    return np.histogram(logs, SPECTRUM_LOG_EDGES)[0].tolist()
+
+
+def spectrum_entry(prediction: VariantPrediction, diag: Mapping[str, np.ndarray] | None
+                   ) -> dict | None:
+    """The Jacobian's spectrum of theory.json: predicted beside measured at step 0 (compare()
+    per summary), and the measurement at every capture (mean over seeds, and the histogram of
+    log10 s over seeds and probe examples)."""
+    if prediction.spectrum is None and (diag is None or "jacobian_mean_s2" not in diag):
+        return None
+    predicted = prediction.spectrum or {}
+    entry: dict = {"predicted": prediction.spectrum, "step0": {}, "captures": [],
+                   "log10_edges": SPECTRUM_LOG_EDGES.tolist()}
+    if diag is None or "jacobian_mean_s2" not in diag:
+        return entry
+    steps = [int(s) for s in np.asarray(diag["capture_steps"]).tolist()]
+    for k, step in enumerate(steps):
+        per_seed = measured_spectrum(diag, k)
+        entry["captures"].append({"step": step, "per_seed": per_seed,
+                                  "log10_counts": spectrum_histogram(diag["jacobian_sv"][k]),
+                                  **{key: compare(None, values)["measured_mean"]
+                                     for key, values in per_seed.items()}})
+        if step == 0:
+            entry["step0"] = {key: compare(predicted.get(key), values)
+                              for key, values in per_seed.items()}
+    return entry
 
 
 def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str | None,
@@ -682,6 +776,8 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
         "layers": layers,
         "grad_ratio_first_last": first_last,
         "initial_loss": compare(prediction.initial_loss, initial_loss_per_seed or []),
+        "spectrum": spectrum_entry(prediction, diag),
+        "hidden_scheme": spec.init["hidden_weight"]["scheme"],
         "notes": notes,
         "caveats": list(prediction.caveats),
     }

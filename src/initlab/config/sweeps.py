@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
+from initlab.axes import DEPTH_AXIS
 from initlab.config.schema import (
     ConfigError,
     SchemaError,
@@ -79,6 +80,21 @@ class Sweep:
     points: list[SweepPoint]
     jobs: list[SweepJob]
     fixed: dict[str, Any] = dataclasses.field(default_factory=dict)  # `set`: path -> value
+    init_only_depths: list[int] = dataclasses.field(default_factory=list)  # step 0 only
+
+    def init_only_points(self) -> list[tuple[dict[str, Any], int, VariantSpec]]:
+        """(the other axes' values, depth, spec) of every initialize-only point: each setting
+        of the axes other than the depth, at each of `init_only_depths` (the spec is the
+        setting's point at the sweep's first depth with the depth replaced)."""
+        first = self.axes[DEPTH_AXIS][0]
+        out = []
+        for point in self.points:
+            if point.values[DEPTH_AXIS] != first:
+                continue
+            others = {p: v for p, v in point.values.items() if p != DEPTH_AXIS}
+            for depth in self.init_only_depths:
+                out.append((others, depth, dataclasses.replace(point.spec, depth=depth)))
+        return out
 
 
 def axis_label(path: str) -> str:
@@ -212,8 +228,12 @@ def expand_sweep(config: dict, name: str) -> Sweep:
             raise ConfigError(f"{point_where[point_name]}: {err}") from None
         numeric = {p: axis_number(p, v, point_where[point_name]) for p, v in values.items()}
         points.append(SweepPoint(index, values, numeric, spec))
+    init_only = list(sweep.get("init_only_depths") or [])
+    if init_only and DEPTH_AXIS not in axes:
+        raise ConfigError(f"{where}.init_only_depths: the sweep has no {DEPTH_AXIS} axis to "
+                          f"extend; add one or remove init_only_depths")
     return Sweep(name, sweep["base"], sweep.get("description", ""), axes, points,
-                 jobs_of(points), fixed)
+                 jobs_of(points), fixed, init_only)
 
 
 def job_key(spec: VariantSpec) -> tuple:

@@ -25,7 +25,17 @@ from initlab.config.schema import (
 
 FAMILY_DEFAULTS = {"shallow": {"width": 200, "depth": 1}, "deep": {"width": 100, "depth": 5}}
 TENSOR_KINDS = ("embedding", "hidden_weight", "hidden_bias", "output_weight", "output_bias")
+OPTIONAL_TENSOR_KINDS = ("first_hidden_weight",)  # absent: the first layer is a hidden_weight
 WEIGHT_ONLY_SCHEMES = {"kaiming", "xavier", "orthogonal"}
+
+
+def layer_weight(init: dict[str, dict], layer: int) -> dict:
+    """The init spec of hidden layer `layer`'s weight: `first_hidden_weight` for the first one
+    (the rectangular context x embedding -> width matrix) where the variant names it,
+    otherwise `hidden_weight`, as for every other layer."""
+    if layer == 0 and "first_hidden_weight" in init:
+        return init["first_hidden_weight"]
+    return init["hidden_weight"]
 
 
 def validate_config(config: dict) -> dict:
@@ -258,7 +268,9 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
     lr_schedule = [(float(entry["at"]), float(entry["lr"])) for entry in schedule]
 
     init = {}
-    for kind in TENSOR_KINDS:
+    for kind in TENSOR_KINDS + OPTIONAL_TENSOR_KINDS:
+        if kind not in declared["init"]:
+            continue  # an optional kind: layer_weight falls back to hidden_weight
         entry = declared["init"][kind]
         if entry["scheme"] in WEIGHT_ONLY_SCHEMES and not kind.endswith("_weight"):
             raise ConfigError(f"{where}.init.{kind}.scheme: {entry['scheme']!r} needs a weight "

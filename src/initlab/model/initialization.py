@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from initlab.config.variants import layer_weight
 from initlab.model.architecture import Architecture
 
 
@@ -58,7 +59,7 @@ def init_parameters(arch: Architecture, init: dict[str, dict] | Sequence[dict[st
         params = {"embedding": init_tensor((E, V), init["embedding"], g).T.contiguous()}
         *hidden, output = arch.layer_shapes()
         for i, (fan_in, fan_out) in enumerate(hidden):
-            params[f"hidden{i}.weight"] = init_tensor((fan_in, fan_out), init["hidden_weight"], g)
+            params[f"hidden{i}.weight"] = init_tensor((fan_in, fan_out), layer_weight(init, i), g)
             params[f"hidden{i}.bias"] = init_tensor((fan_out,), init["hidden_bias"], g)
             if arch.batchnorm:
                 params[f"bn{i}.gamma"] = torch.ones(fan_out)

@@ -215,6 +215,18 @@ class Nonlinearity:
     def backward_sgd(self, dout: Tensor, lr: float) -> Tensor:  # no parameters to update
         return self.backward(dout)
 
+    def derivative(self) -> Tensor:
+        """φ′ at the last forward pass, like `out`: the backward kernel applied to ones (GELU
+        and SiLU need the input kept, as diagnostics.capture keeps it)."""
+        if self.name == "linear":
+            return torch.ones_like(self.out)
+        keep = self.keep_grad
+        self.keep_grad = False
+        try:
+            return self.backward(torch.ones_like(self.out))
+        finally:
+            self.keep_grad = keep
+
 
 def _tanh(x: Tensor) -> Tensor:
     """tanh, through numpy's vectorized (SIMD) float kernel where x is a plain CPU tensor.

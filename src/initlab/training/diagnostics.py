@@ -6,7 +6,9 @@ and summarizes every activation layer and every weight matrix. Each activation h
 health measure (initlab.activations): `act_flat` is the share of units where φ′ ≈ 0 (tanh
 saturated, ReLU exactly zero, GELU/SiLU in the negative tail; NaN for linear), `flat_map` the
 units flat on each of the first probe examples (tanh at the stricter |t| > SATURATION_MAP) and
-`act_dead` the share flat on every probe example. `update_ratios` is the cheap
+`act_dead` the share flat on every probe example. With two hidden layers or more, `spectrum`
+adds the singular values of the input-output Jacobian between the hidden layers (dynamical
+isometry, Pennington et al. 2017) on the first JACOBIAN_EXAMPLES probe examples. `update_ratios` is the cheap
 per-step measurement, log10(lr * std(grad) / std(data)), which Karpathy's lectures suggest
 keeping near -3.
 
@@ -20,10 +22,11 @@ import torch
 from torch import Tensor
 
 from initlab.activations import TAIL_EDGES, activation
-from initlab.model.mlp import MLP, Nonlinearity, cross_entropy
-from initlab.thresholds import SATURATED, SATURATION_MAP
+from initlab.model.mlp import MLP, BatchNorm1d, Linear, Nonlinearity, cross_entropy
+from initlab.thresholds import SATURATED, SATURATION_MAP, SMALL_SINGULAR
 
 MAP_EXAMPLES = 32  # rows of the saturation map: one training-sized batch
+JACOBIAN_EXAMPLES = 32  # probe examples whose Jacobian's spectrum is measured, per model
 
 
 def weight_matrices(model: MLP) -> dict[str, Tensor]:
@@ -66,6 +69,73 @@ def activation_edges(name: str, acts: Tensor, bins: int) -> np.ndarray:
     low = activation(name).minimum
     low = -top if low is None else low
     return np.linspace(low, top, bins + 1, dtype=np.float32)
+
+
+def _unit_scale(bn: BatchNorm1d) -> Tensor:
+    """gamma / sigma_B per unit [S, F]: batch norm's factor in the Jacobian, from the
+    statistics of the batch the last forward pass normalized (running ones in evaluation)."""
+    if bn.training:
+        invstd = bn.save_invstd
+    else:
+        invstd = (bn._running_var + bn.eps).rsqrt()
+    return bn.gamma * invstd.view(bn.gamma.shape)
+
+
+def hidden_jacobian(model: MLP, n_examples: int) -> Tensor:
+    """J = ∂φ(h^L)/∂h¹ after a forward pass, for its first n examples: [S, N, width, width].
+
+    Row-vector layout, as the model computes x @ W: dφ(h^L) = dh¹ · D_1 W_2 D_2 ⋯ W_L D_L with
+    D_l = diag φ′(h^l), times batch norm's per-unit scale gamma / sigma_B where there is one
+    (the coupling of the units through the batch statistics is left out). It is the transpose
+    of the column form D_L W_L ⋯ W_2 D_1 and has the same singular values.
+    """
+    hidden = [layer for layer in model.layers[:-1] if isinstance(layer, Linear)]
+    acts = model.nonlinearities()
+    bns = model.batchnorms() or [None] * len(acts)
+    slopes = []
+    for act, bn in zip(acts, bns, strict=True):
+        d = act.derivative()[:, :n_examples]
+        slopes.append(d if bn is None else d * _unit_scale(bn).unsqueeze(1))
+    jac = slopes[0].unsqueeze(-1) * hidden[1].weight.unsqueeze(1)  # D_1 W_2, [S, N, w, w]
+    jac = jac * slopes[1].unsqueeze(-2)
+    for linear, d in zip(hidden[2:], slopes[2:], strict=True):
+        jac = torch.matmul(jac, linear.weight.unsqueeze(1)) * d.unsqueeze(-2)
+    return jac
+
+
+def singular_values(jac: Tensor) -> Tensor:
+    """torch.linalg.svdvals per Jacobian [..., w] (descending); NaN for one that is not finite
+    (a diverged model), which svdvals itself would refuse."""
+    finite = torch.isfinite(jac).flatten(-2).all(-1)
+    sv = torch.linalg.svdvals(torch.where(finite[..., None, None], jac, 0.0))
+    return sv.masked_fill(~finite.unsqueeze(-1), float("nan"))
+
+
+def spectrum_summary(sv: np.ndarray) -> dict[str, np.ndarray]:
+    """Per model, from singular values [..., N, w]: the mean of s², the normalized variance
+    var(s²)/mean(s²)² within each Jacobian averaged over the examples (pooling every s would
+    add the examples' spread in overall scale), each Jacobian's largest s averaged over the
+    examples, and the share of s below SMALL_SINGULAR (directions the stack all but loses)."""
+    s2 = sv.astype(np.float64) ** 2
+    mean = s2.mean(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalized = s2.var(-1) / mean**2
+    return {
+        "jacobian_mean_s2": mean.mean(-1).astype(np.float32),
+        "jacobian_norm_var": normalized.mean(-1).astype(np.float32),
+        "jacobian_max_s": sv.max(-1).mean(-1).astype(np.float32),
+        "jacobian_small": np.where(np.isnan(sv), np.nan, sv < SMALL_SINGULAR)
+                          .mean((-2, -1)).astype(np.float32),
+    }
+
+
+def spectrum(model: MLP, n_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
+    """`jacobian_sv` [S, N, w] after a forward pass, and its summary per model; nothing for a
+    stack of one hidden layer (no Jacobian between hidden layers)."""
+    if model.arch.depth < 2:
+        return {}
+    sv = singular_values(hidden_jacobian(model, n_examples)).float().cpu().numpy()
+    return {"jacobian_sv": sv, **spectrum_summary(sv)}
 
 
 def _centered_norm(t: Tensor) -> Tensor:
@@ -197,6 +267,7 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray
         "wgrad_ratio": np32(wgrad_std / wdata_std),
         "wgrad_hist": wgrad_hist,
         "wgrad_edges": wgrad_edges,
+        **spectrum(model, min(JACOBIAN_EXAMPLES, X.shape[0])),
     }
 
 

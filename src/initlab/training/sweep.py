@@ -1,13 +1,28 @@
 """One job of a sweep: every model of it (grid points x seeds) trained in lockstep as one
-batched model, and per model what the phase diagram needs (step-0 diagnostics, final losses)."""
+batched model, and per model what the phase diagram needs (step-0 diagnostics, final losses);
+and the sweep's initialize-only points (`init_only_depths`): the step-0 Jacobian spectrum of
+deeper stacks than it trains, which needs no training."""
 
 from __future__ import annotations
+
+import torch
 
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import expand_sweep, job_digest
 from initlab.data.split import unigram_entropy
 from initlab.numbers import finite_or_none
-from initlab.training.train import architecture, eval_sample, split_loss, train_models
+from initlab.model.initialization import init_parameters
+from initlab.model.mlp import MLP
+from initlab.thresholds import SPECTRUM_SUMMARY
+from initlab.training.diagnostics import spectrum
+from initlab.training.train import (
+    architecture,
+    eval_sample,
+    probe_batch,
+    resolve_device,
+    split_loss,
+    train_models,
+)
 
 
 def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
@@ -59,6 +74,8 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
             "output_std_last": finite_or_none(act_std[-1]),
             "flat_last": finite_or_none(step0["act_flat"][m][-1]),
             "grad_ratio_first_last": finite_or_none(agrad_std[0] / agrad_std[-1]),
+            # the step-0 spectrum of the Jacobian between the hidden layers (depth >= 2)
+            **{key: finite_or_none(step0[key][m]) for key in SPECTRUM_SUMMARY if key in step0},
         })
     return {
         "sweep": sweep_name,
@@ -83,3 +100,31 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
         "probe_examples": int(min(diag["probe_examples"], len(data["train"]["Y"]))),
         "rows": rows,
     }
+
+
+def init_only_spectra(config: dict, sweep_name: str, data: dict) -> dict:
+    """The step-0 spectrum summary per model of every initialize-only point of a sweep: the
+    models are drawn (the same seeds as the sweep's) and run forward on the diagnostics probe
+    batch, in training mode as at a capture, but never trained."""
+    sweep = expand_sweep(config, sweep_name)
+    dev = resolve_device(config["device"])
+    Xtr = data["train"]["X"]
+    probe = probe_batch(min(config["diagnostics"]["probe_examples"], len(Xtr)), len(Xtr))
+    X = Xtr[probe].to(dev)
+    entries = []
+    for values, depth, spec in sweep.init_only_points():
+        arch = architecture(spec, len(data["itos"]), data["context_size"])
+        model = MLP(arch, init_parameters(arch, spec.init, spec.seeds, dev))
+        with torch.no_grad():
+            for bn in model.batchnorms():
+                bn.track_running_stats = False  # a capture's forward pass leaves no trace
+            for layer in model.nonlinearities():
+                layer.keep_input = True  # GELU's and SiLU's φ′ read the input
+            model.forward(X.unsqueeze(0).expand(len(spec.seeds), -1, -1))
+            summary = spectrum(model)
+        entries.append({"values": values, "depth": depth, "seeds": spec.seeds,
+                        **{key: [finite_or_none(v) for v in summary[key].tolist()]
+                           for key in SPECTRUM_SUMMARY}})
+    return {"sweep": sweep_name, "depths": sweep.init_only_depths,
+            "vocab_size": len(data["itos"]), "context_size": data["context_size"],
+            "entries": entries}
