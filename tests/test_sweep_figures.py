@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgba
 
 from initlab.axes import DEPTH_AXIS, GAIN_AXIS
 from initlab.figures import registry
@@ -22,6 +23,7 @@ WITHIN = 0.1
 THEORY_GIDS = {"critical_gain", "ordered_curve", "chaotic_curve", "ordered_boundary",
                "chaotic_boundary"}
 ACT = "model.activation"
+SCHEME = "init.hidden_weight.scheme"
 
 
 def axis(path: str, values: list) -> dict:
@@ -49,7 +51,8 @@ def make_sweep(x: dict, row: dict | None = None, *, verdicts=None, fast=None, fi
                row_theory=None, curves=()) -> dict:
     """A sweep.json: point (i, j) = (row value i, x value j), its verdict verdicts[i][j]
     ("trained" by default) and fast[i][j]; row_theory(i, value) -> the row's theory fields
-    (critical_gain, curve, depth, ordered_boundary, chaotic_boundary) when x is the gain."""
+    (critical_gain, curve, depth, ordered_boundary, chaotic_boundary) when x is the gain;
+    every point's Jacobian spectrum from add_spectra, no initialize-only stacks."""
     rows_values = row["values"] if row else [None]
     points, rows = [], []
     for i, rv in enumerate(rows_values):
@@ -82,7 +85,7 @@ def make_sweep(x: dict, row: dict | None = None, *, verdicts=None, fast=None, fi
             entry |= row_theory(i, rv) if row_theory else {}
         rows.append(entry)
     axes = [x, row] if row else [x]
-    return {
+    sweep = {
         "sweep": "test", "axes": axes, "x_axis": x["path"],
         "row_axis": row["path"] if row else None,
         "fixed": [{"path": p, "label": p.rsplit(".", 1)[-1], "value": v} for p, v in fixed],
@@ -90,8 +93,10 @@ def make_sweep(x: dict, row: dict | None = None, *, verdicts=None, fast=None, fi
         "verdict": {"trained_margin": MARGIN, "trained_below": ENTROPY - MARGIN,
                     "fast_within": WITHIN},
         "trainable_depth_factor": 6, "points": points, "rows": rows,
-        "theory_curves": list(curves),
+        "theory_curves": list(curves), "init_only": [],
     }
+    # every point's step-0 Jacobian spectrum, predicted and measured (None at depth 1)
+    return add_spectra(sweep, scheme_of=lambda p: p["values"].get(SCHEME, "kaiming"))
 
 
 def by_gid(fig, gid: str) -> list:
@@ -311,3 +316,150 @@ def test_the_captions_name_the_sweeps_axes_and_theory(activation_sweep):
         assert "width" in info.title
         assert "critical gain" not in info.caption and "ξ_c" not in info.caption
     assert "no mean-field lines" in specialized["width"]["dev_loss_map"].caption
+
+
+# ------------------------------------------------------------------------- Jacobian spectrum
+SPECTRUM_GIDS = ("predicted_spectrum", "measured_spectrum", "init_only_spectrum")
+
+
+def predicted_spectrum(scheme: str, depth: int) -> dict:
+    """A spectrum prediction in theory.json's shape: the mean of s² the same for both schemes,
+    the normalized variance growing with depth, faster for Gaussian W."""
+    gaussian = 0 if scheme == "orthogonal" else depth - 1
+    mean = 0.9 ** depth
+    return {"mean_s2": mean, "norm_var": 0.5 + (depth - 1) * (0.1 if gaussian == 0 else 1.0),
+            "max_s": 2.0 * math.sqrt(mean), "rms_s": math.sqrt(mean), "layers": depth,
+            "gaussian": gaussian, "orthogonal": depth - 1 - gaussian}
+
+
+def measured_spectrum(predicted: dict) -> dict:
+    """The seed means of a step-0 measurement, 5 % above the prediction."""
+    return {"jacobian_mean_s2": 1.05 * predicted["mean_s2"],
+            "jacobian_norm_var": 1.05 * predicted["norm_var"],
+            "jacobian_max_s": 0.9 * predicted["max_s"], "jacobian_small": 0.01}
+
+
+def add_spectra(sweep: dict, scheme_of) -> dict:
+    """Give every point of depth 2 or more its step-0 spectrum (predicted and measured, with
+    scheme_of(point)'s hidden weights) as build_sweep_json does; depth-1 points get None, as
+    there."""
+    for p in sweep["points"]:
+        if p["depth"] < 2:
+            p |= {f"jacobian_{k}": None for k in ("mean_s2", "norm_var", "max_s", "small")}
+            p["theory"]["spectrum"] = None
+            continue
+        predicted = predicted_spectrum(scheme_of(p), p["depth"])
+        p["theory"]["spectrum"] = predicted
+        p |= measured_spectrum(predicted)
+    return sweep
+
+
+def spectrum_panels(fig) -> tuple:
+    """The spectrum figure's two data panels (mean of s², normalized variance)."""
+    axes = [ax for ax in fig.axes if ax.axison]
+    assert len(axes) == 2
+    return tuple(axes)
+
+
+def on_axes(fig, ax, gid: str) -> list:
+    return [a for a in by_gid(fig, gid) if a.axes is ax]
+
+
+def test_spectrum_against_depth_predicts_every_depth_and_marks_init_only(tmp_path):
+    """The isometry sweep's shape: the scheme across and the depth up in sweep.json, so the
+    figure turns it round: the depth across (log), one colour per scheme; a depth-1 point has
+    no spectrum; the initialize-only stacks join the prediction's line, drawn hollow."""
+    trained, extra = [1, 5, 20], [3, 40]
+    sweep = make_sweep(axis(SCHEME, ["kaiming", "orthogonal"]), axis(DEPTH_AXIS, trained))
+    sweep["init_only"] = [
+        {"values": {SCHEME: scheme}, "depth": d, "seeds": [1, 2],
+         "predicted": predicted_spectrum(scheme, d),
+         **measured_spectrum(predicted_spectrum(scheme, d))}
+        for scheme in ("kaiming", "orthogonal") for d in extra]
+    fig = figures.spectrum(sweep)
+    left, right = spectrum_panels(fig)
+    every = [3, 5, 20, 40]
+    for ax, key in ((left, "mean_s2"), (right, "norm_var")):
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+        assert [t.get_text() for t in ax.get_xticklabels()] == [str(d) for d in every]
+        lines = on_axes(fig, ax, "predicted_spectrum")
+        assert [line.get_label() for line in lines] == ["scheme kaiming (Gaussian)",
+                                                        "scheme orthogonal"]
+        measured = on_axes(fig, ax, "measured_spectrum")
+        hollow = on_axes(fig, ax, "init_only_spectrum")
+        assert len(measured) == len(hollow) == 2
+        for scheme, line, filled, init in zip(("kaiming", "orthogonal"), lines, measured,
+                                              hollow, strict=True):
+            # the prediction through every depth, trained and initialize-only, in order
+            assert list(line.get_xdata()) == every
+            assert list(line.get_ydata()) == pytest.approx(
+                [predicted_spectrum(scheme, d)[key] for d in every])
+            assert list(filled.get_xdata()) == [5, 20]  # depth 1 left out
+            assert list(filled.get_ydata()) == pytest.approx(
+                [1.05 * predicted_spectrum(scheme, d)[key] for d in (5, 20)])
+            assert list(init.get_xdata()) == extra
+            assert list(init.get_ydata()) == pytest.approx(
+                [1.05 * predicted_spectrum(scheme, d)[key] for d in extra])
+            # filled in the scheme's colour, hollow: white inside its colour's edge
+            color = line.get_color()
+            assert to_rgba(filled.get_markerfacecolor()) == to_rgba(color)
+            assert to_rgba(init.get_markerfacecolor()) == to_rgba("white")
+            assert to_rgba(init.get_markeredgecolor()) == to_rgba(color)
+    legend = legend_texts(fig)
+    assert {"scheme kaiming (Gaussian)", "scheme orthogonal", "predicted (free probability)",
+            "measured, only initialized (seed mean)"} <= set(legend)
+    info = registry.for_sweep(registry.SWEEP_FIGURES["spectrum"], sweep)
+    assert info.title == "Jacobian spectrum against depth, one colour per scheme"
+    assert "at depths 3, 40" in info.caption
+    check_pngs(sweep, tmp_path)
+
+
+def test_spectrum_without_a_depth_axis_follows_the_sweeps_own_axes(activation_sweep):
+    """The activation sweep (the gain across, one row per activation, depth 20 fixed): one
+    line per activation over the gains (log x); a sweep of two named axes is categorical."""
+    sweep = activation_sweep
+    fig = figures.spectrum(sweep)
+    for ax in spectrum_panels(fig):
+        assert ax.get_xscale() == "log"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "1.5", "2", "3"]
+        lines = on_axes(fig, ax, "predicted_spectrum")
+        assert [line.get_label() for line in lines] == ["tanh", "ReLU", "GELU", "SiLU"]
+        assert all(list(line.get_xdata()) == GAINS for line in lines)
+        assert len(on_axes(fig, ax, "measured_spectrum")) == 4
+        assert not on_axes(fig, ax, "init_only_spectrum")
+    (line, *_) = on_axes(fig, spectrum_panels(fig)[0], "predicted_spectrum")
+    assert list(line.get_ydata()) == pytest.approx([0.9 ** 20] * len(GAINS))
+    assert "depth 20" in fig._suptitle.get_text()
+    assert "measured, only initialized (seed mean)" not in legend_texts(fig)
+    info = registry.for_sweep(registry.SWEEP_FIGURES["spectrum"], sweep)
+    assert info.title == "Jacobian spectrum against gain, one colour per activation"
+    assert "(depth 20)" in info.caption and "hollow" not in info.caption
+
+    named = make_sweep(axis(SCHEME, ["kaiming", "orthogonal"]), axis(ACT, ["tanh", "relu"]))
+    fig = figures.spectrum(named)
+    for ax in spectrum_panels(fig):
+        assert ax.get_xscale() == "linear"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["kaiming", "orthogonal"]
+        assert [list(line.get_xdata()) for line in on_axes(fig, ax, "predicted_spectrum")] == [
+            [0.0, 1.0], [0.0, 1.0]]
+
+
+def test_spectrum_without_any_jacobian_says_why(tmp_path):
+    sweep = make_sweep(axis(GAIN_AXIS, GAINS), fixed=[(DEPTH_AXIS, 1)])
+    for p in sweep["points"]:
+        p["depth"] = 1
+    add_spectra(sweep, scheme_of=lambda p: "kaiming")
+    fig = figures.spectrum(sweep)
+    assert not [a for gid in SPECTRUM_GIDS for a in by_gid(fig, gid)]
+    assert any("every point has one hidden layer" in t.get_text() for t in fig.axes[0].texts)
+    # a deep sweep.json without the spectrum (nothing predicted or measured) is empty too
+    deep = make_sweep(axis(GAIN_AXIS, GAINS), fixed=[(DEPTH_AXIS, 20)])
+    for p in deep["points"]:
+        p["theory"]["spectrum"] = None
+        p |= {key: None for key in p if key.startswith("jacobian_")}
+    fig = figures.spectrum(deep)
+    assert not [a for gid in SPECTRUM_GIDS for a in by_gid(fig, gid)]
+    assert any("no point of this sweep has a predicted or measured" in t.get_text()
+               for t in fig.axes[0].texts)
+    figures.write_figures(sweep, {"spectrum": tmp_path / "spectrum.png"})
+    assert (tmp_path / "spectrum.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -62,7 +62,7 @@ rule report:
         script=str(TEMPLATES / "charts.js"),
         partials=[
             str(TEMPLATES / f"_{feature}.html.j2")
-            for feature in ("theory", "comparisons", "sweeps")
+            for feature in ("theory", "comparisons", "sweeps", "isometry")
         ],
         vendor=[
             str(PACKAGE / "resources" / "vendor" / name)

@@ -40,7 +40,6 @@ from initlab.config.sweeps import (
 from initlab.config.variants import VariantSpec
 from initlab.thresholds import SPECTRUM_SUMMARY
 
-
 TRAINABLE_DEPTH_FACTOR = 6  # Schoenholz et al.: trainable up to about 6 depth scales
 CURVE_POINTS = 120  # gains on each theory curve (the boundaries within 0.1 % of 1,000 points)
 

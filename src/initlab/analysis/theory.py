@@ -621,8 +621,8 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
                 "sigma_B; the coupling of the units through the batch statistics is left out")
 
     return VariantPrediction(
-        predicted=True, spectrum=spectrum, sigma_w=sigma_w, sigma_b=sigma_b, q_in=q_in, q=qs, mean=means,
-        sigma_w_layers=sigmas, chi_layers=chis, activation=act, output_std=stds,
+        predicted=True, spectrum=spectrum, sigma_w=sigma_w, sigma_b=sigma_b, q_in=q_in, q=qs,
+        mean=means, sigma_w_layers=sigmas, chi_layers=chis, activation=act, output_std=stds,
         output_rms=rms, flat=sats,
         grad_std_rel_last=rel, grad_ratio_first_last=ratio, logit_var=logit_var,
         initial_loss=initial_loss, chi=chi, phase=ph, depth_scale=xi, fixed_point=q_star,

@@ -86,6 +86,8 @@ class Sweep:
         """(the other axes' values, depth, spec) of every initialize-only point: each setting
         of the axes other than the depth, at each of `init_only_depths` (the spec is the
         setting's point at the sweep's first depth with the depth replaced)."""
+        if not self.init_only_depths:
+            return []
         first = self.axes[DEPTH_AXIS][0]
         out = []
         for point in self.points:
@@ -98,8 +100,12 @@ class Sweep:
 
 
 def axis_label(path: str) -> str:
-    """init.hidden_weight.gain -> gain, model.depth -> depth."""
-    return path.rsplit(".", 1)[-1]
+    """init.hidden_weight.gain -> gain, model.depth -> depth; a tensor other than the hidden
+    weights keeps its name: init.first_hidden_weight.gain -> first hidden weight gain."""
+    parts = path.split(".")
+    if len(parts) == 3 and parts[0] == "init" and parts[1] != "hidden_weight":
+        return f"{parts[1].replace('_', ' ')} {parts[2]}"
+    return parts[-1]
 
 
 def selected_sweeps(config: dict) -> list[str]:

@@ -26,6 +26,10 @@ The activation rows time (a) once per activation (initlab.activations: tanh, rel
 silu, linear) on one deep stack of the config (the variant's init with `model.activation`
 replaced), each against the same limit: what a per-model-step costs for each φ.
 
+The spectrum rows price the Jacobian's spectrum (diagnostics.spectrum, at every capture of a
+variant with two hidden layers or more and at each sweep job's step-0 capture): its seconds
+per capture against the run's training, both measured in the same process.
+
 By default it times the cheapest and the most expensive model of the config
 (`default_variants`); `--variants` names others.
 """
@@ -394,6 +398,73 @@ def format_sweep_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --- the spectrum rows: what measuring the Jacobian's spectrum adds to a run -----------------
+SPECTRUM_TRAIN_STEPS = 300  # steps timed to price a model-step of each run
+
+
+def spectrum_share(arch: Architecture, inits: list[dict], seeds: list[int], data: dict,
+                   config: dict, steps: int, captures: int, rounds: int) -> dict:
+    """The seconds of diagnostics.spectrum per capture (after the capture's probe pass) and of
+    training, both measured here in alternation (`rounds`), and the share the `captures` add to
+    a run of `steps` steps: spectrum x captures / (seconds per step x steps)."""
+    from initlab.training.train import train_models
+
+    diag = config["diagnostics"]
+    X, Y = data["train"]["X"], data["train"]["Y"]
+    probe = probe_batch(min(diag["probe_examples"], len(Y)), len(Y))
+    model = MLP(arch, init_parameters(arch, inits, seeds))
+    diagnostics.capture(model, X[probe], Y[probe], diag["histogram_bins"])
+    spectrum_s, step_s = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        diagnostics.spectrum(model)
+        spectrum_s.append(time.perf_counter() - start)
+        result = train_models(arch, inits, seeds, data, steps=SPECTRUM_TRAIN_STEPS,
+                              batch_size=32, lr_at=lambda _: 0.01, capture_steps=(),
+                              device=config["device"])
+        step_s.append(result.seconds / result.steps_done)
+    spectrum, step = statistics.median(spectrum_s), statistics.median(step_s)
+    return {"models": len(seeds), "depth": arch.depth, "spectrum_s": spectrum,
+            "captures": captures, "steps": steps, "train_s": step * steps,
+            "share": spectrum * captures / (step * steps)}
+
+
+def spectrum_benchmark(config: dict, data: dict, rounds: int) -> list[dict]:
+    """Every selected variant with two hidden layers or more (its captures over its steps),
+    and the deepest job of each sweep (one step-0 capture over the job's steps)."""
+    from initlab.config.sweeps import expand_sweep, selected_sweeps
+
+    rows = []
+    for name in selected_variants(config):
+        spec = resolve_variant(config, name)
+        if spec.depth < 2:
+            continue
+        arch = architecture(spec, len(data["itos"]), data["context_size"])
+        rows.append({"run": name, **spectrum_share(
+            arch, [spec.init] * len(spec.seeds), spec.seeds, data, config, spec.steps,
+            len(spec.capture_steps), rounds)})
+    for sweep_name in selected_sweeps(config):
+        job = max(expand_sweep(config, sweep_name).jobs, key=lambda j: j.spec.depth)
+        spec = job.spec
+        arch = architecture(spec, len(data["itos"]), data["context_size"])
+        rows.append({"run": f"{sweep_name}/{job.name}", **spectrum_share(
+            arch, [p.spec.init for p, _ in job.models], [seed for _, seed in job.models],
+            data, config, spec.steps, 1, rounds)})
+    return rows
+
+
+def format_spectrum_table(rows: list[dict]) -> str:
+    lines = [f"{'spectrum (Jacobian)':<26}{'models':>7}{'depth':>6}{'ms/capture':>12}"
+             f"{'captures':>9}{'training s':>12}{'share':>8}"]
+    for row in rows:
+        lines.append(f"{row['run']:<26}{row['models']:>7}{row['depth']:>6}"
+                     f"{1e3 * row['spectrum_s']:>12.1f}{row['captures']:>9}"
+                     f"{row['train_s']:>12.1f}{100 * row['share']:>7.2f}%")
+    lines.append("(share: the captures' spectrum over the run's training, each measured here; "
+                 f"training priced from {SPECTRUM_TRAIN_STEPS} steps)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m initlab.devtools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -411,6 +482,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="time only the sweep row (the lockstep jobs of the first sweep)")
     parser.add_argument("--activations-only", action="store_true",
                         help="time only the activation rows (one deep stack, every φ)")
+    parser.add_argument("--spectrum-only", action="store_true",
+                        help="time only the spectrum rows (what the Jacobian's spectrum adds)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -419,6 +492,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"initlab.devtools.bench: torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), "
           f"device {config['device']}, {len(data['train']['Y'])} training examples")
+    if args.spectrum_only or not (args.sweep_only or args.activations_only):
+        start = time.perf_counter()
+        rows = spectrum_benchmark(config, data, rounds=5 if args.long else 3)
+        print(f"spectrum rows ({time.perf_counter() - start:.0f}s)")
+        print(format_spectrum_table(rows))
+    if args.spectrum_only:
+        return
     if not args.sweep_only:
         start = time.perf_counter()
         rows = activation_benchmark(config, data, rounds=5 if args.long else 3, long=args.long)

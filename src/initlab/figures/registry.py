@@ -192,6 +192,20 @@ THEORY_FIGURES: dict[str, FigureInfo] = _registry(
                "σ_b = 0; ReLU has none at σ_b > 0; a GELU/SiLU fixed point there repels), blue "
                "curves the correlation depth scale ξ_c (right axis); each variant sits where "
                "its hidden layers put it."),
+    FigureInfo("spectrum", "Jacobian spectrum beside free probability",
+               "One panel per variant with two hidden layers or more: the singular values s of "
+               "the Jacobian between the first hidden layer's pre-activation and the last "
+               "hidden layer's output, as a density of log10 s (every seed and probe example "
+               "pooled), at step 0 (grey) and at the last capture (the variant's colour). The "
+               "lowest and the highest bin hold every value beyond them (zeros too), so they "
+               "are not drawn; the panel gives their share of the values (step 0 → the last "
+               "capture). The dashed line is free probability's predicted log10 sqrt(mean s²), "
+               "the dotted one the predicted upper edge of the spectrum (Pennington, "
+               "Schoenholz & Ganguli 2017); the panel text sets the measured normalized "
+               "variance var(s²)/mean(s²)² (seed mean ± std) beside the predicted one at step "
+               "0. Gaussian hidden weights spread the spectrum more with depth than orthogonal "
+               "ones; a spectrum bunched near s = 1 (dynamical isometry) passes every "
+               "direction of the signal alike."),
 )
 
 COMPARISON_FIGURES: dict[str, FigureInfo] = _registry(
@@ -232,6 +246,17 @@ SWEEP_FIGURES: dict[str, FigureInfo] = _registry(
                "its context, and the dash-dotted one the verdict's threshold below it (entropy "
                "minus the margin); where the axis across is the gain, dotted vertical lines "
                "mark the critical gain."),
+    FigureInfo("spectrum", "Jacobian spectrum along the sweep",
+               "The singular values s of the Jacobian between the hidden layers at step 0: "
+               "left the mean of s², right the normalized variance var(s²)/mean(s²)² (the "
+               "spread of the spectrum: 0 when every s is the same; dynamical isometry is "
+               "every s near 1), both on log scales, against the depth where the sweep varies "
+               "it (one colour per value of the other axis), else against the axis across "
+               "(one colour per row). Lines: free probability's prediction (Pennington, "
+               "Schoenholz & Ganguli 2017); filled markers: measured at the trained points "
+               "(mean over seeds); hollow markers, where the sweep has them: measured on "
+               "stacks only initialized, never trained, at more depths. Points with one "
+               "hidden layer have no such Jacobian and are left out."),
 )
 
 
@@ -325,7 +350,40 @@ def for_sweep(info: FigureInfo, sweep: Mapping) -> FigureInfo:
             f"entropy of the dev split ({entropy:.3f} nats), the loss of a model that ignores "
             f"its context; the dash-dotted one, {entropy - margin:.3f} nats, the verdict's "
             f"threshold for trained.{crit}"))
+    if info.key == "spectrum":
+        return _spectrum_caption(info, sweep, axes, at)
     return info
+
+
+def spectrum_layout(sweep: Mapping) -> tuple[str | None, str | None]:
+    """(the axis across, the axis of the colours) of the sweep's spectrum figure: the depth
+    and the other axis (None: one colour) when the sweep varies the depth, else its x_axis
+    and row_axis."""
+    paths = [a["path"] for a in sweep["axes"]]
+    if DEPTH_AXIS in paths:
+        return DEPTH_AXIS, next((p for p in paths if p != DEPTH_AXIS), None)
+    return sweep["x_axis"], sweep.get("row_axis")
+
+
+def _spectrum_caption(info: FigureInfo, sweep: Mapping, axes: Mapping, at: str) -> FigureInfo:
+    across, colour = spectrum_layout(sweep)
+    x = axes[across]["label"]
+    per = f", one colour per {axes[colour]['label']}" if colour else ""
+    deeper = ""
+    if sweep.get("init_only") and across == DEPTH_AXIS:
+        depths = sorted({e["depth"] for e in sweep["init_only"]})
+        deeper = ("; hollow markers: measured on stacks only initialized, never trained, at "
+                  f"depths {', '.join(str(d) for d in depths)}, so that the prediction is "
+                  "tested at more depths than are trained (the line runs through both)")
+    return FigureInfo(info.key, f"Jacobian spectrum against {x}{per}", (
+        "The singular values s of the Jacobian between the first hidden layer's "
+        f"pre-activation and the last hidden layer's output at step 0, against {x}{per}{at}: "
+        "left the mean of s², right the normalized variance var(s²)/mean(s²)² (the spread "
+        "of the spectrum: 0 when every s is the same; dynamical isometry is every s near 1), "
+        "both on log scales. Lines: free probability's prediction (Pennington, Schoenholz & "
+        "Ganguli 2017); filled markers: measured at the trained points (mean over "
+        f"seeds){deeper}. Points with one hidden layer have no such Jacobian and are left "
+        "out."))
 
 
 # which wildcard names the subject of a caption in `snakemake --report`

@@ -12,6 +12,10 @@ halfway between, in log), so the theory's curves share the cells' coordinates; a
 - grad_ratio_map: the step-0 first/last gradient-std ratio on a log colour scale.
 - dev_loss_lines: the dev loss against x, one line per row, with the unigram entropy (dashed)
   and the trained threshold below it (dash-dotted); diverged points as × above the lines.
+- spectrum: step 0's Jacobian spectrum (mean of s², normalized variance) against the depth
+  when the sweep varies it (one colour per value of the other axis), else against x (one
+  colour per row): free probability's prediction as lines, measured seed means as filled
+  markers (trained points) and hollow ones (initialize-only stacks).
 
 Mean-field theory where the axes make it meaningful (registry.sweep_theory): with the gain
 across and the depth up, the critical gain and the two trainable-depth curves (6·ξ_c on the
@@ -20,7 +24,8 @@ across and other rows (or one), each row's own critical gain as a segment over i
 its two boundary gains at its depth as markers; with another axis across, nothing.
 
 Every drawn mark carries a gid ("untrained", "mixed", "diverged", "fast", "critical_gain",
-"ordered_curve", "chaotic_curve", "ordered_boundary", "chaotic_boundary") so that tests can
+"ordered_curve", "chaotic_curve", "ordered_boundary", "chaotic_boundary"; on the spectrum
+figure "predicted_spectrum", "measured_spectrum", "init_only_spectrum") so that tests can
 find it. A diverged point is marked, never dropped.
 """
 
@@ -37,15 +42,17 @@ from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import FuncFormatter, NullLocator
 
+from initlab.axes import DEPTH_AXIS, SCHEME_AXIS
 from initlab.figures.registry import (
+    spectrum_layout,
     sweep_fixed,
     sweep_setting,
     sweep_theory,
     sweep_value_label,
 )
-from initlab.figures.style import DIVERGED_COLOR, nanreduce, save
+from initlab.figures.style import DIVERGED_COLOR, nanreduce, note, save
 
 MAX_DECADES = 3.0  # the gradient-ratio colour scale spans at most 10^-3 .. 10^3
 HATCH = {"untrained": "///", "diverged": "///", "mixed": "\\\\"}  # mixed: the other way
@@ -436,8 +443,177 @@ def dev_loss_lines(sweep: Mapping) -> Figure:
     return fig
 
 
+SPECTRUM_PANELS = (("mean_s2", "mean of s²", "size: mean of s²"),
+                   ("norm_var", "var(s²) / mean(s²)²",
+                    "spread: var(s²) / mean(s²)² (0: every s the same)"))
+SERIES_STYLES = ("-", (0, (5, 2)), "-.", (0, (1, 1.5)))  # named series: an equal line shows
+
+
+def _log_ticks(axis) -> None:
+    """Plain numbers on a log axis (0.3, 1e-5); the minor ticks labelled too where the axis
+    spans few decades (2 and 5 times the decades under 2.5, 2, 3 and 5 under 1.2, every one
+    under 0.6)."""
+    lo, hi = (axis.axes.get_ylim() if axis.axis_name == "y" else axis.axes.get_xlim())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
+    span = math.log10(hi / lo) if 0 < lo < hi else math.inf
+    shown = (range(2, 10) if span < 0.6 else (2, 3, 5) if span < 1.2
+             else (2, 5) if span < 2.5 else ())
+
+    def minor(v, _):
+        mantissa = round(v / 10 ** math.floor(math.log10(v) + 1e-9), 6)
+        return _compact(v) if mantissa in shown else ""
+
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _finite(value) -> float:
+    return math.nan if value is None or not math.isfinite(value) else float(value)
+
+
+def _spectrum_label(path: str, label: str, value, predictions: list[Mapping]) -> str:
+    """A colour's legend text; a scheme whose every W_l is i.i.d. says that free probability
+    treats it as Gaussian."""
+    text = sweep_setting(path, label, value)
+    if (path == SCHEME_AXIS and predictions and value != "gaussian"
+            and all(p.get("orthogonal") == 0 and p.get("gaussian", 0) > 0 for p in predictions)):
+        text += " (Gaussian)"
+    return text
+
+
+def _spectrum_series(sweep: Mapping) -> tuple[_Axis, str | None, list[dict]]:
+    """The spectrum figure's axis across (the depth when the sweep varies it, registry
+    .spectrum_layout) and per colour its trained points and initialize-only entries as
+    (x, predicted, measured) with predicted/measured {mean_s2, norm_var}; points without a
+    Jacobian (one hidden layer, nothing predicted or measured) left out."""
+    axes = {a["path"]: a for a in sweep["axes"]}
+    across, colour = spectrum_layout(sweep)
+    xa = _Axis(axes[across])
+    ca = _Axis(axes[colour]) if colour else None
+    keys = [key for key, *_ in SPECTRUM_PANELS]
+
+    def mark(x, predicted, entry) -> tuple | None:
+        pred = {k: _finite((predicted or {}).get(k)) for k in keys}
+        meas = {k: _finite(entry.get(f"jacobian_{k}")) for k in keys}
+        if not any(math.isfinite(v) for v in (*pred.values(), *meas.values())):
+            return None
+        return x, pred, meas
+
+    series = []
+    for value in (ca.values if ca else [None]):
+        trained, init_only, predictions = [], [], []
+        for p in sweep["points"]:
+            if (colour and p["values"][colour] != value) or (p.get("depth") or 0) < 2:
+                continue
+            predicted = (p.get("theory") or {}).get("spectrum")
+            x = (float(p["depth"]) if across == DEPTH_AXIS
+                 else float(xa.centres[xa.index(p["values"][across])]))
+            if (m := mark(x, predicted, p)) is not None:
+                trained.append(m)
+                predictions += [predicted] if predicted else []
+        for e in (sweep.get("init_only") or []) if across == DEPTH_AXIS else []:
+            if (colour and e["values"].get(colour) != value) or e["depth"] < 2:
+                continue
+            if (m := mark(float(e["depth"]), e.get("predicted"), e)) is not None:
+                init_only.append(m)
+                predictions += [e["predicted"]] if e.get("predicted") else []
+        if trained or init_only:
+            label = (_spectrum_label(colour, ca.label, value, predictions) if colour
+                     else "")
+            series.append({"value": value, "label": label, "trained": trained,
+                           "init_only": init_only})
+    return xa, colour, series
+
+
+def _spectrum_colors(sweep: Mapping, colour: str | None, n: int) -> tuple[list, list]:
+    """One colour and line style per series: black for a single one, tab10 and a cycle of
+    dashes for a named axis (schemes, activations: the schemes' mean of s² is the same, so
+    their lines coincide), viridis along a numeric one (gains)."""
+    if colour is None:
+        return ["black"] * n, ["-"] * n
+    spec = next(a for a in sweep["axes"] if a["path"] == colour)
+    if not _Axis(spec).log:
+        return ([colormaps["tab10"](i % 10) for i in range(n)],
+                [SERIES_STYLES[i % len(SERIES_STYLES)] for i in range(n)])
+    return [colormaps["viridis"](0.85 * i / max(n - 1, 1)) for i in range(n)], ["-"] * n
+
+
+def spectrum(sweep: Mapping) -> Figure:
+    """Step 0's Jacobian spectrum, mean of s² and normalized variance (log y), against the
+    depth (log x) when the sweep varies it, else against the axis across: free probability's
+    prediction as a line through every depth (trained and initialize-only together), the
+    seed means measured as filled (trained points) and hollow (initialize-only) markers."""
+    xa, colour, series = _spectrum_series(sweep)
+    title = _title("Step 0: singular values s of the Jacobian between the hidden layers",
+                   sweep, steps=False)
+    if not series:
+        fig = Figure(figsize=(7.5, 2.4), layout="constrained")
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+        shallow = all((p.get("depth") or 0) < 2 for p in sweep["points"])
+        note(ax, "no point of this sweep has a Jacobian between hidden layers: every point "
+                 "has one hidden layer" if shallow else
+                 "no point of this sweep has a predicted or measured Jacobian spectrum")
+        return fig
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    colors, styles = _spectrum_colors(sweep, colour, len(series))
+    xs = set()
+    for s, color, style in zip(series, colors, styles, strict=True):
+        every = sorted(s["trained"] + s["init_only"], key=lambda m: m[0])
+        xs.update(m[0] for m in every)
+        for ax, (key, *_) in zip(axes, SPECTRUM_PANELS, strict=True):
+            def on(marks, which, key=key):
+                xy = [(m[0], m[which][key]) for m in marks]
+                xy = [(x, y) for x, y in xy if math.isfinite(y) and y > 0]  # log scale
+                return [x for x, _ in xy], [y for _, y in xy]
+
+            x, y = on(every, 1)
+            if x:
+                ax.plot(x, y, ls=style, color=color, lw=1.5, zorder=3,
+                        gid="predicted_spectrum", label=s["label"] or "predicted")
+            x, y = on(s["trained"], 2)
+            if x:
+                ax.plot(x, y, ls="none", marker="o", ms=6, color=color, mec="white", mew=0.6,
+                        zorder=5, gid="measured_spectrum")
+            x, y = on(s["init_only"], 2)
+            if x:
+                ax.plot(x, y, ls="none", marker="o", ms=6, mfc="white", mec=color, mew=1.4,
+                        zorder=4, gid="init_only_spectrum")
+    for ax, (_, name, heading) in zip(axes, SPECTRUM_PANELS, strict=True):
+        ax.set_yscale("log")
+        _log_ticks(ax.yaxis)
+        if xa.path == DEPTH_AXIS:
+            ax.set_xscale("log")
+            ticks = sorted(xs)
+            ax.xaxis.set_ticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlim(min(ticks) / 1.15, max(ticks) * 1.15)
+        else:
+            xa.apply(ax.xaxis, rotate=True)
+        ax.set(xlabel=xa.label, ylabel=name, title=heading)
+        ax.title.set_fontsize(10)
+        ax.grid(alpha=0.3, which="both")
+    handles = ([Line2D([], [], color=c, ls=ls, lw=1.5, marker="o", ms=5, mec="white",
+                       label=ser["label"])
+                for ser, c, ls in zip(series, colors, styles, strict=True)]
+               if colour is not None else [])
+    handles.append(Line2D([], [], color="#444444", lw=1.4,
+                          label="predicted (free probability)"))
+    handles.append(Line2D([], [], ls="none", marker="o", ms=6, color="#444444", mec="white",
+                          label="measured, trained points (seed mean)"))
+    if any(s["init_only"] for s in series):
+        handles.append(Line2D([], [], ls="none", marker="o", ms=6, mfc="white",
+                              mec="#444444", mew=1.4,
+                              label="measured, only initialized (seed mean)"))
+    fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False,
+               ncol=min(len(handles), 4))
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 PLOTS = {"dev_loss_map": dev_loss_map, "grad_ratio_map": grad_ratio_map,
-         "dev_loss_lines": dev_loss_lines}
+         "dev_loss_lines": dev_loss_lines, "spectrum": spectrum}
 
 
 def write_figures(sweep: Mapping, paths: Mapping[str, str | Path]) -> None:

@@ -1,5 +1,6 @@
-"""Figures of the theory section: prediction lines over the step-0 measurements, and the
-order-to-chaos diagram. They read theory.json (initlab.analysis.theory.build_theory) only.
+"""Figures of the theory section: prediction lines over the step-0 measurements, the
+order-to-chaos diagram, and the Jacobian's singular values beside free probability's
+prediction. They read theory.json (initlab.analysis.theory.build_theory) only.
 
 Built like initlab.figures.variants: matplotlib Figure objects (no pyplot state), saved
 with initlab.figures.style's `save`, coloured with its `variant_colors` (one colour per
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from initlab.activations import activation
 from initlab.figures.style import layer_color, note, save, variant_colors
@@ -210,13 +213,184 @@ def phase_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
     return fig
 
 
+SPECTRUM_COLUMNS = 4  # panels per row of the spectrum figure
+STEP0_COLOR = "#9a9a9a"
+
+
+def _empty_figure(title: str, text: str) -> Figure:
+    fig = Figure(figsize=(7, 2.2))
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=10)
+    note(ax, text)
+    return fig
+
+
+def _spectrum_captures(entry: Mapping) -> tuple[Mapping, Mapping] | None:
+    """(the step-0 capture, or the first; the last capture) of a variant's spectrum, None
+    when it has none."""
+    captures = (entry.get("spectrum") or {}).get("captures") or []
+    if not captures:
+        return None
+    first = next((c for c in captures if c["step"] == 0), captures[0])
+    return first, captures[-1]
+
+
+def _log10_density(counts: Sequence[float], edges: np.ndarray) -> tuple[np.ndarray, float,
+                                                                        float]:
+    """Density of log10 s per decade over the inner bins, as a share of every pooled value,
+    and the shares in the lowest and the highest bin, which hold everything beyond the edges
+    (so they have no width to divide by: they are given as shares, not drawn)."""
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    if not total > 0:
+        return np.full(len(counts) - 2, np.nan), math.nan, math.nan
+    density = counts[1:-1] / (total * np.diff(edges[1:-1]))
+    return density, counts[0] / total, counts[-1] / total
+
+
+def _sig3(value: float) -> str:
+    """Three significant digits, trailing zeros kept (4.20, 17.4, 120)."""
+    return f"{value:#.3g}".rstrip(".")
+
+
+def _norm_var_text(step0: Mapping | None) -> str:
+    nv = (step0 or {}).get("norm_var") or {}
+    mean, std, pred = (_value(nv, k) for k in ("measured_mean", "measured_std", "predicted"))
+    measured = "–" if not math.isfinite(mean) else (
+        f"{_sig3(mean)} ± {std:.2g}" if math.isfinite(std) and std > 0 else _sig3(mean))
+    predicted = _sig3(pred) if math.isfinite(pred) else "–"
+    return f"var(s²)/mean(s²)² at step 0\nmeasured {measured}\npredicted {predicted}"
+
+
+TEXT_WIDTH, TEXT_HEIGHT = 0.5, 0.4  # the share of a panel its text's box takes, top left
+
+
+def _clear_text_corner(heights: Sequence[tuple[Axes, np.ndarray, np.ndarray]]) -> None:
+    """Each panel's y range from 0 to above its histograms, high enough that no histogram
+    reaches into the text's corner (top left)."""
+    by_axes: dict[int, tuple[Axes, list]] = {}
+    for ax, edges, density in heights:
+        by_axes.setdefault(id(ax), (ax, []))[1].append((edges, density))
+    for ax, drawn in by_axes.values():
+        lo, hi = ax.get_xlim()
+        corner = lo + TEXT_WIDTH * (hi - lo)
+        peak = max((float(np.nanmax(d)) for _, d in drawn if np.isfinite(d).any()),
+                   default=0.0)
+        under = max((float(np.nanmax(d[e[:-1] < corner], initial=0.0)) for e, d in drawn
+                     if np.isfinite(d).any()), default=0.0)
+        top = max(peak * 1.08, under / (1 - TEXT_HEIGHT))
+        ax.set_ylim(0, top if top > 0 else 1)
+
+
+def spectrum_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
+    """One panel per variant whose Jacobian spectrum was captured (theory.json's order): the
+    density of log10 s at step 0 (grey, filled) and at the last capture (the variant's
+    colour), the predicted log10 sqrt(mean s²) (dashed) and edge log10 max s (dotted), and the
+    normalized variance measured beside predicted at step 0."""
+    title = "Singular values s of the Jacobian between the hidden layers"
+    shown = [(name, entry) for name, entry in theory["variants"].items()
+             if _spectrum_captures(entry) is not None]
+    if not shown:
+        return _empty_figure(title, "no variant has a captured spectrum (a stack of one "
+                                    "hidden layer has no Jacobian between hidden layers)")
+    ncols = min(len(shown), SPECTRUM_COLUMNS)
+    nrows = math.ceil(len(shown) / ncols)
+    narrow = ncols < 3  # the title and the legend on two lines
+    fig = Figure(figsize=(max(3.4 * ncols + 0.4, 7.5), 2.75 * nrows + (1.5 if narrow else 1.1)),
+                 layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    lows, highs, first_steps, last_steps, heights = [], [], set(), set(), []
+    for ax, (name, entry) in zip(axes.flat, shown, strict=False):
+        spectrum = entry["spectrum"]
+        edges = np.asarray(spectrum["log10_edges"], dtype=float)
+        first, last = _spectrum_captures(entry)
+        inner = edges[1:-1]
+        first_steps.add(first["step"])
+        lost = []
+        drawn = [(first, "spectrum_step0" if first["step"] == 0 else "spectrum_first",
+                  {"fill": True, "facecolor": STEP0_COLOR, "alpha": 0.55, "edgecolor": "none"})]
+        if last is not first:
+            drawn.append((last, "spectrum_last",
+                          {"fill": False, "edgecolor": colors.get(name, "black"), "lw": 1.4}))
+            last_steps.add(last["step"])
+        for capture, gid, style in drawn:
+            density, below, above = _log10_density(capture["log10_counts"], edges)
+            ax.stairs(density, inner, label=f"step {capture['step']}", gid=gid, **style)
+            on = np.flatnonzero(np.nan_to_num(density) > 0)
+            if on.size:
+                lows.append(inner[on[0]])
+                highs.append(inner[on[-1] + 1])
+            lost.append((capture["step"], below, above))
+            heights.append((ax, inner, density))
+        predicted = spectrum.get("predicted") or {}
+        for key, gid, ls in (("rms_s", "predicted_rms", "--"), ("max_s", "predicted_edge", ":")):
+            value = _value(predicted, key)
+            if math.isfinite(value) and value > 0:
+                ax.axvline(math.log10(value), color="black", ls=ls, lw=1.2, gid=gid)
+                lows.append(math.log10(value))
+                highs.append(math.log10(value))
+        text = _norm_var_text(spectrum.get("step0"))
+        if not predicted:
+            text += "\n(no prediction)"
+        elif not math.isfinite(_value(predicted, "max_s")):
+            text += "\n(no predicted edge)"
+        # what the inner bins leave out: the lowest bin holds every smaller s (zeros too),
+        # the highest every larger one
+        for where, index, bound in (("<", 1, edges[1]), (">", 2, edges[-2])):
+            shares = [share[index] for share in lost]
+            if any(math.isfinite(v) and v > 0 for v in shares):
+                text += (f"\nlog10 s {where} {bound:g}: "
+                         + " → ".join(f"{v:.0%}" if v >= 0.01 or v == 0 else f"{v:.1%}"
+                                      for v in shares))
+        ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=6.5,
+                bbox={"boxstyle": "round,pad=0.25", "fc": (1, 1, 1, 0.8), "ec": "none"},
+                zorder=6)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(shown):]:
+        ax.set_axis_off()
+    for ax in axes[:, 0]:
+        ax.set_ylabel("density (per decade)", fontsize=8)
+    for col in range(ncols):  # the lowest panel drawn in each column carries the x label
+        drawn = [axes[r, col] for r in range(nrows) if r * ncols + col < len(shown)]
+        drawn[-1].set_xlabel("log10 s", fontsize=8)
+        drawn[-1].xaxis.set_tick_params(labelbottom=True)
+    if lows:
+        low, high = min(lows), max(highs)
+        pad = 0.05 * max(high - low, 0.5)
+        axes[0, 0].set_xlim(low - pad, high + pad)
+    _clear_text_corner(heights)
+    # the panels share their steps (the study captures the same steps for every variant)
+    later = (f"step {next(iter(last_steps))}" if len(last_steps) == 1
+             else "last capture") if last_steps else None
+    early = f"step {next(iter(first_steps))}" if len(first_steps) == 1 else "first capture"
+    handles = [Patch(facecolor=STEP0_COLOR, alpha=0.55, label=early)]
+    if later:
+        handles.append(Line2D([], [], color="#444444", lw=1.4,
+                              label=f"{later} (in the variant's colour)"))
+    handles += [Line2D([], [], color="black", ls="--", lw=1.2,
+                       label="predicted mean: log10 sqrt(mean s²)"),
+                Line2D([], [], color="black", ls=":", lw=1.2,
+                       label="predicted edge: log10 max s")]
+    fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False,
+               ncol=2 if narrow else len(handles))
+    sep = "\n" if narrow else ": "
+    fig.suptitle(f"{title}{sep}measured (seeds and probe examples pooled) against free "
+                 "probability (Pennington et al. 2017)", fontsize=10)
+    return fig
+
+
 def write_theory_figures(theory: Mapping, groups: Sequence[tuple[str, Sequence[str]]],
                          declared: Sequence[str], outputs: Mapping[str, str | Path]) -> None:
-    """`outputs` maps layer_stats and phase (initlab.theory.FIGURES) to PNG paths."""
+    """`outputs` maps keys of registry.THEORY_FIGURES (layer_stats, phase, spectrum) to PNG
+    paths."""
     colors = variant_colors(declared)
     figures = {
         "layer_stats": lambda: layer_stats_figure(theory, groups, colors),
         "phase": lambda: phase_figure(theory, colors),
+        "spectrum": lambda: spectrum_figure(theory, colors),
     }
     for key, path in outputs.items():
         save(figures[key](), path)

@@ -3,7 +3,7 @@ provenance modules for their parts, and render one self-contained page with Jinj
 data URIs; CSS, JavaScript and chart data inline).
 
 Jinja2 autoescapes every value, so names from the dataset or the model cannot inject markup.
-Feature stages (theory, paired comparisons, sweeps) plug in through their own
+Feature stages (theory, paired comparisons, sweeps, isometry) plug in through their own
 `report_context` and partial template; a feature that is absent leaves its section out.
 """
 
@@ -25,7 +25,7 @@ from initlab.data import SPLITS
 from initlab.figures import registry as figures
 from initlab.files import read_json
 from initlab.numbers import duration, fmt, pct
-from initlab.report import compare, lessons, sweeps, theory
+from initlab.report import compare, isometry, lessons, sweeps, theory
 
 from . import charts, judgement, provenance, tables
 from .inputs import ReportError, ReportInputs, need, read_diagnostics, read_losses
@@ -41,7 +41,7 @@ CSS = "report.css"
 SCRIPT = "charts.js"  # the page's own script: sortable table and interactive charts
 VENDOR_SCRIPTS = ("uPlot.iife.min.js",)
 VENDOR_STYLES = ("uPlot.min.css",)
-FEATURES = ("theory", "comparisons", "sweeps")  # context key = partial _<key>.html.j2
+FEATURES = ("theory", "comparisons", "sweeps", "isometry")  # context key = partial _<key>.html.j2
 LAYER_FIGURE = "layer_stats"  # the theory stage's per-layer figure (results/theory/{key}.png)
 WIDE_FIGURE_PX = 1000  # figures at least this wide (many panels) get the page's full width
 
@@ -77,7 +77,8 @@ def _figure(path: Path, title: str, caption: str) -> dict:
 
 
 # Each feature stage's module turns its JSON into the context of its section (partial).
-FEATURE_MODULES = {"theory": theory, "compare": compare, "sweeps": sweeps}
+FEATURE_MODULES = {"theory": theory, "compare": compare, "sweeps": sweeps,
+                   "isometry": isometry}
 
 
 def _feature_context(module: str, *args) -> dict:
@@ -141,9 +142,11 @@ def _activations_used(variants: list[dict]) -> list[dict]:
     return list(seen.values())
 
 
-def _feature_sections(inputs: ReportInputs) -> tuple[dict, dict | None, dict | None]:
+def _feature_sections(inputs: ReportInputs, metrics: dict[str, dict]
+                      ) -> tuple[dict, dict | None, dict | None]:
     """(the sections of the features whose files the rule passed, theory.json,
-    comparisons.json); a section is None when its feature is absent."""
+    comparisons.json); a section is None when its feature is absent. The isometry section
+    reads the theory's spectra, the comparisons and the sweeps (and `metrics`, per variant)."""
     theory_json = read_json(inputs.theory) if inputs.theory else None
     comparisons = read_json(inputs.comparisons) if inputs.comparisons else None
     sweep_jsons = {name: read_json(path) for name, path in inputs.sweeps.items()}
@@ -154,7 +157,15 @@ def _feature_sections(inputs: ReportInputs) -> tuple[dict, dict | None, dict | N
         if comparisons is not None else None,
         "sweeps": _feature_context("sweeps", sweep_jsons, dict(inputs.sweep_figures))
         if sweep_jsons else None,
+        "isometry": _feature_context("isometry", theory_json, comparisons, sweep_jsons, metrics,
+                                     dict(inputs.theory_figures), dict(inputs.sweep_figures)),
     }
+    if features["isometry"] is not None and features["sweeps"] is not None:
+        # a sweep's spectrum figure sits in the isometry section when that section tells it
+        told = {s["name"] for s in features["isometry"]["sweeps"] if s["figure"]}
+        for entry in features["sweeps"]["entries"]:
+            if entry["name"] in told:
+                entry["figures"] = [f for f in entry["figures"] if f["key"] != isometry.FIGURE]
     return features, theory_json, comparisons
 
 
@@ -206,7 +217,8 @@ def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
     if missing:
         raise ReportError(f"no cross-variant figures {missing}")
     cross = {k: _figure(inputs.figures[k], *CROSS_FIGURES[k]) for k in CROSS_FIGURES}
-    features, theory_json, comparisons = _feature_sections(inputs)
+    features, theory_json, comparisons = _feature_sections(
+        inputs, {v["name"]: v["metrics"] for v in variants})
     colors = charts.hex_colors(inputs.variants, list(config["variants"]))
     interactive = _charts(inputs, variants, cross, comparisons, theory_json, colors)
     features = _without_charted_figures(features, interactive)

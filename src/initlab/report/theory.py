@@ -9,6 +9,7 @@ from initlab.activations import activation
 from initlab.analysis.theory import CRITICAL_TOLERANCE
 from initlab.figures.registry import THEORY_FIGURES
 
+SPECTRUM_FIGURE = "spectrum"  # shown in the isometry section (initlab.report.isometry)
 NOTE_LABELS = {"phase": "the phase", "grad_ratio_first_last": "the first/last gradient ratio",
                "measured": "the measurement", "fixed_point": "the fixed point q*",
                "depth_scale": "the depth scale ξ_c"}
@@ -61,5 +62,6 @@ def report_context(theory: dict, figures: Mapping[str, Path]) -> dict:
         "caveats": [{"text": text, "variants": names} for text, names in caveats.items()],
         "figures": [{"key": key, "path": str(figures[key]), "title": info.title,
                      "caption": info.caption}
-                    for key, info in THEORY_FIGURES.items() if key in figures],
+                    for key, info in THEORY_FIGURES.items()
+                    if key in figures and key != SPECTRUM_FIGURE],
     }

@@ -8,7 +8,8 @@ saturated, ReLU exactly zero, GELU/SiLU in the negative tail; NaN for linear), `
 units flat on each of the first probe examples (tanh at the stricter |t| > SATURATION_MAP) and
 `act_dead` the share flat on every probe example. With two hidden layers or more, `spectrum`
 adds the singular values of the input-output Jacobian between the hidden layers (dynamical
-isometry, Pennington et al. 2017) on the first JACOBIAN_EXAMPLES probe examples. `update_ratios` is the cheap
+isometry, Pennington et al. 2017) on the first JACOBIAN_EXAMPLES probe examples.
+`update_ratios` is the cheap
 per-step measurement, log10(lr * std(grad) / std(data)), which Karpathy's lectures suggest
 keeping near -3.
 
@@ -74,10 +75,7 @@ def activation_edges(name: str, acts: Tensor, bins: int) -> np.ndarray:
 def _unit_scale(bn: BatchNorm1d) -> Tensor:
     """gamma / sigma_B per unit [S, F]: batch norm's factor in the Jacobian, from the
     statistics of the batch the last forward pass normalized (running ones in evaluation)."""
-    if bn.training:
-        invstd = bn.save_invstd
-    else:
-        invstd = (bn._running_var + bn.eps).rsqrt()
+    invstd = bn.save_invstd if bn.training else (bn._running_var + bn.eps).rsqrt()
     return bn.gamma * invstd.view(bn.gamma.shape)
 
 

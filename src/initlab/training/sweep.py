@@ -10,9 +10,9 @@ import torch
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import expand_sweep, job_digest
 from initlab.data.split import unigram_entropy
-from initlab.numbers import finite_or_none
 from initlab.model.initialization import init_parameters
 from initlab.model.mlp import MLP
+from initlab.numbers import finite_or_none
 from initlab.thresholds import SPECTRUM_SUMMARY
 from initlab.training.diagnostics import spectrum
 from initlab.training.train import (
