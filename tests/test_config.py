@@ -22,8 +22,8 @@ from initlab.training.train import train_variant
 
 CONFIG = REPO / "config.yaml"
 DEFAULT_VARIANTS = ["no_fix", "output_fix", "hidden_fix", "xavier", "batchnorm", "deep_gain_0.5",
-                    "deep_gain_5_3", "deep_gain_3", "deep_batchnorm", "deep_relu_he",
-                    "deep_relu_gain_1"]
+                    "deep_gain_5_3", "deep_orthogonal_5_3", "deep_gain_3", "deep_batchnorm",
+                    "deep_relu_he", "deep_relu_gain_1"]
 
 
 @pytest.fixture

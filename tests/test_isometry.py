@@ -248,7 +248,7 @@ def test_tiny_isometry_sweep_end_to_end(tiny_run):
     assert "Initialized only, at depth 8" in section
     # the isometry sweep's spectrum figure is told here, not a second time in its sweep's
     # section; the other sweeps keep theirs
-    title = "Jacobian spectrum along the sweep"
+    title = "Jacobian spectrum against depth"
     assert section.count(title) == 1
 
     def article(name):

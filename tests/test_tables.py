@@ -69,7 +69,14 @@ def test_sweep_points_are_the_sweeps_models(tiny_run, tables):
     assert len(rows) == len(sweep["models"]) == 6
     # the activation sweep's rows follow, its own axes (activation x gain) named
     activation = [r for r in every if r["sweep"] == "activation"]
-    assert len(activation) == 6 and len(every) == 12
+    assert len(activation) == 6
+    # the isometry sweep's 2 schemes x 2 depths x 2 seeds, with their step-0 spectrum
+    isometry = [r for r in every if r["sweep"] == "isometry"]
+    assert len(isometry) == 8 and len(every) == 20
+    iso = read_json(tiny_run / "sweeps" / "isometry" / "sweep.json")
+    for r, model in zip(isometry, iso["models"], strict=True):
+        assert number(r["jacobian_norm_var"]) == pytest.approx(model["jacobian_norm_var"],
+                                                                rel=1e-12)
     assert {(r["axis_1"], r["axis_2"]) for r in activation} == {
         ("model.activation", "init.hidden_weight.gain")}
     for r, model in zip(rows, sweep["models"], strict=True):

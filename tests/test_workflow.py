@@ -16,7 +16,7 @@ from initlab.config.variants import selected_variants, variant_groups
 from initlab.figures import registry
 from initlab.workflow.study import load_study
 
-DEFAULT_VARIANTS = 11
+DEFAULT_VARIANTS = 12
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -63,8 +63,9 @@ def test_the_longest_training_jobs_start_first(default_dry_run):
     stacks before the depth-20 sweep job (111 s) and the shallow variants (31-82 s): the last
     job to finish is a short one."""
     priority = job_priorities(default_dry_run[0])
-    # gain_depth's 4 jobs and the activation sweep's 3: its tanh row is gain_depth's depth 20
-    assert len(priority) == DEFAULT_VARIANTS + 4 + 3, priority
+    # gain_depth's 4 jobs, the activation sweep's 3 (its tanh row is gain_depth's depth 20)
+    # and the isometry sweep's 4 (one per depth, both schemes in each)
+    assert len(priority) == DEFAULT_VARIANTS + 4 + 3 + 4, priority
     assert "sweep=activation, sweep_job=activationtanh" not in priority
     assert priority["sweep=activation, sweep_job=activationrelu"] == priority[
         "sweep=gain_depth, sweep_job=depth20"]

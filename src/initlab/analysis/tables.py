@@ -4,7 +4,7 @@
   split, before any update) and the final train, dev and test losses;
 - layers.csv: one row per variant x seed x hidden layer x capture step: the layer statistics
   of the diagnostics probe batch;
-- sweep_points.csv: one row per sweep grid point x seed.
+- sweep_points.csv: one row per sweep grid point x seed (with its step-0 Jacobian spectrum).
 
 A diverged seed's losses are empty cells (they are not numbers), and its `status` says so.
 """
@@ -17,6 +17,7 @@ import numpy as np
 
 from initlab.data import SPLITS
 from initlab.numbers import finite_or_none
+from initlab.thresholds import SPECTRUM_SUMMARY
 
 TABLES = {
     "losses": ("variant", "seed", "split", "moment", "loss", "status"),
@@ -25,7 +26,7 @@ TABLES = {
     "sweep_points": ("sweep", "point", "job", "seed", "axis_1", "value_1", "axis_2", "value_2",
                      "initial_loss", "train_loss", "dev_loss", "status", "diverged_at",
                      "output_std_first", "output_std_last", "flat_last",
-                     "grad_ratio_first_last"),
+                     "grad_ratio_first_last", *SPECTRUM_SUMMARY),
 }
 LAYER_STATS = ("act_mean", "act_std", "act_flat", "act_dead", "agrad_std")
 DIAGNOSTIC_ARRAYS = ("capture_steps", "layer_names", *LAYER_STATS)  # what layers.csv reads
@@ -71,4 +72,6 @@ def sweep_rows(sweeps: Mapping[str, Mapping]) -> Iterator[dict]:
             for n, path in enumerate(axes, start=1):
                 row[f"axis_{n}"], row[f"value_{n}"] = path, model["values"][path]
             row.update({key: model[key] for key in SWEEP_STATS})
+            # the step-0 Jacobian spectrum: empty for a one-hidden-layer point
+            row.update({key: model.get(key) for key in SPECTRUM_SUMMARY})
             yield row

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from initlab.analysis.compare import CANNOT_TELL
 from initlab.axes import SCHEME_AXIS
-from initlab.figures.registry import SWEEP_FIGURES, THEORY_FIGURES
+from initlab.figures.registry import SWEEP_FIGURES, THEORY_FIGURES, for_sweep
 from initlab.numbers import fmt
 from initlab.report.theory import SPECTRUM_FIGURE as FIGURE  # the theory's and sweeps' key
 
@@ -184,12 +184,12 @@ def sweep_section(name: str, sweep: Mapping, figures: Mapping[str, Path]) -> dic
         reach = (f"Initialized only, at depth {deepest}, the normalized variance is "
                  + " against ".join(parts) + ".")
     figure = figures.get(FIGURE)
+    info = for_sweep(SWEEP_FIGURES[FIGURE], sweep)
     return {"name": name, "description": sweep["description"], "rows": rows,
             "sentences": sentences, "reach": reach, "steps": sweep["steps"],
             "seeds": len(sweep["seeds"]),
             "figure": None if figure is None else {
-                "path": str(figure), "title": SWEEP_FIGURES[FIGURE].title,
-                "caption": SWEEP_FIGURES[FIGURE].caption}}
+                "path": str(figure), "title": info.title, "caption": info.caption}}
 
 
 def report_context(theory: Mapping | None, comparisons: Mapping | None,
