@@ -126,7 +126,7 @@ def test_shipped_comparisons_are_declared_pairs():
     assert pairs[:4] == [("no_fix", "output_fix"), ("output_fix", "hidden_fix"),
                          ("hidden_fix", "xavier"), ("xavier", "batchnorm")]
     assert {t for b, t in pairs[4:] if b == "deep_gain_5_3"} == {
-        "deep_gain_0.5", "deep_gain_3", "deep_batchnorm", "deep_relu_he"}
+        "deep_gain_0.5", "deep_gain_3", "deep_batchnorm", "deep_relu_he", "deep_orthogonal_5_3"}
     assert ("deep_relu_he", "deep_relu_gain_1") in pairs  # the He gain against gain 1
 
 
@@ -199,7 +199,7 @@ def test_build_comparisons_with_a_config_only_variant(tenth_config, tenth_metric
     names = [c["name"] for c in result["comparisons"]]
     assert names == ["output_fix - no_fix", "narrow - xavier"]  # declared order
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert len(skipped) == 8  # the 9 shipped minus output_fix - no_fix
+    assert len(skipped) == 9  # the 10 shipped minus output_fix - no_fix
     assert any("hidden_fix - output_fix" in m and "'hidden_fix'" in m for m in skipped)
 
     narrow = result["comparisons"][1]

@@ -164,6 +164,7 @@ def test_a_rule_script_logs_a_damaged_file_as_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------ damaged, through a rule
+@pytest.mark.slow  # one more DAG run (6 s); the damaged-file messages are checked above directly
 def test_a_cut_checkpoint_fails_the_sample_job_naming_the_file(tiny_run, tmp_path):
     """The case of the issue: model.pt cut to its first 5,000 bytes, then asking for the
     samples. The job fails with one line that names the checkpoint and the command."""

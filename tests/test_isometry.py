@@ -249,11 +249,22 @@ def test_tiny_isometry_sweep_end_to_end(tiny_run):
     # the isometry sweep's spectrum figure is told here, not a second time in its sweep's
     # section; the other sweeps keep theirs
     title = "Jacobian spectrum against depth"
-    assert section.count(title) == 1
+    assert section.count(f'alt="{title}') == 1
 
     def article(name):
         start = html.index(f'<article class="sweep" id="sweep-{name}">')
         return html[start:html.index("</article>", start)]
 
-    assert title not in article("isometry")
-    assert title in article("gain_depth")
+    assert f'alt="{title}' not in article("isometry")
+    assert f'alt="{title}' in article("gain_depth")
+
+
+def test_jacobian_examples_sets_how_many_and_zero_turns_the_spectrum_off():
+    model = _stack("tanh", "kaiming", 1.0, 3, [1, 2], width=16)
+    X = torch.randint(0, 27, (64, 3), generator=torch.Generator().manual_seed(2))
+    Y = torch.randint(0, 27, (64,), generator=torch.Generator().manual_seed(3))
+    assert diagnostics.capture(model, X, Y, 10, jacobian_examples=5)["jacobian_sv"].shape == (
+        2, 5, 16)
+    assert not any(k.startswith("jacobian") for k in diagnostics.capture(
+        model, X, Y, 10, jacobian_examples=0))
+    assert load_config(REPO / "config.yaml")["diagnostics"]["jacobian_examples"] == 32

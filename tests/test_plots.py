@@ -403,7 +403,7 @@ def test_a_variant_declared_only_in_the_config_is_in_its_groups_figures():
         "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1}}}
     config = validate_config(config)
     group = next(g for g in variant_groups(config) if "deep_gain_1" in g.variants)
-    assert group.name == "deep_5x100" and len(group.variants) == 5
+    assert group.name == "deep_5x100" and len(group.variants) == 6
     metrics, diags = group_inputs(group.variants)
     figures = plots.group_figures(group.name, group.variants, list(config["variants"]),
                                   metrics, diags)

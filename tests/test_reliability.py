@@ -259,6 +259,7 @@ def test_training_streams_minibatches_without_copying_the_dataset(million_run):
 
 
 # --- escaping ---------------------------------------------------------------------------------
+@pytest.mark.slow  # a whole DAG run (17 s); test_report checks the escaping itself in a second
 def test_markup_in_the_dataset_is_escaped_in_the_report(tmp_path):
     dataset = tmp_path / "names.txt"
     names = BIRDS.read_text().splitlines()[:400]

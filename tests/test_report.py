@@ -528,6 +528,6 @@ def test_by_folder_groups_figures_by_the_folder_below():
 def test_every_feature_section_has_its_module_and_partial():
     # the rule's code inputs follow the imports (initlab.workflow.depends), so the feature modules
     # must be imported plainly by the report, not looked up by name at run time
-    assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps"}
+    assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps", "isometry"}
     for feature in RENDER.FEATURES:
         assert (Path(str(TEMPLATE_DIR)) / f"_{feature}.html.j2").is_file()

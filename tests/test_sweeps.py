@@ -112,7 +112,7 @@ def test_slurm_resources_grow_with_the_models_depth_and_steps(config):
 
 
 def test_run_sweeps_selects(config):
-    assert selected_sweeps(config) == [SWEEP, "activation"]
+    assert selected_sweeps(config) == [SWEEP, "activation", "isometry"]
     assert selected_sweeps({**config, "sweeps": {}}) == []
     assert selected_sweeps(load_study(REPO / "config.yaml", {"run_sweeps": "none"})) == []
 
@@ -290,7 +290,7 @@ def test_a_job_shared_with_an_earlier_sweep_trains_once_and_is_read_in_its_own_o
     sources = shared_jobs(sweep_plan(config))
     assert sources["activation", "activationtanh"] == (SWEEP, "depth20")
     assert sources["activation", "activationrelu"] == ("activation", "activationrelu")
-    assert len(set(sources.values())) == 4 + 3
+    assert len(set(sources.values())) == 4 + 3 + 4  # the isometry sweep shares none
     cfg = with_sweep(config, axes={GAIN_AXIS: [1, 2], DEPTH_AXIS: [20]})
     cfg["sweeps"]["activation"]["axes"] = {"model.activation": ["tanh", "relu"],
                                            GAIN_AXIS: [1, 2]}

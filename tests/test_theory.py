@@ -317,8 +317,10 @@ def measured(small_birds) -> tuple[dict, dict]:
     config = shipped_config(**copy.deepcopy(CONFIG_ONLY))
     diagnostics, summaries = {}, {}
     for name in selected_variants(config):
+        # the Jacobian's spectrum is tests/test_isometry.py's (here 24-seed stacks would spend
+        # most of the fixture's time on it)
         result = train_variant(resolve_variant(config, name), small_birds, probe_examples=512,
-                               histogram_bins=10)
+                               histogram_bins=10, jacobian_examples=0)
         diagnostics[name] = result.captures
         summaries[name] = {"initial_loss": summarize(result.initial_train_loss)}
     return config, theory.build_theory(config, V, T, diagnostics, summaries)

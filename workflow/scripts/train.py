@@ -17,7 +17,8 @@ diagnostics = params["diagnostics"]
 result = train_variant(spec, data, device=params["device"],
                        probe_examples=diagnostics["probe_examples"],
                        histogram_bins=diagnostics["histogram_bins"],
-                       update_ratio_every=diagnostics["update_ratio_every"])
+                       update_ratio_every=diagnostics["update_ratio_every"],
+                       jacobian_examples=diagnostics["jacobian_examples"])
 save_training(result, spec, architecture(spec, len(data["itos"]), data["context_size"]),
               checkpoint=snakemake.output.checkpoint, train_log=snakemake.output.train_log,
               diagnostics_path=snakemake.output.diagnostics,

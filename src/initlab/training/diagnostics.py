@@ -190,8 +190,10 @@ def _nan_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, var.sqrt()
 
 
-def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray]:
-    """Statistics of one probe pass. X: [N, T], Y: [N], shared by all seeds."""
+def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
+            jacobian_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
+    """Statistics of one probe pass. X: [N, T], Y: [N], shared by all seeds; the spectrum on
+    the first `jacobian_examples` of them (0: none)."""
     S = model.n_seeds
     bns = model.batchnorms()
     for bn in bns:
@@ -265,7 +267,7 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int) -> dict[str, np.ndarray
         "wgrad_ratio": np32(wgrad_std / wdata_std),
         "wgrad_hist": wgrad_hist,
         "wgrad_edges": wgrad_edges,
-        **spectrum(model, min(JACOBIAN_EXAMPLES, X.shape[0])),
+        **(spectrum(model, min(jacobian_examples, X.shape[0])) if jacobian_examples else {}),
     }
 
 

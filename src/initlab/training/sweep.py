@@ -14,7 +14,7 @@ from initlab.model.initialization import init_parameters
 from initlab.model.mlp import MLP
 from initlab.numbers import finite_or_none
 from initlab.thresholds import SPECTRUM_SUMMARY
-from initlab.training.diagnostics import spectrum
+from initlab.training.diagnostics import JACOBIAN_EXAMPLES, spectrum
 from initlab.training.train import (
     architecture,
     eval_sample,
@@ -42,7 +42,8 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
                           [seed for _, seed in models], data, steps=spec.steps,
                           batch_size=spec.batch_size, lr_at=spec.lr_at, device=config["device"],
                           probe_examples=diag["probe_examples"],
-                          histogram_bins=diag["histogram_bins"], label=f"{sweep_name}/{job_name}")
+                          histogram_bins=diag["histogram_bins"], label=f"{sweep_name}/{job_name}",
+                          jacobian_examples=diag["jacobian_examples"])
     Xdev, Ydev = data["dev"]["X"], data["dev"]["Y"]
     # train loss on a fixed sample of the training split as large as dev: the whole split
     # would cost as much as a third of the training at depth 20
@@ -121,7 +122,9 @@ def init_only_spectra(config: dict, sweep_name: str, data: dict) -> dict:
             for layer in model.nonlinearities():
                 layer.keep_input = True  # GELU's and SiLU's φ′ read the input
             model.forward(X.unsqueeze(0).expand(len(spec.seeds), -1, -1))
-            summary = spectrum(model)
+            # the spectrum is all these stacks are for: measured even where captures skip it
+            summary = spectrum(model, config["diagnostics"]["jacobian_examples"]
+                               or JACOBIAN_EXAMPLES)
         entries.append({"values": values, "depth": depth, "seeds": spec.seeds,
                         **{key: [finite_or_none(v) for v in summary[key].tolist()]
                            for key in SPECTRUM_SUMMARY}})

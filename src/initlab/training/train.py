@@ -171,7 +171,8 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
                    batch_size: int, lr_at, probe: tuple[Tensor, Tensor], histogram_bins: int,
                    capture_steps=(), log_every: int = CHUNK, label: str = "models",
                    gradient_steps=frozenset(), on_gradients=None,
-                   drop_diverged: bool = False) -> LoopResult:
+                   drop_diverged: bool = False,
+                   jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES) -> LoopResult:
     """The SGD loop of every trainer: model k of `model` draws the minibatches of seeds[k].
 
     A step fuses the update into the backward pass (MLP.backward_sgd), except on
@@ -207,7 +208,8 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
         chunk_start = step
         for t in range(n):
             if step in capture_at:
-                captures[step] = diagnostics.capture(model, *probe, histogram_bins)
+                captures[step] = diagnostics.capture(model, *probe, histogram_bins,
+                                                     jacobian_examples)
             lr = lr_at(step)
             dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
             if step in gradient_steps:
@@ -243,7 +245,7 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
             alive = [alive[i] for i in keep]
             log.info("%s: %d of %d models train on", label, len(alive), M)
     if steps in capture_at:
-        captures[steps] = diagnostics.capture(model, *probe, histogram_bins)
+        captures[steps] = diagnostics.capture(model, *probe, histogram_bins, jacobian_examples)
     seconds = time.perf_counter() - start_time
     log.info("%s: trained %d steps x %d models in %.1fs (%.1f us per model-step)", label, step,
              M, seconds, 1e6 * seconds / max(model_steps, 1))
@@ -281,7 +283,8 @@ class TrainResult:
 def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_examples: int = 512,
                   histogram_bins: int = 60, update_ratio_every: int = 100,
                   log_every: int | None = None,
-                  dense_update_ratio_steps: int = DENSE_UPDATE_RATIO_STEPS) -> TrainResult:
+                  dense_update_ratio_steps: int = DENSE_UPDATE_RATIO_STEPS,
+                  jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES) -> TrainResult:
     """Train all seeds of `spec` on data["train"] (as written by the split stage).
 
     The update:data ratio is recorded every step before `dense_update_ratio_steps`, then
@@ -311,6 +314,7 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     run = train_lockstep(model, Xtr, Ytr, spec.seeds, steps=steps, batch_size=spec.batch_size,
                          lr_at=spec.lr_at, probe=(Xtr[probe], Ytr[probe]),
                          histogram_bins=histogram_bins, capture_steps=spec.capture_steps,
+                         jacobian_examples=jacobian_examples,
                          log_every=log_every or max(1, min(10_000, steps // 20)),
                          label=f"variant {spec.name}", gradient_steps=ratio_rows.keys(),
                          on_gradients=record_ratios)
@@ -407,7 +411,8 @@ class ModelsResult:
 def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: dict, *,
                  steps: int, batch_size: int, lr_at, device: str = "cpu",
                  probe_examples: int = 512, histogram_bins: int = 60,
-                 capture_steps: tuple[int, ...] = (0,), label: str = "models") -> ModelsResult:
+                 capture_steps: tuple[int, ...] = (0,), label: str = "models",
+                 jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES) -> ModelsResult:
     """Train M = len(seeds) models of one architecture in lockstep: model k starts from
     init_parameters(arch, inits[k], [seeds[k]]) and draws the minibatches of seeds[k], so it
     computes what train_variant computes for that seed alone (tests/test_sweeps.py); the
@@ -426,7 +431,7 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
     run = train_lockstep(model, Xtr, Ytr, seeds, steps=steps, batch_size=batch_size,
                          lr_at=lr_at, probe=(Xtr[probe], Ytr[probe]),
                          histogram_bins=histogram_bins, capture_steps=capture_steps,
-                         label=label, drop_diverged=True)
+                         label=label, drop_diverged=True, jacobian_examples=jacobian_examples)
     return ModelsResult(model=run.model, alive=run.alive,
                         losses=run.losses.T.float().cpu().numpy(),
                         diverged_at=run.diverged_at,
