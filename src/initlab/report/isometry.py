@@ -30,7 +30,10 @@ def scheme_name(scheme: str) -> str:
 
 
 def _num(value, digits: int = 3) -> str:
-    """`digits` significant digits: a normalized variance of 0.94 or of 12.3."""
+    """`digits` significant digits (a normalized variance of 0.94 or of 12), and a number of
+    more digits than that whole (102, not 1e+02)."""
+    if value is not None and abs(value) >= 10**digits:
+        return fmt(value, ".0f")
     return fmt(value, f".{digits}g")
 
 
