@@ -124,9 +124,3 @@ def predict_spectrum(slopes: Sequence[tuple[Array, Array]], weights: Sequence[tu
     return SpectrumPrediction(mean_s2=mean, norm_var=norm_var, max_s=max_s, layers=len(slopes),
                               gaussian=gaussian, orthogonal=len(weights) - gaussian)
 
-
-def relative_error(measured: float | None, predicted: float | None) -> float | None:
-    """(measured - predicted) / predicted, None where either is missing or the prediction 0."""
-    if measured is None or predicted is None or not predicted or not math.isfinite(measured):
-        return None
-    return (measured - predicted) / predicted

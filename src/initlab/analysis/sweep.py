@@ -141,15 +141,14 @@ def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray) -> dict:
     theory_for of one of its points)."""
     gain = point.init["hidden_weight"]["gain"]
     per_gain = prediction["sigma_w"] / gain
-    # a first layer named on its own (first_hidden_weight) keeps its gain along the axis
-    first_per_gain = prediction["sigma_w_first"] / (
-        1.0 if "first_hidden_weight" in point.init else gain)
-    q_in = prediction["q_in"]
+    # a first layer named on its own (first_hidden_weight) keeps its sigma_w along the axis
+    first_fixed = "first_hidden_weight" in point.init
+    first_sigma, q_in = prediction["sigma_w_first"], prediction["q_in"]
     sigma_b, act = prediction["sigma_b"], point.activation
     sides, depths = [], []
     for g in gains:
         sigma_w = per_gain * g
-        first = first_per_gain * (1.0 if "first_hidden_weight" in point.init else g)
+        first = first_sigma if first_fixed else first_sigma / gain * g
         q1 = first**2 * q_in + sigma_b**2
         chi = theory.chi1(sigma_w, sigma_b, act, q1)
         xi_c = theory.depth_scale(sigma_w, sigma_b, act, q1) if chi <= 1 else None

@@ -107,12 +107,8 @@ def moments(activation: str, q: float, mu: float = 0.0) -> tuple[float, float]:
 def slope_moment(activation: str, q: float, mu: float = 0.0) -> float:
     """E[φ'(h)^2] for h ~ N(mu, q): the backward factor before sigma_w^2 (the limit q -> 0+
     at q = 0, so that ReLU's is 1/2 there, not its value at the kink)."""
-    act = activations.activation(activation)
-    if q <= 0:  # a point mass; at a kink, the mean of the one-sided limits
-        side = np.array([mu - 1e-12, mu + 1e-12]) if not act.smooth else np.array([mu])
-        return float(np.mean(act.dphi(side) ** 2))
-    z, w, x = _values(act, q, mu)
-    return float(np.dot(w, act.dphi(x) ** 2))
+    w, d = slope_nodes(activation, q, mu)
+    return float(np.dot(w, d))
 
 
 def slope_nodes(activation: str, q: float, mu: float = 0.0) -> tuple[Array, Array]:
@@ -517,11 +513,13 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
     # forward: per layer the pre-activation N(mean, q), then the output's moments
     sigmas, qs, means, stds, rms, sats, m2s, vars_ = [], [], [], [], [], [], [], []
     m2_prev = q_in  # second moment of the layer's input: E[(w.x)^2] = sigma_w^2 E[x^2]
-    linear_vars = []  # Var of each hidden Linear's output: what batch norm divides by
+    # Var over the batch of each hidden Linear's output, what batch norm divides by: sigma_w^2
+    # times the centred variance of its input (a bias is a per-unit constant, none of it)
+    linear_vars = []
     var_prev = q_in  # the embedding entries have mean 0
     for layer, (fan_in, fan_out) in enumerate(hidden):
         sigma_w = weight_sigma(layer_weight(init, layer), fan_in, fan_out)
-        linear_vars.append(sigma_w**2 * var_prev + b_var)
+        linear_vars.append(sigma_w**2 * var_prev)
         if spec.batchnorm:
             q, mean = 1.0, 0.0  # batch statistics at step 0; gamma = 1, beta = 0
         else:
@@ -553,8 +551,7 @@ def _predict(spec: VariantSpec, vocab_size: int, context_size: int) -> VariantPr
         if spec.batchnorm:
             # batch norm divides the gradient by the batch std of the Linear's output,
             # sigma_w * std(output below): sigma_w cancels, 1 / Var(output) remains
-            linear_var = sigmas[k] ** 2 * vars_[k - 1]
-            factor = factor / linear_var if linear_var > 0 else math.nan
+            factor = factor / linear_vars[k] if linear_vars[k] > 0 else math.nan
         chis.append(factor)
     rel = [1.0] * len(hidden)
     for k in range(len(hidden) - 2, -1, -1):

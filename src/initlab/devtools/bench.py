@@ -402,13 +402,16 @@ def format_sweep_table(rows: list[dict]) -> str:
 SPECTRUM_TRAIN_STEPS = 300  # steps timed to price a model-step of each run
 
 
-def spectrum_share(arch: Architecture, inits: list[dict], seeds: list[int], data: dict,
-                   config: dict, steps: int, captures: int, rounds: int) -> dict:
+def spectrum_share(spec: VariantSpec, inits: list[dict], seeds: list[int], data: dict,
+                   config: dict, captures: int, rounds: int) -> dict:
     """The seconds of diagnostics.spectrum per capture (after the capture's probe pass) and of
-    training, both measured here in alternation (`rounds`), and the share the `captures` add to
-    a run of `steps` steps: spectrum x captures / (seconds per step x steps)."""
+    training at `spec`'s architecture, batch and schedule, both measured here in alternation
+    (`rounds`), and the share the `captures` add to a run of spec.steps steps: spectrum x
+    captures / (seconds per step x steps)."""
     from initlab.training.train import train_models
 
+    arch = architecture(spec, len(data["itos"]), data["context_size"])
+    steps = spec.steps
     diag = config["diagnostics"]
     X, Y = data["train"]["X"], data["train"]["Y"]
     probe = probe_batch(min(diag["probe_examples"], len(Y)), len(Y))
@@ -420,7 +423,7 @@ def spectrum_share(arch: Architecture, inits: list[dict], seeds: list[int], data
         diagnostics.spectrum(model)
         spectrum_s.append(time.perf_counter() - start)
         result = train_models(arch, inits, seeds, data, steps=SPECTRUM_TRAIN_STEPS,
-                              batch_size=32, lr_at=lambda _: 0.01, capture_steps=(),
+                              batch_size=spec.batch_size, lr_at=spec.lr_at, capture_steps=(),
                               device=config["device"])
         step_s.append(result.seconds / result.steps_done)
     spectrum, step = statistics.median(spectrum_s), statistics.median(step_s)
@@ -439,17 +442,14 @@ def spectrum_benchmark(config: dict, data: dict, rounds: int) -> list[dict]:
         spec = resolve_variant(config, name)
         if spec.depth < 2:
             continue
-        arch = architecture(spec, len(data["itos"]), data["context_size"])
         rows.append({"run": name, **spectrum_share(
-            arch, [spec.init] * len(spec.seeds), spec.seeds, data, config, spec.steps,
+            spec, [spec.init] * len(spec.seeds), spec.seeds, data, config,
             len(spec.capture_steps), rounds)})
     for sweep_name in selected_sweeps(config):
         job = max(expand_sweep(config, sweep_name).jobs, key=lambda j: j.spec.depth)
-        spec = job.spec
-        arch = architecture(spec, len(data["itos"]), data["context_size"])
         rows.append({"run": f"{sweep_name}/{job.name}", **spectrum_share(
-            arch, [p.spec.init for p, _ in job.models], [seed for _, seed in job.models],
-            data, config, spec.steps, 1, rounds)})
+            job.spec, [p.spec.init for p, _ in job.models], [seed for _, seed in job.models],
+            data, config, 1, rounds)})
     return rows
 
 

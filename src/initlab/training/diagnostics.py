@@ -75,8 +75,9 @@ def activation_edges(name: str, acts: Tensor, bins: int) -> np.ndarray:
 def _unit_scale(bn: BatchNorm1d) -> Tensor:
     """gamma / sigma_B per unit [S, F]: batch norm's factor in the Jacobian, from the
     statistics of the batch the last forward pass normalized (running ones in evaluation)."""
-    invstd = bn.save_invstd if bn.training else (bn._running_var + bn.eps).rsqrt()
-    return bn.gamma * invstd.view(bn.gamma.shape)
+    if bn.training:
+        return bn.gamma * bn.save_invstd.view(bn.gamma.shape)
+    return bn.gamma * (bn.running_var + bn.eps).rsqrt()
 
 
 def hidden_jacobian(model: MLP, n_examples: int) -> Tensor:
