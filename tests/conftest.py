@@ -43,22 +43,29 @@ def snakemake(workdir: Path, *args: str, configfiles: list[Path] | None = None,
               check: bool = True, timeout: int = 900,
               snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
     """Run the repository's workflow in `workdir` (results land in workdir/results)."""
-    configfiles = configfiles or [REPO / "config.yaml", TINY_CONFIG]
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile),
-           "--directory", str(workdir), "--configfile", *map(str, configfiles), *args]
-    if not any(a.startswith("dataset=") for a in args):
-        cmd += ["--config", f"dataset={BIRDS}"]
+    cmd = snakemake_command(workdir, *args, configfiles=configfiles, snakefile=snakefile)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}")
     return result
 
 
+def snakemake_command(workdir: Path, *args: str, configfiles: list[Path] | None = None,
+                      snakefile: Path = REPO / "Snakefile") -> list[str]:
+    """The command line of `snakemake` (the tiny default study unless `configfiles` say)."""
+    configfiles = configfiles or [REPO / "config.yaml", TINY_CONFIG]
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile),
+           "--directory", str(workdir), "--configfile", *map(str, configfiles), *args]
+    if not any(a.startswith("dataset=") for a in args):
+        cmd += ["--config", f"dataset={BIRDS}"]
+    return cmd
+
+
 def copy_workflow(dst: Path) -> Path:
     """A private copy of the workflow, so tests may touch its files without touching the repo."""
     shutil.copy(REPO / "Snakefile", dst / "Snakefile")
     shutil.copy(REPO / "config.yaml", dst / "config.yaml")
-    for folder in ("workflow", "profiles"):
+    for folder in ("workflow", "profiles", "configs"):
         shutil.copytree(REPO / folder, dst / folder)
     shutil.copytree(REPO / "src" / "initlab", dst / "src" / "initlab",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -411,3 +418,25 @@ def tiny_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny_run")
     snakemake(workdir, "--cores", "2")
     return workdir / "results"
+
+
+def study_configs(study: str) -> list[Path]:
+    """A shipped study made tiny: config.yaml, configs/<study>.yaml, tiny.yaml and the study's
+    own tiny overlay (tests/config/tiny_<study>.yaml)."""
+    return [REPO / "config.yaml", REPO / "configs" / f"{study}.yaml", TINY_CONFIG,
+            TINY_CONFIG.with_name(f"tiny_{study}.yaml")]
+
+
+@pytest.fixture(scope="session")
+def tiny_studies(tmp_path_factory) -> Path:
+    """The tiny activations and isometry studies, started at once in one working directory
+    (each has its own results root and run lock); returns the working directory."""
+    workdir = tmp_path_factory.mktemp("tiny_studies")
+    runs = [subprocess.Popen(snakemake_command(workdir, "--cores", "1",
+                                               configfiles=study_configs(study)),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for study in ("activations", "isometry")]
+    for run in runs:
+        output = run.communicate(timeout=900)[0]
+        assert run.returncode == 0, f"snakemake failed ({run.returncode}):\n{output[-6000:]}"
+    return workdir

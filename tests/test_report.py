@@ -303,6 +303,10 @@ def test_tiny_run_report(tiny_run):
         name = json.loads(metrics.read_text())["variant"]
         assert f'id="variant-{name}"' in html
     assert html_path.stat().st_size < 8_000_000
+    # a sweep without a scheme axis shows its own spectrum figure (the isometry section tells
+    # a scheme sweep's: test_isometry)
+    start = html.index('<article class="sweep" id="sweep-gain_depth">')
+    assert 'alt="Jacobian spectrum against depth' in html[start:html.index("</article>", start)]
 
 
 def page_text(fragment: str) -> str:
@@ -313,10 +317,12 @@ def page_text(fragment: str) -> str:
     return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", text)).split())
 
 
-def test_a_relu_variants_page_speaks_relu(tiny_run):
-    """The tiny study's ReLU variants: their sections, theory rows and group say ReLU, its
-    zeros and dead units, never tanh or saturation; a tanh variant still says saturated."""
-    html = (tiny_run / "report.html").read_text(encoding="utf-8")
+@pytest.mark.slow
+def test_a_relu_variants_page_speaks_relu(tiny_studies):
+    """The tiny activations study's ReLU variants: their sections, theory rows and group say
+    ReLU, its zeros and dead units, never tanh or saturation; a tanh variant still says
+    saturated."""
+    html = (tiny_studies / "results" / "activations" / "report.html").read_text(encoding="utf-8")
     for name in ("deep_relu_he", "deep_relu_gain_1"):
         for section in (rf'<details class="variant" id="variant-{name}">(.*?)</details>',
                         rf'<details class="variant" id="theory-{name}"[^>]*>(.*?)</details>'):
@@ -332,7 +338,7 @@ def test_a_relu_variants_page_speaks_relu(tiny_run):
                                      r"(.*?)</section>", html, re.S).group(1))
     assert "every deep 5 x 100 ReLU variant" in relu_group
     assert not re.search(r"tanh|saturat", relu_group, re.I), relu_group[:400]
-    tanh_variant = page_text(re.search(r'<details class="variant" id="variant-deep_gain_3">'
+    tanh_variant = page_text(re.search(r'<details class="variant" id="variant-deep_gain_5_3">'
                                        r"(.*?)</details>", html, re.S).group(1))
     assert "saturated" in tanh_variant and "tanh" in tanh_variant
 

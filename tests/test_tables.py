@@ -66,19 +66,10 @@ def test_sweep_points_are_the_sweeps_models(tiny_run, tables):
     every = tables["sweep_points"]
     rows = [r for r in every if r["sweep"] == "gain_depth"]
     sweep = read_json(tiny_run / "sweeps" / "gain_depth" / "sweep.json")
-    assert len(rows) == len(sweep["models"]) == 6
-    # the activation sweep's rows follow, its own axes (activation x gain) named
-    activation = [r for r in every if r["sweep"] == "activation"]
-    assert len(activation) == 6
-    # the isometry sweep's 2 schemes x 2 depths x 2 seeds, with their step-0 spectrum
-    isometry = [r for r in every if r["sweep"] == "isometry"]
-    assert len(isometry) == 8 and len(every) == 20
-    iso = read_json(tiny_run / "sweeps" / "isometry" / "sweep.json")
-    for r, model in zip(isometry, iso["models"], strict=True):
+    assert len(rows) == len(sweep["models"]) == len(every) == 6
+    for r, model in zip(rows, sweep["models"], strict=True):  # with their step-0 spectrum
         assert number(r["jacobian_norm_var"]) == pytest.approx(model["jacobian_norm_var"],
                                                                 rel=1e-12)
-    assert {(r["axis_1"], r["axis_2"]) for r in activation} == {
-        ("model.activation", "init.hidden_weight.gain")}
     for r, model in zip(rows, sweep["models"], strict=True):
         assert (r["sweep"], int(r["point"]), r["job"]) == ("gain_depth", model["point"],
                                                              model["job"])
@@ -118,3 +109,12 @@ def test_sweep_rows_of_a_one_axis_sweep_leave_the_second_axis_empty():
                                           "flat_last", "grad_ratio_first_last"))}]}
     (row,) = sweep_rows({"s": sweep})
     assert row["axis_1"] == "model.depth" and row["value_1"] == 3 and "axis_2" not in row
+
+
+@pytest.mark.slow
+def test_a_studys_tables_name_its_own_sweep(tiny_studies):
+    """The activations study's sweep_points.csv: its one sweep, its own axes named."""
+    every = read_csv(tiny_studies / "results" / "activations" / "tables" / "sweep_points.csv")
+    assert {r["sweep"] for r in every} == {"activation"} and len(every) == 6
+    assert {(r["axis_1"], r["axis_2"]) for r in every} == {
+        ("model.activation", "init.hidden_weight.gain")}

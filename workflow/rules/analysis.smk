@@ -6,14 +6,14 @@ from initlab.figures.registry import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGUR
 
 rule sample:
     input:
-        checkpoint="results/variants/{variant}/model.pt",
-        vocab="results/data/vocab.json",
-        names="results/data/split_names.json",
+        checkpoint=res("variants/{variant}/model.pt"),
+        vocab=res("data/vocab.json"),
+        names=res("data/split_names.json"),
         code=package_inputs("sample"),
     output:
-        json="results/variants/{variant}/samples.json",
+        json=res("variants/{variant}/samples.json"),
         text=report(
-            "results/variants/{variant}/samples.txt",
+            res("variants/{variant}/samples.txt"),
             caption="../report/samples.rst",
             category="Per variant",
             subcategory="{variant}",
@@ -25,27 +25,27 @@ rule sample:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/sample/{variant}.log",
+        res("logs/sample/{variant}.log"),
     benchmark:
-        "results/benchmarks/sample/{variant}.tsv"
+        res("benchmarks/sample/{variant}.tsv")
     script:
         "../scripts/sample.py"
 
 
 rule plot_variant:
     input:
-        train_log="results/variants/{variant}/train_log.npz",
-        diagnostics="results/variants/{variant}/diagnostics.npz",
-        summary="results/variants/{variant}/train.json",
+        train_log=res("variants/{variant}/train_log.npz"),
+        diagnostics=res("variants/{variant}/diagnostics.npz"),
+        summary=res("variants/{variant}/train.json"),
         code=package_inputs("plot_variant"),
     output:
         **{key: variant_figure(key) for key in VARIANT_FIGURES},
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/plot_variant/{variant}.log",
+        res("logs/plot_variant/{variant}.log"),
     benchmark:
-        "results/benchmarks/plot_variant/{variant}.tsv"
+        res("benchmarks/plot_variant/{variant}.tsv")
     script:
         "../scripts/plot_variant.py"
 
@@ -63,9 +63,9 @@ rule plot_compare:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/plot_compare.log",
+        res("logs/plot_compare.log"),
     benchmark:
-        "results/benchmarks/plot_compare.tsv"
+        res("benchmarks/plot_compare.tsv")
     script:
         "../scripts/plot_compare.py"
 
@@ -83,9 +83,9 @@ rule plot_group:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/plot_group/{group}.log",
+        res("logs/plot_group/{group}.log"),
     benchmark:
-        "results/benchmarks/plot_group/{group}.tsv"
+        res("benchmarks/plot_group/{group}.tsv")
     script:
         "../scripts/plot_group.py"
 
@@ -94,9 +94,9 @@ rule variance:
     input:
         code=package_inputs("variance"),
     output:
-        json="results/variance/variance.json",
+        json=res("variance/variance.json"),
         figure=report(
-            "results/variance/variance.png",
+            res("variance/variance.png"),
             caption="../report/variance.rst",
             category="Variance growth",
             labels={"figure": "variance"},
@@ -104,9 +104,9 @@ rule variance:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/variance.log",
+        res("logs/variance.log"),
     benchmark:
-        "results/benchmarks/variance.tsv"
+        res("benchmarks/variance.tsv")
     script:
         "../scripts/variance.py"
 
@@ -116,16 +116,16 @@ rule variance:
 # the files it stands for.
 rule variant:
     input:
-        metrics="results/variants/{variant}/metrics.json",
-        samples="results/variants/{variant}/samples.json",
-        samples_text="results/variants/{variant}/samples.txt",
-        figures=[f"results/variants/{{variant}}/figures/{key}.png" for key in VARIANT_FIGURES],
+        metrics=res("variants/{variant}/metrics.json"),
+        samples=res("variants/{variant}/samples.json"),
+        samples_text=res("variants/{variant}/samples.txt"),
+        figures=[res(f"variants/{{variant}}/figures/{key}.png") for key in VARIANT_FIGURES],
     output:
-        "results/variants/{variant}/done",
+        res("variants/{variant}/done"),
     localrule: True
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/variant/{variant}.log",
+        res("logs/variant/{variant}.log"),
     shell:
         "printf '%s\\n' {input} > {output} 2> {log}"

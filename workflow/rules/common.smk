@@ -3,6 +3,7 @@
 
 import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 try:  # the workflow's code is the installed package; say how to get it, not a traceback
@@ -33,15 +34,23 @@ from initlab.workflow.resources import (
     sweep_job_resources,
     training_priority,
 )
-from initlab.workflow.study import validate_study
+from initlab.workflow.study import (
+    check_study_overlays,
+    results_root,
+    shipped_studies,
+    validate_study,
+)
 
 
 # The JSON Schema (snakemake.utils.validate, filling every default), then the rules a schema
-# cannot express; both fail before any job runs with one line naming the key.
+# cannot express; both fail before any job runs with one line naming the key or the file.
 try:
+    check_study_overlays(workflow.overwrite_configfiles)
     validate_study(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+
+RESULTS = results_root(config)  # results/ for the default study, results/<study>/ for others
 
 VARIANTS = selected_variants(config)
 GROUPS = {group.name: group for group in variant_groups(config)}  # from the config, not code
@@ -49,8 +58,14 @@ SWEEPS = sweep_plan(config)  # the selected sweeps, expanded into points and loc
 SWEEP_JOBS = {name: {job.name: job for job in sweep.jobs} for name, sweep in SWEEPS.items()}
 SWEEP_JOB_SOURCES = shared_jobs(SWEEPS)  # (sweep, job) -> the (sweep, job) that trains it
 PACKAGE = Path(workflow.basedir) / "src" / "initlab"
+STUDIES = [asdict(study) for study in shipped_studies(workflow.basedir)]
 TEMPLATES = PACKAGE / "resources" / "templates"
 GPUS = 1 if config["device"] == "cuda" else 0  # what a training job asks a cluster for
+
+
+def res(path):
+    """`path` under this study's results root: every file the workflow writes goes through here."""
+    return f"{RESULTS}/{path}"
 
 
 def one_of(names):
@@ -60,11 +75,12 @@ def one_of(names):
 
 # ----------------------------------------------------------------------------- run hooks
 def take_run_lock():
-    """Hold this folder for the run (onstart, main process only); refuse if another run has it."""
+    """Hold this study's results root for the run (onstart, main process only); refuse if
+    another run has it. Two studies have two roots, so they may run at once."""
     if not workflow.is_main_process:
         return
     try:
-        runlock.acquire(".")
+        runlock.acquire(RESULTS)
     except runlock.FolderBusyError as err:
         # SystemExit, not WorkflowError: one line on stderr, exit status 1, no traceback
         raise SystemExit(f"initlab: {err}") from None
@@ -72,7 +88,7 @@ def take_run_lock():
 
 def print_report_location():
     """onsuccess: say where the report is (once a run has made one)."""
-    html = Path("results/report.html")
+    html = Path(res("report.html"))
     if html.exists():
         print(f"initlab: the report is {html.resolve()}", file=sys.stderr)
 
@@ -92,7 +108,7 @@ def workflow_checkout(wildcards):
 
 
 def variant_files(name):
-    return expand(f"results/variants/{{variant}}/{name}", variant=VARIANTS)
+    return expand(res(f"variants/{{variant}}/{name}"), variant=VARIANTS)
 
 
 def group_members(wildcards):
@@ -104,7 +120,7 @@ def group_files(name):
     """Input function: file `name` of every variant of the {group} wildcard's group."""
 
     def files(wildcards):
-        return expand(f"results/variants/{{variant}}/{name}", variant=group_members(wildcards))
+        return expand(res(f"variants/{{variant}}/{name}"), variant=group_members(wildcards))
 
     return files
 
@@ -113,7 +129,7 @@ def sweep_job_files(wildcards):
     """Every lockstep job's JSON of the {sweep} wildcard's sweep, in its jobs' order: a job
     that an earlier sweep trains too is read from that sweep's jobs (shared_jobs)."""
     return [
-        "results/sweeps/{}/jobs/{}.json".format(*SWEEP_JOB_SOURCES[wildcards.sweep, job])
+        res("sweeps/{}/jobs/{}.json").format(*SWEEP_JOB_SOURCES[wildcards.sweep, job])
         for job in SWEEP_JOBS[wildcards.sweep]
     ]
 
@@ -122,7 +138,7 @@ def sweep_init_only_file(wildcards):
     """The {sweep} wildcard's initialize-only spectra, where it has init_only_depths."""
     if not SWEEPS[wildcards.sweep].init_only_depths:
         return []
-    return f"results/sweeps/{wildcards.sweep}/init_only.json"
+    return res(f"sweeps/{wildcards.sweep}/init_only.json")
 
 
 # ------------------------------------------------------------------------------- params
@@ -173,7 +189,7 @@ def sweep_job_priority(wildcards):
 # ------------------------------------------------------------------------------ outputs
 def variant_figure(key):
     return report(
-        f"results/variants/{{variant}}/figures/{key}.png",
+        res(f"variants/{{variant}}/figures/{key}.png"),
         caption=f"../report/{key}.rst",
         category="Per variant",
         subcategory="{variant}",
@@ -183,7 +199,7 @@ def variant_figure(key):
 
 def comparison_figure(key):
     return report(
-        f"results/figures/{key}.png",
+        res(f"figures/{key}.png"),
         caption=f"../report/{key}.rst",
         category="Across variants",
         labels={"figure": CROSS_FIGURES[key].title},
@@ -192,7 +208,7 @@ def comparison_figure(key):
 
 def group_figure(key):
     return report(
-        f"results/figures/groups/{{group}}/{key}.png",
+        res(f"figures/groups/{{group}}/{key}.png"),
         caption=f"../report/group_{key}.rst",
         category="Groups of variants",
         subcategory="{group}",
@@ -202,7 +218,7 @@ def group_figure(key):
 
 def theory_figure(key):
     return report(
-        f"results/theory/{key}.png",
+        res(f"theory/{key}.png"),
         caption=f"../report/theory_{key}.rst",
         category="Theory",
         labels={"figure": THEORY_FIGURES[key].title},
@@ -211,7 +227,7 @@ def theory_figure(key):
 
 def sweep_figure(key):
     return report(
-        f"results/sweeps/{{sweep}}/figures/{key}.png",
+        res(f"sweeps/{{sweep}}/figures/{key}.png"),
         caption=f"../report/sweep_{key}.rst",
         category="Sweeps",
         subcategory="{sweep}",
@@ -220,27 +236,27 @@ def sweep_figure(key):
 
 
 def sweep_files(name):
-    return expand(f"results/sweeps/{{sweep}}/{name}", sweep=list(SWEEPS))
+    return expand(res(f"sweeps/{{sweep}}/{name}"), sweep=list(SWEEPS))
 
 
 def all_outputs():
     """Every output of the study (the default target), the report last."""
     return [
-        "results/data/summary.json",
+        res("data/summary.json"),
         *variant_files("metrics.json"),
         *variant_files("samples.json"),
         *variant_files("samples.txt"),
         *(f for key in VARIANT_FIGURES for f in variant_files(f"figures/{key}.png")),
-        *(f"results/figures/{key}.png" for key in CROSS_FIGURES),
-        *expand("results/figures/groups/{group}/{key}.png", group=GROUPS, key=GROUP_FIGURES),
-        "results/variance/variance.json",
-        "results/variance/variance.png",
-        "results/theory/theory.json",
-        *(f"results/theory/{key}.png" for key in THEORY_FIGURES),
-        "results/comparisons.json",
-        "results/figures/forest.png",
+        *(res(f"figures/{key}.png") for key in CROSS_FIGURES),
+        *expand(res("figures/groups/{group}/{key}.png"), group=GROUPS, key=GROUP_FIGURES),
+        res("variance/variance.json"),
+        res("variance/variance.png"),
+        res("theory/theory.json"),
+        *(res(f"theory/{key}.png") for key in THEORY_FIGURES),
+        res("comparisons.json"),
+        res("figures/forest.png"),
         *sweep_files("sweep.json"),
         *(f for key in SWEEP_FIGURES for f in sweep_files(f"figures/{key}.png")),
-        *(f"results/tables/{name}.csv" for name in TABLES),
-        "results/report.html",
+        *(res(f"tables/{name}.csv") for name in TABLES),
+        res("report.html"),
     ]

@@ -6,9 +6,9 @@ rule compare:
         metrics=variant_files("metrics.json"),
         code=package_inputs("compare"),
     output:
-        json="results/comparisons.json",
+        json=res("comparisons.json"),
         forest=report(
-            "results/figures/forest.png",
+            res("figures/forest.png"),
             caption="../report/forest.rst",
             category="Across variants",
             labels={"figure": COMPARISON_FIGURES["forest"].title},
@@ -19,8 +19,8 @@ rule compare:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/compare.log",
+        res("logs/compare.log"),
     benchmark:
-        "results/benchmarks/compare.tsv"
+        res("benchmarks/compare.tsv")
     script:
         "../scripts/compare.py"

@@ -3,43 +3,43 @@ rule clean:
         dataset=config["dataset"],
         code=package_inputs("clean"),
     output:
-        names="results/data/names.txt",
-        summary="results/data/clean_summary.json",
+        names=res("data/names.txt"),
+        summary=res("data/clean_summary.json"),
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/clean.log",
+        res("logs/clean.log"),
     benchmark:
-        "results/benchmarks/clean.tsv"
+        res("benchmarks/clean.tsv")
     script:
         "../scripts/clean.py"
 
 
 rule tokenize:
     input:
-        names="results/data/names.txt",
+        names=res("data/names.txt"),
         code=package_inputs("tokenize"),
     output:
-        vocab="results/data/vocab.json",
+        vocab=res("data/vocab.json"),
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/tokenize.log",
+        res("logs/tokenize.log"),
     benchmark:
-        "results/benchmarks/tokenize.tsv"
+        res("benchmarks/tokenize.tsv")
     script:
         "../scripts/tokenize.py"
 
 
 rule split:
     input:
-        names="results/data/names.txt",
-        vocab="results/data/vocab.json",
+        names=res("data/names.txt"),
+        vocab=res("data/vocab.json"),
         code=package_inputs("split"),
     output:
-        tensors="results/data/splits.pt",
-        names="results/data/split_names.json",
-        summary="results/data/summary.json",
+        tensors=res("data/splits.pt"),
+        names=res("data/split_names.json"),
+        summary=res("data/summary.json"),
     params:
         context_size=config["context_size"],
         fractions=config["split"],
@@ -47,8 +47,8 @@ rule split:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/split.log",
+        res("logs/split.log"),
     benchmark:
-        "results/benchmarks/split.tsv"
+        res("benchmarks/split.tsv")
     script:
         "../scripts/split.py"

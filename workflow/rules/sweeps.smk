@@ -5,10 +5,10 @@
 
 rule train_sweep_job:
     input:
-        tensors="results/data/splits.pt",
+        tensors=res("data/splits.pt"),
         code=package_inputs("train_sweep_job"),
     output:
-        json="results/sweeps/{sweep}/jobs/{sweep_job}.json",
+        json=res("sweeps/{sweep}/jobs/{sweep_job}.json"),
     params:
         sweep=sweep_params,
     threads: 1
@@ -20,28 +20,28 @@ rule train_sweep_job:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/sweeps/{sweep}/{sweep_job}.log",
+        res("logs/sweeps/{sweep}/{sweep_job}.log"),
     benchmark:
-        "results/benchmarks/sweeps/{sweep}/{sweep_job}.tsv"
+        res("benchmarks/sweeps/{sweep}/{sweep_job}.tsv")
     script:
         "../scripts/train_sweep_job.py"
 
 
 rule sweep_init_only:
     input:
-        tensors="results/data/splits.pt",
+        tensors=res("data/splits.pt"),
         code=package_inputs("sweep_init_only"),
     output:
-        json="results/sweeps/{sweep}/init_only.json",
+        json=res("sweeps/{sweep}/init_only.json"),
     params:
         sweep=sweep_params,
     threads: 1
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/sweeps/{sweep}/init_only.log",
+        res("logs/sweeps/{sweep}/init_only.log"),
     benchmark:
-        "results/benchmarks/sweeps/{sweep}/init_only.tsv"
+        res("benchmarks/sweeps/{sweep}/init_only.tsv")
     script:
         "../scripts/sweep_init_only.py"
 
@@ -52,15 +52,15 @@ rule sweep:
         init_only=sweep_init_only_file,
         code=package_inputs("sweep"),
     output:
-        json="results/sweeps/{sweep}/sweep.json",
+        json=res("sweeps/{sweep}/sweep.json"),
         **{key: sweep_figure(key) for key in SWEEP_FIGURES},
     params:
         sweep=sweep_params,
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/sweeps/{sweep}/sweep.log",
+        res("logs/sweeps/{sweep}/sweep.log"),
     benchmark:
-        "results/benchmarks/sweeps/{sweep}/sweep.tsv"
+        res("benchmarks/sweeps/{sweep}/sweep.tsv")
     script:
         "../scripts/sweep.py"

@@ -6,10 +6,10 @@ rule theory:
         diagnostics=variant_files("diagnostics.npz"),
         # train.json carries initial_loss.per_seed (whole training set, before any update)
         summaries=variant_files("train.json"),
-        data_summary="results/data/summary.json",
+        data_summary=res("data/summary.json"),
         code=package_inputs("theory"),
     output:
-        json="results/theory/theory.json",
+        json=res("theory/theory.json"),
         **{key: theory_figure(key) for key in THEORY_FIGURES},
     params:
         variants=VARIANTS,
@@ -21,8 +21,8 @@ rule theory:
     conda:
         "../envs/initlab.yaml"
     log:
-        "results/logs/theory.log",
+        res("logs/theory.log"),
     benchmark:
-        "results/benchmarks/theory.tsv"
+        res("benchmarks/theory.tsv")
     script:
         "../scripts/theory.py"

@@ -6,7 +6,13 @@ optional: the page shows a feature's section when the rule passes its files.
 
 from pathlib import Path
 
-from initlab.report.inputs import ReportError, ReportInputs, by_folder, by_variant
+from initlab.report.inputs import (
+    ReportError,
+    ReportInputs,
+    by_folder,
+    by_variant,
+    study_links,
+)
 from initlab.report.render import VARIANT_FIGURES, write_report
 from initlab.workflow import logs
 
@@ -56,6 +62,7 @@ try:
         sweeps={Path(p).parent.name: Path(p) for p in sweeps},
         sweep_figures=by_folder(inp.get("sweep_figures", []), under="sweeps"),
         repo=Path(params.repo),
+        studies=study_links(params.studies, snakemake.output.html, params.config["study"]),
     )
     write_report(inputs, snakemake.output.html, template_dir=Path(inp.template).parent)
 except ReportError as err:

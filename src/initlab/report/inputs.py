@@ -3,6 +3,7 @@ the file and key (never a half-empty page)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ class ReportInputs:
     comparison_figures: dict[str, Path] = field(default_factory=dict)
     sweeps: dict[str, Path] = field(default_factory=dict)  # sweep -> results/sweeps/{s}/sweep.json
     sweep_figures: dict[str, dict[str, Path]] = field(default_factory=dict)
+    # the shipped studies (study_links): name, question, command, href to its report or None
+    studies: list[dict] = field(default_factory=list)
 
 
 def need(obj: dict, key: str, source: str | Path):
@@ -113,3 +116,17 @@ def by_folder(paths: Sequence[str | Path], under: str) -> dict[str, dict[str, Pa
         folder = parts[len(parts) - 1 - parts[::-1].index(under) + 1]
         grouped.setdefault(folder, {})[p.stem] = p
     return grouped
+
+
+def study_links(studies: Sequence[dict], page: str | Path, current: str) -> list[dict]:
+    """The shipped studies for a report written to `page`: each with a link relative to the
+    page where its report exists now (the page's CSP forbids looking later), the current
+    study's marked as this page."""
+    folder = Path(page).parent
+    links = []
+    for study in studies:
+        report = Path(study["report"])
+        here = study["name"] == current
+        href = os.path.relpath(report, folder) if here or report.exists() else None
+        links.append({**study, "href": href, "current": here})
+    return links

@@ -227,8 +227,12 @@ def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
         del v["diag"]  # arrays stay out of the template context
     shown_in_charts = {c["fallback"]["path"] for c in interactive if c["fallback"]}
     variance = figures.VARIANCE_FIGURE
+    study = config.get("study", "default")
     return {
-        "title": f"initlab: weight initialization study — {config.get('dataset_label', '')}",
+        "title": f"initlab: {study} study — {config.get('dataset_label', '')}",
+        "study": study,
+        "question": config.get("question", ""),
+        "studies": inputs.studies,
         "summary": summary,
         "summary_from_lessons": from_lessons,
         "flags": judgement.thresholds(),
