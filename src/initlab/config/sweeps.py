@@ -182,8 +182,10 @@ def axis_number(path: str, value: Any, where: str) -> float | None:
 def expand_sweep(config: dict, name: str) -> Sweep:
     """Every grid point of sweep `name`, resolved, and the jobs they form.
 
-    Raises ConfigError naming the sweep, the axis and the value for a bad path, an empty
-    axis, or a value the variant schema (or resolve_variant) refuses.
+    One pass: the axes are checked and each value's number parsed once, the grid's variants
+    are validated by the schema in one call and each is resolved once. Raises ConfigError
+    naming the sweep, the axis and the value for a bad path, an empty axis, or a value the
+    variant schema (or resolve_variant) refuses.
     """
     sweeps = config.get("sweeps") or {}
     if name not in sweeps:
@@ -201,45 +203,76 @@ def expand_sweep(config: dict, name: str) -> Sweep:
         if path in axes:
             raise ConfigError(f"{where}.set.{path}: {path!r} is also an axis; set it in one "
                               "place (an axis varies it, `set` fixes it)")
-    singles, single_where = {}, {}
-    for a, (path, values) in enumerate(axes.items()):
-        axis_where = f"{where}.axes.{path}"
-        check_path(path, axis_where)
-        if not values:
-            raise ConfigError(f"{axis_where}: the axis is empty; list at least one value")
-        if len({repr(v) for v in values}) != len(values):
-            raise ConfigError(f"{axis_where}: the values {values} repeat one")
-        for v, value in enumerate(values):  # each value alone on the base: an error names it
-            value_where = f"{axis_where}: value {value!r} is refused"
-            axis_number(path, value, value_where)
-            singles[f"a{a}v{v}"] = _point_variant(config, sweep, {path: value})
-            single_where[f"a{a}v{v}"] = value_where
-    _validate_variants(singles, single_where)
-
-    paths = list(axes)
-    combos = [dict(zip(paths, c, strict=True)) for c in product(*axes.values())]
-    names = [f"{name}.{index}" for index in range(len(combos))]
-    point_where = {n: f"{where} at " + ", ".join(f"{p} = {v!r}" for p, v in values.items())
-                   for n, values in zip(names, combos, strict=True)}
-    variants = _validate_variants(
-        {n: _point_variant(config, sweep, values) for n, values in zip(names, combos,
-                                                                       strict=True)},
-        point_where)
-    point_config = _point_config(config, variants)
-    points = []
-    for index, (point_name, values) in enumerate(zip(names, combos, strict=True)):
-        try:
-            spec = resolve_variant(point_config, point_name)
-        except ConfigError as err:
-            raise ConfigError(f"{point_where[point_name]}: {err}") from None
-        numeric = {p: axis_number(p, v, point_where[point_name]) for p, v in values.items()}
-        points.append(SweepPoint(index, values, numeric, spec))
+    numbers = _axis_numbers(axes, where)
+    points = _grid_points(config, name, axes, numbers)
     init_only = list(sweep.get("init_only_depths") or [])
     if init_only and DEPTH_AXIS not in axes:
         raise ConfigError(f"{where}.init_only_depths: the sweep has no {DEPTH_AXIS} axis to "
                           f"extend; add one or remove init_only_depths")
     return Sweep(name, sweep["base"], sweep.get("description", ""), axes, points,
                  jobs_of(points), fixed, init_only)
+
+
+def _value_where(where: str, path: str, value: Any) -> str:
+    return f"{where}.axes.{path}: value {value!r} is refused"
+
+
+def _axis_numbers(axes: dict[str, list], where: str) -> dict[str, list[float | None]]:
+    """Each axis value's number (axis_number), in the axis's order, after checking the axis:
+    a path into a variant, not empty, no value repeated."""
+    numbers = {}
+    for path, values in axes.items():
+        axis_where = f"{where}.axes.{path}"
+        check_path(path, axis_where)
+        if not values:
+            raise ConfigError(f"{axis_where}: the axis is empty; list at least one value")
+        if len({repr(v) for v in values}) != len(values):
+            raise ConfigError(f"{axis_where}: the values {values} repeat one")
+        numbers[path] = [axis_number(path, value, _value_where(where, path, value))
+                         for value in values]
+    return numbers
+
+
+def _grid_points(config: dict, name: str, axes: dict[str, list],
+                 numbers: dict[str, list[float | None]]) -> list[SweepPoint]:
+    """Every combination of the axis values, as a variant validated by the schema (all in one
+    call) and resolved by resolve_variant."""
+    sweep, where = config["sweeps"][name], f"sweeps.{name}"
+    grid = list(product(*(range(len(values)) for values in axes.values())))
+    combos = [{path: axes[path][i] for path, i in zip(axes, picks, strict=True)}
+              for picks in grid]
+    names = [f"{name}.{index}" for index in range(len(combos))]
+    point_where = {n: f"{where} at " + ", ".join(f"{p} = {v!r}" for p, v in values.items())
+                   for n, values in zip(names, combos, strict=True)}
+    try:
+        variants = _validate_variants(
+            {n: _point_variant(config, sweep, values) for n, values in zip(names, combos,
+                                                                           strict=True)},
+            point_where)
+    except ConfigError:
+        _check_values_alone(config, sweep, axes, where)  # names a value refused alone
+        raise
+    point_config = _point_config(config, variants)
+    points = []
+    for index, (point_name, values, picks) in enumerate(zip(names, combos, grid, strict=True)):
+        try:
+            spec = resolve_variant(point_config, point_name)
+        except ConfigError as err:
+            raise ConfigError(f"{point_where[point_name]}: {err}") from None
+        numeric = {path: numbers[path][i] for path, i in zip(axes, picks, strict=True)}
+        points.append(SweepPoint(index, values, numeric, spec))
+    return points
+
+
+def _check_values_alone(config: dict, sweep: dict, axes: dict[str, list], where: str) -> None:
+    """Each axis value alone on the base, through the schema (one call): a refusal names the
+    axis and the value. Only asked once the grid was refused, to say which value did it."""
+    singles, single_where = {}, {}
+    for a, (path, values) in enumerate(axes.items()):
+        for v, value in enumerate(values):
+            singles[f"a{a}v{v}"] = _point_variant(config, sweep, {path: value})
+            single_where[f"a{a}v{v}"] = _value_where(where, path, value)
+    _validate_variants(singles, single_where)
 
 
 def job_key(spec: VariantSpec) -> tuple:

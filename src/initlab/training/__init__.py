@@ -1,2 +1,2 @@
-"""Training: the lockstep trainer of a variant's seeds and of a sweep job's models (train),
-what it records on the way (diagnostics), and one sweep job end to end (sweep)."""
+"""Training: the lockstep loop and the trainer of a variant's seeds (train), what it records on
+the way (diagnostics), and the trainer of a sweep job's models, one job end to end (sweep)."""

@@ -191,10 +191,10 @@ def _nan_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, var.sqrt()
 
 
-def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
-            jacobian_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
-    """Statistics of one probe pass. X: [N, T], Y: [N], shared by all seeds; the spectrum on
-    the first `jacobian_examples` of them (0: none)."""
+def _probe_pass(model: MLP, X: Tensor, Y: Tensor) -> Tensor:
+    """One forward and backward pass of every seed on the probe batch, keeping each
+    nonlinearity's output, input and output gradient, and leaving the batch-norm running
+    statistics alone; the loss per seed [S]."""
     S = model.n_seeds
     bns = model.batchnorms()
     for bn in bns:
@@ -212,7 +212,31 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
             bn.track_running_stats = True
         for t, keep in zip(layers, kept_input, strict=True):
             t.keep_grad, t.keep_input = False, keep
+    return loss
 
+
+def _flat_units(layers: list[Nonlinearity], acts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(flat, dead, map) after a probe pass, acts [S, L, N, width]: the share of units where
+    φ′ ≈ 0 [S, L], the share flat on every probe example [S, L] and the map of the first
+    MAP_EXAMPLES examples [S, L, MAP_EXAMPLES, width]."""
+    masks = [flat_masks(t) for t in layers]
+    if masks[0] is None:  # linear: nothing is ever flat
+        flat = torch.full(acts.shape[:2], float("nan"), device=acts.device)
+        return flat, flat, torch.zeros(acts[:, :, :MAP_EXAMPLES].shape, dtype=torch.bool)
+    flat_units = torch.stack([m[0] for m in masks], dim=1)  # [S, L, N, width]
+    map_units = torch.stack([m[1] for m in masks], dim=1)
+    flat = flat_units.flatten(2).float().mean(-1)
+    dead = map_units.all(dim=2).float().mean(-1)  # flat on every probe example
+    return flat, dead, map_units[:, :, :MAP_EXAMPLES]
+
+
+def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
+            jacobian_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
+    """Statistics of one probe pass. X: [N, T], Y: [N], shared by all seeds; the spectrum on
+    the first `jacobian_examples` of them (0: none)."""
+    S = model.n_seeds
+    loss = _probe_pass(model, X, Y)
+    layers = model.nonlinearities()
     acts = torch.stack([t.out for t in layers], dim=1)  # [S, L, N, width]
     act_values = acts.flatten(2)
     agrads = torch.stack([t.out_grad for t in layers], dim=1).flatten(2)
@@ -234,17 +258,7 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
     _, wdata_std = _nan_stats(wdata)
     agrad_hist, agrad_edges = _histograms(agrads, bins, 4 * agrad_std.nan_to_num(0).amax(1))
     wgrad_hist, wgrad_edges = _histograms(wgrads, bins, 4 * wgrad_std.nan_to_num(0).amax(1))
-    masks = [flat_masks(t) for t in layers]
-    if masks[0] is None:  # linear: nothing is ever flat
-        flat = torch.full(act_values.shape[:2], float("nan"), device=acts.device)
-        dead = flat
-        unit_map = torch.zeros(acts[:, :, :MAP_EXAMPLES].shape, dtype=torch.bool)
-    else:
-        flat_units = torch.stack([m[0] for m in masks], dim=1)  # [S, L, N, width]
-        map_units = torch.stack([m[1] for m in masks], dim=1)
-        flat = flat_units.flatten(2).float().mean(-1)
-        dead = map_units.all(dim=2).float().mean(-1)  # flat on every probe example
-        unit_map = map_units[:, :, :MAP_EXAMPLES]
+    flat, dead, unit_map = _flat_units(layers, acts)
 
     def np32(t: Tensor) -> np.ndarray:
         return t.float().cpu().numpy()

@@ -1,39 +1,77 @@
 """One job of a sweep: every model of it (grid points x seeds) trained in lockstep as one
-batched model, and per model what the phase diagram needs (step-0 diagnostics, final losses);
-and the sweep's initialize-only points (`init_only_depths`): the step-0 Jacobian spectrum of
-deeper stacks than it trains, which needs no training."""
+batched model (train_models), and per model what the phase diagram needs (step-0
+diagnostics, final losses); and the sweep's initialize-only points (`init_only_depths`): the
+step-0 Jacobian spectrum of deeper stacks than it trains, which needs no training."""
 
 from __future__ import annotations
 
+import logging
+
 import torch
+from torch import Tensor
 
 from initlab.config.schema import ConfigError
-from initlab.config.sweeps import expand_sweep, job_digest
+from initlab.config.sweeps import SweepJob, SweepPoint, expand_sweep, job_digest
 from initlab.data.split import unigram_entropy
+from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
 from initlab.model.mlp import MLP
 from initlab.numbers import finite_or_none
 from initlab.thresholds import SPECTRUM_SUMMARY
 from initlab.training.diagnostics import JACOBIAN_EXAMPLES, spectrum
 from initlab.training.train import (
+    PROBE_SEED,
+    LoopPlan,
+    LoopResult,
+    Probe,
     architecture,
-    eval_sample,
     probe_batch,
     resolve_device,
     split_loss,
-    train_models,
+    train_lockstep,
 )
+
+log = logging.getLogger(__name__)
+
+
+def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: dict, *,
+                 steps: int, batch_size: int, lr_at, device: str = "cpu",
+                 probe_examples: int = 512, histogram_bins: int = 60,
+                 capture_steps: tuple[int, ...] = (0,), label: str = "models",
+                 jacobian_examples: int = JACOBIAN_EXAMPLES) -> LoopResult:
+    """Train M = len(seeds) models of one architecture in lockstep: model k starts from
+    init_parameters(arch, inits[k], [seeds[k]]) and draws the minibatches of seeds[k], so it
+    computes what train_variant computes for that seed alone (tests/test_sweeps.py); the
+    schedule `lr_at(step)` and the batch size are shared.
+
+    The sweep's loop: train_lockstep with every step fused (no update ratios), diagnostics
+    only at `capture_steps` (0) and a diverged model dropped from the batch (its final loss
+    is unknown, and needs no computing: it diverged).
+    """
+    dev = resolve_device(device)
+    Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
+    model = MLP(arch, init_parameters(arch, inits, seeds, dev))
+    log.info("%s: %s, %d models in lockstep, %d steps, device %s", label, arch, len(seeds),
+             steps, dev)
+    probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
+    plan = LoopPlan(steps=steps, batch_size=batch_size, lr_at=lr_at,
+                    capture_steps=capture_steps, drop_diverged=True, label=label)
+    return train_lockstep(model, Xtr, Ytr, seeds, plan,
+                          Probe(Xtr[probe], Ytr[probe], histogram_bins, jacobian_examples))
+
+
+def eval_sample(X: Tensor, Y: Tensor, n: int, seed: int = PROBE_SEED) -> tuple[Tensor, Tensor]:
+    """A fixed sample of n examples (all of them if n >= len(Y)), the same for every job."""
+    if n >= len(Y):
+        return X, Y
+    idx = torch.randperm(len(Y), generator=torch.Generator().manual_seed(seed + 1))[:n]
+    return X[idx], Y[idx]
 
 
 def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
     """Train one job of a sweep in lockstep; the job's JSON (per model: the step-0
     diagnostics, the final train and dev loss, the status)."""
-    sweep = expand_sweep(config, sweep_name)
-    jobs = {j.name: j for j in sweep.jobs}
-    if job_name not in jobs:
-        raise ConfigError(f"sweep {sweep_name!r} has no job {job_name!r} "
-                          f"(jobs: {sorted(jobs)})")
-    job = jobs[job_name]
+    job = _find_job(config, sweep_name, job_name)
     spec = job.spec
     arch = architecture(spec, len(data["itos"]), data["context_size"])
     models = job.models
@@ -48,36 +86,9 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
     # train loss on a fixed sample of the training split as large as dev: the whole split
     # would cost as much as a third of the training at depth 20
     Xtr, Ytr = eval_sample(data["train"]["X"], data["train"]["Y"], len(Ydev))
-    model = result.model  # the models that did not diverge
-    model.eval()
-    train_loss, dev_loss = [None] * len(models), [None] * len(models)
-    if result.alive:
-        for m, tr, dv in zip(result.alive, split_loss(model, Xtr, Ytr).tolist(),
-                             split_loss(model, Xdev, Ydev).tolist(), strict=True):
-            train_loss[m], dev_loss[m] = tr, dv
+    train_loss = _final_losses(result, Xtr, Ytr)
+    dev_loss = _final_losses(result, Xdev, Ydev)
     step0 = {k: v[0] for k, v in result.captures.items() if k != "capture_steps"}
-    rows = []
-    for m, (point, seed) in enumerate(models):
-        act_std, agrad_std = step0["act_std"][m], step0["agrad_std"][m]
-        rows.append({
-            "point": point.index,
-            "values": point.values,
-            "numeric": point.numeric,
-            "seed": seed,
-            "initial_batch_loss": finite_or_none(result.losses[m, 0]),
-            "initial_loss": finite_or_none(step0["loss"][m]),  # the probe batch, before any update
-            "train_loss": finite_or_none(train_loss[m]),
-            "dev_loss": finite_or_none(dev_loss[m]),
-            "status": "ok" if result.diverged_at[m] is None else "diverged",
-            "diverged_at": result.diverged_at[m],
-            "output_std": [finite_or_none(v) for v in act_std],
-            "output_std_first": finite_or_none(act_std[0]),
-            "output_std_last": finite_or_none(act_std[-1]),
-            "flat_last": finite_or_none(step0["act_flat"][m][-1]),
-            "grad_ratio_first_last": finite_or_none(agrad_std[0] / agrad_std[-1]),
-            # the step-0 spectrum of the Jacobian between the hidden layers (depth >= 2)
-            **{key: finite_or_none(step0[key][m]) for key in SPECTRUM_SUMMARY if key in step0},
-        })
     return {
         "sweep": sweep_name,
         "job": job_name,
@@ -99,7 +110,52 @@ def train_job(config: dict, sweep_name: str, job_name: str, data: dict) -> dict:
         "train_loss_examples": len(Ytr),
         "dev_examples": len(Ydev),
         "probe_examples": int(min(diag["probe_examples"], len(data["train"]["Y"]))),
-        "rows": rows,
+        "rows": [_model_row(m, point, seed, result, step0, train_loss[m], dev_loss[m])
+                 for m, (point, seed) in enumerate(models)],
+    }
+
+
+def _find_job(config: dict, sweep_name: str, job_name: str) -> SweepJob:
+    jobs = {j.name: j for j in expand_sweep(config, sweep_name).jobs}
+    if job_name not in jobs:
+        raise ConfigError(f"sweep {sweep_name!r} has no job {job_name!r} "
+                          f"(jobs: {sorted(jobs)})")
+    return jobs[job_name]
+
+
+def _final_losses(result: LoopResult, X: Tensor, Y: Tensor) -> list[float | None]:
+    """Each model's loss over (X, Y) after training, in evaluation mode; None where it
+    diverged (it left the batch)."""
+    losses: list[float | None] = [None] * len(result.diverged_at)
+    if result.alive:
+        result.model.eval()
+        for m, loss in zip(result.alive, split_loss(result.model, X, Y).tolist(), strict=True):
+            losses[m] = loss
+    return losses
+
+
+def _model_row(m: int, point: SweepPoint, seed: int, result: LoopResult, step0: dict,
+               train_loss: float | None, dev_loss: float | None) -> dict:
+    """Model m's row of the job's JSON: its point, seed, losses, status and step-0 statistics."""
+    act_std, agrad_std = step0["act_std"][m], step0["agrad_std"][m]
+    return {
+        "point": point.index,
+        "values": point.values,
+        "numeric": point.numeric,
+        "seed": seed,
+        "initial_batch_loss": finite_or_none(result.losses[m, 0]),
+        "initial_loss": finite_or_none(step0["loss"][m]),  # the probe batch, before any update
+        "train_loss": finite_or_none(train_loss),
+        "dev_loss": finite_or_none(dev_loss),
+        "status": "ok" if result.diverged_at[m] is None else "diverged",
+        "diverged_at": result.diverged_at[m],
+        "output_std": [finite_or_none(v) for v in act_std],
+        "output_std_first": finite_or_none(act_std[0]),
+        "output_std_last": finite_or_none(act_std[-1]),
+        "flat_last": finite_or_none(step0["act_flat"][m][-1]),
+        "grad_ratio_first_last": finite_or_none(agrad_std[0] / agrad_std[-1]),
+        # the step-0 spectrum of the Jacobian between the hidden layers (depth >= 2)
+        **{key: finite_or_none(step0[key][m]) for key in SPECTRUM_SUMMARY if key in step0},
     }
 
 

@@ -1,6 +1,7 @@
 """Train many models in lockstep, as one batched model: every seed of one variant
-(train_variant) or every grid point of one architecture in a sweep (train_models), both
-through one loop, train_lockstep.
+(train_variant, here) or every grid point of one architecture in a sweep
+(initlab.training.sweep.train_models), both through one loop, train_lockstep; and a
+variant's files (checkpoint, training log, summary).
 
 Seed k draws its initial weights from torch.Generator(seed_k) and its minibatches from a
 second generator derived from seed_k, so seed k of every variant sees the same minibatches and
@@ -19,7 +20,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -121,7 +123,7 @@ class Chunk:
 
     def __init__(self, Xtr: Tensor, Ytr: Tensor, idx: Tensor, vocab_size: int):
         n, S, B = idx.shape  # [steps, seeds, batch]
-        self.batch_size = B
+        self.steps, self.batch_size = n, B
         self.X = Xtr[idx].unbind(0)  # n x [S, B, T]; unbound once: indexing a tuple is free
         targets = Ytr[idx].unsqueeze(-1)  # [n, S, B, 1]
         self.targets = targets.unbind(0)
@@ -156,78 +158,106 @@ def record_divergence(losses: Tensor, start: int, stop: int,
 
 @dataclass
 class LoopResult:
-    losses: Tensor  # [steps, M] on the device, NaN after a stop
-    diverged_at: list[int | None]  # first step with a non-finite loss, per model
-    captures: dict[int, dict]  # diagnostics.capture per capture step
-    steps_done: int
-    seconds: float  # wall clock of the loop, captures included
-    cpu_seconds: float  # CPU time of this process over the same span
+    """What train_lockstep leaves, on the host: the record of every trainer's run."""
+
     model: MLP  # the trained model: the one passed in, or (drop_diverged) its survivors
     alive: list[int]  # the models of `model`, as indices into the seeds
+    losses: np.ndarray  # [M, steps] float32, the minibatch loss of every step, NaN after a stop
+    diverged_at: list[int | None]  # first step with a non-finite loss, per model
+    captures: dict[str, np.ndarray]  # diagnostics.stack_captures of the capture steps
+    seconds: float  # wall clock of the loop, captures included
+    cpu_seconds: float  # CPU time of this process over the same span
+    steps_done: int
     model_steps: int  # steps summed over the models that took them
 
 
-def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, steps: int,
-                   batch_size: int, lr_at, probe: tuple[Tensor, Tensor], histogram_bins: int,
-                   capture_steps=(), log_every: int = CHUNK, label: str = "models",
-                   gradient_steps=frozenset(), on_gradients=None,
-                   drop_diverged: bool = False,
-                   jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES) -> LoopResult:
+@dataclass
+class LoopPlan:
+    """How train_lockstep runs: the schedule every model shares, and what it records."""
+
+    steps: int
+    batch_size: int
+    lr_at: Callable[[int], float]
+    capture_steps: Collection[int] = ()  # captured before these steps' updates; steps: after
+    gradient_steps: Collection[int] = ()  # steps that keep their gradients for on_gradients
+    on_gradients: Callable[[int, float], None] | None = None  # (step, lr), before the update
+    drop_diverged: bool = False
+    log_every: int = CHUNK
+    label: str = "models"
+
+    def __post_init__(self) -> None:
+        self.capture_steps = frozenset(self.capture_steps)  # `in` runs every step
+        if self.drop_diverged and any(s > 0 for s in self.capture_steps):
+            raise ValueError("drop_diverged needs every capture step to be 0")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The diagnostics probe batch (X [N, T], Y [N], shared by every model) and how a capture
+    summarizes it."""
+
+    X: Tensor
+    Y: Tensor
+    histogram_bins: int
+    jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES
+
+    def capture(self, model: MLP) -> dict[str, np.ndarray]:
+        return diagnostics.capture(model, self.X, self.Y, self.histogram_bins,
+                                   self.jacobian_examples)
+
+
+class _Clock:
+    """The loop's wall clock and CPU time, for its log lines and its result."""
+
+    def __init__(self, plan: LoopPlan):
+        self.plan = plan
+        self.start = self.last_time = time.perf_counter()
+        self.start_cpu = time.process_time()
+        self.last_step = 0
+
+    def log_step(self, step: int, loss: str, lr: float, model_steps: int) -> None:
+        now = time.perf_counter()
+        rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_step = now, step
+        log.info("%s: step %7d/%d  loss %s  lr %.4g  %.0f steps/s  %.1f us per "
+                 "model-step  ETA %.0fs", self.plan.label, step, self.plan.steps, loss, lr, rate,
+                 1e6 * (now - self.start) / model_steps, (self.plan.steps - step) / rate)
+
+
+def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], plan: LoopPlan,
+                   probe: Probe) -> LoopResult:
     """The SGD loop of every trainer: model k of `model` draws the minibatches of seeds[k].
 
     A step fuses the update into the backward pass (MLP.backward_sgd), except on
-    `gradient_steps`, which keep their gradients: backward(), on_gradients(step, lr), then
-    sgd_step(). Diagnostics are captured on `capture_steps` (`steps` itself after the last
-    step). The host waits on the device only at log lines and once per chunk, for the
+    `plan.gradient_steps`, which keep their gradients: backward(), on_gradients(step, lr),
+    then sgd_step(). Diagnostics are captured on `plan.capture_steps` (`steps` itself after the
+    last step). The host waits on the device only at log lines and once per chunk, for the
     divergence check; when every model has diverged the loop stops.
 
-    With `drop_diverged`, a model that diverged leaves the batch at the end of its chunk (its
-    losses stay NaN from then on), so a sweep does not spend the rest of its steps on
+    With `plan.drop_diverged`, a model that diverged leaves the batch at the end of its chunk
+    (its losses stay NaN from then on), so a sweep does not spend the rest of its steps on
     non-finite arithmetic; the others go on unchanged, each with its own minibatch stream.
     Only a step-0 capture is allowed then (a later one would cover fewer models).
     """
-    M = len(seeds)
-    if drop_diverged and any(s > 0 for s in capture_steps):
-        raise ValueError("drop_diverged needs every capture step to be 0")
+    M, steps, label = len(seeds), plan.steps, plan.label
     alive = list(range(M))  # the models of `model`, as indices into seeds
     model_steps = 0
     captures: dict[int, dict] = {}
-    capture_at = set(capture_steps)  # `in` runs every step
     losses = torch.full((steps, M), float("nan"), device=Xtr.device)
     diverged_at: list[int | None] = [None] * M
-    stream = batch_stream(seeds, len(Ytr), batch_size)
-    start_time = last_time = time.perf_counter()
-    start_cpu = time.process_time()
-    step = last_step = 0
+    stream = batch_stream(seeds, len(Ytr), plan.batch_size)
+    clock = _Clock(plan)
+    step = 0
     while step < steps:
         n = min(CHUNK, steps - step)
         idx = next(stream)[:n]  # every seed's stream advances, dropped or not
         if len(alive) < M:
             idx = idx[:, alive]
         chunk = Chunk(Xtr, Ytr, idx.to(Xtr.device), model.arch.vocab_size)
-        chunk_start = step
-        for t in range(n):
-            if step in capture_at:
-                captures[step] = diagnostics.capture(model, *probe, histogram_bins,
-                                                     jacobian_examples)
-            lr = lr_at(step)
-            dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
-            if step in gradient_steps:
-                model.backward(dlogits)
-                on_gradients(step, lr)
-                model.sgd_step(lr)
-            else:
-                model.backward_sgd(dlogits, lr)
-            step += 1
-            if step % log_every == 0 or step == steps:
-                now = time.perf_counter()
-                rate = (step - last_step) / max(now - last_time, 1e-9)
-                last_time, last_step = now, step
-                log.info("%s: step %7d/%d  loss %s  lr %.4g  %.0f steps/s  %.1f us per "
-                         "model-step  ETA %.0fs", label, step, steps,
-                         _describe(chunk.loss(t), diverged_at), lr, rate,
-                         1e6 * (now - start_time) / (model_steps + (t + 1) * len(alive)),
-                         (steps - step) / rate)
+        for t, done, lr in _chunk_steps(model, chunk, step, plan, probe, captures):
+            clock.log_step(done, _describe(chunk.loss(t), diverged_at), lr,
+                           model_steps + (t + 1) * len(alive))
+        chunk_start, step = step, step + n
         model_steps += n * len(alive)
         losses[chunk_start:step, alive] = chunk.losses()
         new = record_divergence(losses, chunk_start, step, diverged_at)
@@ -238,21 +268,50 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], *, st
             log.warning("%s: every model diverged; stopping at step %d of %d", label, step,
                         steps)
             break
-        if drop_diverged and new:
-            keep = [i for i, k in enumerate(alive) if diverged_at[k] is None]
-            model = MLP.from_state_dict(model.arch, {name: value[keep].clone() for name, value
-                                                     in model.state_dict().items()})
-            alive = [alive[i] for i in keep]
+        if plan.drop_diverged and new:
+            model, alive = _drop_diverged(model, alive, diverged_at)
             log.info("%s: %d of %d models train on", label, len(alive), M)
-    if steps in capture_at:
-        captures[steps] = diagnostics.capture(model, *probe, histogram_bins, jacobian_examples)
-    seconds = time.perf_counter() - start_time
+    if steps in plan.capture_steps:
+        captures[steps] = probe.capture(model)
+    seconds = time.perf_counter() - clock.start
     log.info("%s: trained %d steps x %d models in %.1fs (%.1f us per model-step)", label, step,
              M, seconds, 1e6 * seconds / max(model_steps, 1))
-    return LoopResult(losses=losses, diverged_at=diverged_at, captures=captures,
-                      steps_done=step, seconds=seconds,
-                      cpu_seconds=time.process_time() - start_cpu, model=model, alive=alive,
+    cpu_seconds = time.process_time() - clock.start_cpu
+    return LoopResult(model=model, alive=alive, losses=losses.T.float().cpu().numpy(),
+                      diverged_at=diverged_at,
+                      captures=diagnostics.stack_captures(captures) if captures else {},
+                      seconds=seconds, cpu_seconds=cpu_seconds, steps_done=step,
                       model_steps=model_steps)
+
+
+def _chunk_steps(model: MLP, chunk: Chunk, start: int, plan: LoopPlan, probe: Probe,
+                 captures: dict[int, dict]) -> Iterator[tuple[int, int, float]]:
+    """Steps start, start + 1, ... of the loop, one per minibatch of `chunk`, capturing into
+    `captures`; at each log line it yields (t, steps done, lr) and waits for the caller."""
+    for t in range(chunk.steps):
+        step = start + t
+        if step in plan.capture_steps:
+            captures[step] = probe.capture(model)
+        lr = plan.lr_at(step)
+        dlogits = chunk.loss_grad(t, model.forward(chunk.X[t]))
+        if step in plan.gradient_steps:
+            model.backward(dlogits)
+            plan.on_gradients(step, lr)
+            model.sgd_step(lr)
+        else:
+            model.backward_sgd(dlogits, lr)
+        if (step + 1) % plan.log_every == 0 or step + 1 == plan.steps:
+            yield t, step + 1, lr
+
+
+def _drop_diverged(model: MLP, alive: list[int],
+                   diverged_at: list[int | None]) -> tuple[MLP, list[int]]:
+    """The models of `model` that have not diverged, as a batched model of their own, and
+    their indices into the seeds."""
+    keep = [i for i, k in enumerate(alive) if diverged_at[k] is None]
+    model = MLP.from_state_dict(model.arch, {name: value[keep].clone() for name, value
+                                             in model.state_dict().items()})
+    return model, [alive[i] for i in keep]
 
 
 def _describe(loss: Tensor, diverged_at: list[int | None]) -> str:
@@ -266,18 +325,18 @@ def _describe(loss: Tensor, diverged_at: list[int | None]) -> str:
 
 
 @dataclass
-class TrainResult:
-    state: dict[str, Tensor]
-    losses: np.ndarray  # [S, steps] float32, the minibatch loss of every step
-    initial_batch_loss: np.ndarray  # [S]
+class TrainResult(LoopResult):
+    """train_variant's result: the loop's record (one model per seed; `captures` with the
+    names of their columns) and what a variant's files hold beside it."""
+
+    state: dict[str, Tensor]  # the trained weights, on the host
     initial_train_loss: np.ndarray  # [S], whole training set, before any update
-    diverged_at: list[int | None]  # first step with a non-finite loss, per seed
     update_steps: np.ndarray  # [U]
     update_ratios: np.ndarray  # [U, S, P]
-    captures: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0  # wall clock of the training loop, captures included
-    cpu_seconds: float = 0.0  # CPU time of this process over the same span
-    steps_done: int = 0
+
+    @property
+    def initial_batch_loss(self) -> np.ndarray:  # [S], the first minibatch's
+        return self.losses[:, 0]
 
 
 def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_examples: int = 512,
@@ -311,31 +370,22 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     def record_ratios(step: int, lr: float) -> None:
         ratios[ratio_rows[step]] = diagnostics.update_ratios(model, lr)
 
-    run = train_lockstep(model, Xtr, Ytr, spec.seeds, steps=steps, batch_size=spec.batch_size,
-                         lr_at=spec.lr_at, probe=(Xtr[probe], Ytr[probe]),
-                         histogram_bins=histogram_bins, capture_steps=spec.capture_steps,
-                         jacobian_examples=jacobian_examples,
-                         log_every=log_every or max(1, min(10_000, steps // 20)),
-                         label=f"variant {spec.name}", gradient_steps=ratio_rows.keys(),
-                         on_gradients=record_ratios)
-    captures, losses = run.captures, run.losses
-    return TrainResult(
-        state={k: v.detach().cpu() for k, v in model.state_dict().items()},
-        losses=losses.T.float().cpu().numpy(),
-        initial_batch_loss=losses[0].float().cpu().numpy(),
-        initial_train_loss=initial_train_loss.astype(np.float32),
-        diverged_at=run.diverged_at,
-        update_steps=np.array(update_steps, dtype=np.int64),
-        update_ratios=ratios.float().cpu().numpy(),
-        # the names come from the model, in the order of the statistics' columns
-        captures={**(diagnostics.stack_captures(captures) if captures else {}),
-                  "layer_names": np.array(diagnostics.layer_names(model)),
-                  "activation": np.array(arch.activation),
-                  "weight_names": np.array(list(diagnostics.weight_matrices(model)))},
-        seconds=run.seconds,
-        cpu_seconds=run.cpu_seconds,
-        steps_done=run.steps_done,
-    )
+    plan = LoopPlan(steps=steps, batch_size=spec.batch_size, lr_at=spec.lr_at,
+                    capture_steps=spec.capture_steps, gradient_steps=ratio_rows.keys(),
+                    on_gradients=record_ratios,
+                    log_every=log_every or max(1, min(10_000, steps // 20)),
+                    label=f"variant {spec.name}")
+    run = train_lockstep(model, Xtr, Ytr, spec.seeds, plan,
+                         Probe(Xtr[probe], Ytr[probe], histogram_bins, jacobian_examples))
+    # the names come from the model, in the order of the statistics' columns
+    names = {"layer_names": np.array(diagnostics.layer_names(model)),
+             "activation": np.array(arch.activation),
+             "weight_names": np.array(list(diagnostics.weight_matrices(model)))}
+    return TrainResult(**{**vars(run), "captures": {**run.captures, **names}},
+                       state={k: v.detach().cpu() for k, v in model.state_dict().items()},
+                       initial_train_loss=initial_train_loss.astype(np.float32),
+                       update_steps=np.array(update_steps, dtype=np.int64),
+                       update_ratios=ratios.float().cpu().numpy())
 
 
 def summarize(values) -> dict:
@@ -391,59 +441,3 @@ def save_training(result: TrainResult, spec: VariantSpec, arch: Architecture, *,
     }
     write_json(summary_path, summary)
     return summary
-
-
-
-# --- many models in lockstep (sweeps) ---------------------------------------------------------
-@dataclass
-class ModelsResult:
-    model: MLP  # the trained batched model: the models that did not diverge
-    alive: list[int]  # the models of `model`, as indices into the M models asked for
-    losses: np.ndarray  # [M, steps] float32, the minibatch loss of every step
-    diverged_at: list[int | None]  # first step with a non-finite loss, per model
-    captures: dict[str, np.ndarray]  # diagnostics.stack_captures of the capture steps
-    seconds: float = 0.0  # wall clock of the training loop, captures included
-    cpu_seconds: float = 0.0
-    steps_done: int = 0
-    model_steps: int = 0
-
-
-def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: dict, *,
-                 steps: int, batch_size: int, lr_at, device: str = "cpu",
-                 probe_examples: int = 512, histogram_bins: int = 60,
-                 capture_steps: tuple[int, ...] = (0,), label: str = "models",
-                 jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES) -> ModelsResult:
-    """Train M = len(seeds) models of one architecture in lockstep: model k starts from
-    init_parameters(arch, inits[k], [seeds[k]]) and draws the minibatches of seeds[k], so it
-    computes what train_variant computes for that seed alone (tests/test_sweeps.py); the
-    schedule `lr_at(step)` and the batch size are shared.
-
-    The sweep's loop: train_lockstep with every step fused (no update ratios), diagnostics
-    only at `capture_steps` (0) and a diverged model dropped from the batch (its final loss
-    is unknown, and needs no computing: it diverged).
-    """
-    dev = resolve_device(device)
-    Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
-    model = MLP(arch, init_parameters(arch, inits, seeds, dev))
-    M = len(seeds)
-    log.info("%s: %s, %d models in lockstep, %d steps, device %s", label, arch, M, steps, dev)
-    probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
-    run = train_lockstep(model, Xtr, Ytr, seeds, steps=steps, batch_size=batch_size,
-                         lr_at=lr_at, probe=(Xtr[probe], Ytr[probe]),
-                         histogram_bins=histogram_bins, capture_steps=capture_steps,
-                         label=label, drop_diverged=True, jacobian_examples=jacobian_examples)
-    return ModelsResult(model=run.model, alive=run.alive,
-                        losses=run.losses.T.float().cpu().numpy(),
-                        diverged_at=run.diverged_at,
-                        captures=(diagnostics.stack_captures(run.captures) if run.captures
-                                  else {}),
-                        seconds=run.seconds, cpu_seconds=run.cpu_seconds,
-                        steps_done=run.steps_done, model_steps=run.model_steps)
-
-
-def eval_sample(X: Tensor, Y: Tensor, n: int, seed: int = PROBE_SEED) -> tuple[Tensor, Tensor]:
-    """A fixed sample of n examples (all of them if n >= len(Y)), the same for every job."""
-    if n >= len(Y):
-        return X, Y
-    idx = torch.randperm(len(Y), generator=torch.Generator().manual_seed(seed + 1))[:n]
-    return X[idx], Y[idx]
