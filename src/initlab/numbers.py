@@ -1,13 +1,17 @@
 """Numbers for people and for JSON, written one way everywhere: a missing or non-finite value
-is `None` in a file and a dash (or "n/a" inside a figure) in text."""
+is `None` in a file and a dash (or "n/a" inside a figure) in text, and a value that rounds to
+zero at the printed precision is printed without a sign ("0.000", never "−0.000")."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
 MISSING = "–"
+MINUS = "−"  # U+2212, the minus of the report's signed differences: −0.020, not -0.020
+_SIGN = re.compile(r"^(\s*)[+-]")
 
 
 def finite_or_none(value) -> float | None:
@@ -34,9 +38,23 @@ def json_safe(obj):
 
 
 def fmt(value, spec: str = ".3f", missing: str = MISSING) -> str:
-    """`value` formatted with the format spec (".3f", "+.4f", ".4g", ".2e"), or `missing`."""
+    """`value` formatted with the format spec (".3f", "+.4f", ".4g", ".2e"), or `missing`;
+    without a sign where every digit printed is 0 (-0.0004 as ".3f" is "0.000")."""
     value = finite_or_none(value)
-    return missing if value is None else format(value, spec)
+    return missing if value is None else _unsigned_zero(format(value, spec))
+
+
+def _unsigned_zero(text: str) -> str:
+    """`text` (a formatted number) without its sign when its digits, the exponent's aside,
+    are all 0: a value that rounds to zero is neither negative nor positive."""
+    digits = text.lower().split("e")[0]
+    return text if any(c in "123456789" for c in digits) else _SIGN.sub(r"\1", text, count=1)
+
+
+def signed(value, decimals: int = 3, missing: str = MISSING) -> str:
+    """A difference with its sign and a true minus ("+0.012", "−0.020"), `decimals` decimals;
+    "0.000" where it rounds to zero, `missing` where it is missing or not finite."""
+    return fmt(value, f"+.{decimals}f", missing).replace("-", MINUS)
 
 
 def pct(value, digits: int = 1) -> str:

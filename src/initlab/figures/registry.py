@@ -302,26 +302,11 @@ def for_sweep(info: FigureInfo, sweep: Mapping) -> FigureInfo:
     entropy = sweep["dev_unigram_entropy"]
     verdict = sweep["verdict"]
     margin, within = verdict["trained_margin"], verdict["fast_within"]
-    factor = sweep.get("trainable_depth_factor", 6)
     mode = sweep_theory(sweep)
     layout = (f"x: {x}; y: {row}" if row else f"x: {x}, one row")
     steps = f"after {sweep['steps']:,} steps"
-    if mode == "depth":
-        theory = (" The dashed vertical line is mean-field theory's critical gain (χ₁ = 1, the "
-                  f"order-to-chaos boundary); the solid curve is {factor}·ξ_c, the depth up to "
-                  "which Schoenholz et al. (2017) found networks trainable on the ordered side, "
-                  f"the dotted one {factor}·|ξ_∇| (ξ_∇ = −1/ln χ₁), the same bound on the "
-                  "chaotic side, each drawn over its own side's gains (off the top where the "
-                  "bound is unbounded). Below the curves the theory predicts training.")
-    elif mode == "rows":
-        theory = (" Mean-field theory on each row at its own depth: the dashed segment is the "
-                  "row's critical gain (χ₁ = 1, the order-to-chaos boundary; none where the "
-                  f"row has none), ▶ the gain where {factor}·ξ_c (ordered side) and ◀ the gain "
-                  f"where {factor}·|ξ_∇| (chaotic side, ξ_∇ = −1/ln χ₁) equal the depth: "
-                  "between them Schoenholz et al. (2017) predict training.")
-    else:
-        theory = (f" The axis across is {x}, not the gain, so no mean-field lines are drawn.")
     if info.key == "dev_loss_map":
+        theory = _theory_sentence(mode, x, sweep.get("trainable_depth_factor", 6))
         return FigureInfo(info.key, f"Final dev loss over {over}", (
             f"One cell per grid point ({layout}){at}: the final dev loss {steps} (mean over "
             f"seeds) divided by the unigram entropy of the dev split ({entropy:.3f} nats), so "
@@ -353,6 +338,25 @@ def for_sweep(info: FigureInfo, sweep: Mapping) -> FigureInfo:
     if info.key == "spectrum":
         return _spectrum_caption(info, sweep, axes, at)
     return info
+
+
+def _theory_sentence(mode: str | None, x: str, factor: float) -> str:
+    """What the dev-loss map draws of mean-field theory for `mode` (sweep_theory's) with the
+    axis labelled `x` across, as the caption's closing sentence."""
+    if mode == "depth":
+        return (" The dashed vertical line is mean-field theory's critical gain (χ₁ = 1, the "
+                f"order-to-chaos boundary); the solid curve is {factor}·ξ_c, the depth up to "
+                "which Schoenholz et al. (2017) found networks trainable on the ordered side, "
+                f"the dotted one {factor}·|ξ_∇| (ξ_∇ = −1/ln χ₁), the same bound on the "
+                "chaotic side, each drawn over its own side's gains (off the top where the "
+                "bound is unbounded). Below the curves the theory predicts training.")
+    if mode == "rows":
+        return (" Mean-field theory on each row at its own depth: the dashed segment is the "
+                "row's critical gain (χ₁ = 1, the order-to-chaos boundary; none where the "
+                f"row has none), ▶ the gain where {factor}·ξ_c (ordered side) and ◀ the gain "
+                f"where {factor}·|ξ_∇| (chaotic side, ξ_∇ = −1/ln χ₁) equal the depth: "
+                "between them Schoenholz et al. (2017) predict training.")
+    return f" The axis across is {x}, not the gain, so no mean-field lines are drawn."
 
 
 def spectrum_layout(sweep: Mapping) -> tuple[str | None, str | None]:

@@ -65,6 +65,18 @@ def note(ax: Axes, text: str) -> None:
             color="#555555", wrap=True)
 
 
+def empty_figure(title: str, text: str, *, size: tuple[float, float],
+                 layout: str | None = None, title_size: float | None = None) -> Figure:
+    """A figure with nothing to draw: its title over a note that says why (title_size None:
+    matplotlib's title size)."""
+    fig = Figure(figsize=size, layout=layout)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title, **({} if title_size is None else {"fontsize": title_size}))
+    note(ax, text)
+    return fig
+
+
 def nonfinite_to_nan(values) -> np.ndarray:
     """float array with every non-finite value turned into NaN."""
     a = np.asarray(values, dtype=np.float64)

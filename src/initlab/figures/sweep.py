@@ -52,7 +52,7 @@ from initlab.figures.registry import (
     sweep_theory,
     sweep_value_label,
 )
-from initlab.figures.style import DIVERGED_COLOR, nanreduce, note, save
+from initlab.figures.style import DIVERGED_COLOR, empty_figure, nanreduce, save
 
 MAX_DECADES = 3.0  # the gradient-ratio colour scale spans at most 10^-3 .. 10^3
 HATCH = {"untrained": "///", "diverged": "///", "mixed": "\\\\"}  # mixed: the other way
@@ -244,37 +244,49 @@ def _theory(ax, sweep: Mapping, xa: _Axis, ya: _Axis) -> list:
         return []
     rows = _rows(sweep, ya)
     factor = sweep.get("trainable_depth_factor", 6)
-    handles = []
     if mode == "depth":
-        gains = sorted({r["critical_gain"] for _, r in rows if r.get("critical_gain") is not None})
-        for n, g in enumerate(gains):
-            line = _halo_plot(ax, [g, g], [ya.edges[0], ya.edges[-1]], lw=1.2, ls="--",
-                              gid="critical_gain")
-            if n == 0:
-                line.set_label(f"critical gain {g:.3g} (χ₁ = 1)")
-                handles.append(line)
-        curves = {c["key"]: c for c in sweep.get("theory_curves") or []}
-        keys = list(dict.fromkeys(r.get("curve") for _, r in rows if r.get("curve")))
-        top = ya.edges[-1] * 10 if ya.log else ya.edges[-1] + 10  # unbounded: off the top
-        for n, key in enumerate(keys):
-            curve = curves.get(key)
-            if curve is None:
+        return _depth_theory(ax, rows, sweep.get("theory_curves") or [], ya, factor)
+    return _row_theory(ax, rows, ya, factor)
+
+
+def _depth_theory(ax, rows: list, theory_curves: list, ya: _Axis, factor: float) -> list:
+    """The gain across, the depth up: every critical gain as a line through all depths, and
+    the rows' trainable-depth curves, each side over its own gains; the first of each kind
+    in the legend."""
+    handles = []
+    gains = sorted({r["critical_gain"] for _, r in rows if r.get("critical_gain") is not None})
+    for n, g in enumerate(gains):
+        line = _halo_plot(ax, [g, g], [ya.edges[0], ya.edges[-1]], lw=1.2, ls="--",
+                          gid="critical_gain")
+        if n == 0:
+            line.set_label(f"critical gain {g:.3g} (χ₁ = 1)")
+            handles.append(line)
+    curves = {c["key"]: c for c in theory_curves}
+    keys = list(dict.fromkeys(r.get("curve") for _, r in rows if r.get("curve")))
+    top = ya.edges[-1] * 10 if ya.log else ya.edges[-1] + 10  # unbounded: off the top
+    for n, key in enumerate(keys):
+        curve = curves.get(key)
+        if curve is None:
+            continue
+        gain = np.array(curve["gain"], dtype=float)
+        depth = np.array([top if d is None else d for d in curve["trainable_depth"]])
+        for side, ls, name in (("ordered", "-", f"{factor}·ξ_c"),
+                               ("chaotic", (0, (1, 1.2)), f"{factor}·|ξ_∇|")):
+            on = np.array([s == side for s in curve["side"]])
+            if not on.any():
                 continue
-            gain = np.array(curve["gain"], dtype=float)
-            depth = np.array([top if d is None else d for d in curve["trainable_depth"]])
-            for side, ls, name in (("ordered", "-", f"{factor}·ξ_c"),
-                                   ("chaotic", (0, (1, 1.2)), f"{factor}·|ξ_∇|")):
-                on = np.array([s == side for s in curve["side"]])
-                if not on.any():
-                    continue
-                line = _halo_plot(ax, gain[on], depth[on], lw=1.5, ls=ls, gid=f"{side}_curve")
-                if n == 0:
-                    above = bool(np.all(depth[on] > ya.edges[-1]))
-                    line.set_label(f"{name}: trainable depth, {side} side"
-                                   + (" (above every depth here)" if above else ""))
-                    handles.append(line)
-        return handles
-    # "rows": each row its own critical gain and boundaries, at its own depth
+            line = _halo_plot(ax, gain[on], depth[on], lw=1.5, ls=ls, gid=f"{side}_curve")
+            if n == 0:
+                above = bool(np.all(depth[on] > ya.edges[-1]))
+                line.set_label(f"{name}: trainable depth, {side} side"
+                               + (" (above every depth here)" if above else ""))
+                handles.append(line)
+    return handles
+
+
+def _row_theory(ax, rows: list, ya: _Axis, factor: float) -> list:
+    """The gain across, other rows (or one): each row's own critical gain as a segment within
+    its cell and its two boundary gains at its depth as markers (▶ ordered, ◀ chaotic)."""
     missing, marked = [], False
     for i, row in rows:
         g = row.get("critical_gain")
@@ -290,16 +302,17 @@ def _theory(ax, sweep: Mapping, xa: _Axis, ya: _Axis) -> list:
                 marked = True
                 ax.plot([b], [y], ls="none", marker=marker, ms=7, mfc="black", mec=HALO,
                         mew=1.0, zorder=5, gid=key)
+    handles = []
     if any(r.get("critical_gain") is not None for _, r in rows):
         label = "critical gain of the row (χ₁ = 1)"
         if missing:
             label += f"; none for {', '.join(missing)}"
         handles.append(Line2D([], [], color="black", ls="--", lw=1.3, label=label))
     if marked:
-        handles.append((Line2D([], [], ls="none", marker=">", ms=7, mfc="black", mec=HALO),
-                        Line2D([], [], ls="none", marker="<", ms=7, mfc="black", mec=HALO)))
-        handles[-1] = _TupleHandle(handles[-1], f"theory: trainable between the boundaries "
-                                                f"({factor}·ξ_c, {factor}·|ξ_∇| = depth)")
+        handles.append(_TupleHandle(
+            (Line2D([], [], ls="none", marker=">", ms=7, mfc="black", mec=HALO),
+             Line2D([], [], ls="none", marker="<", ms=7, mfc="black", mec=HALO)),
+            f"theory: trainable between the boundaries ({factor}·ξ_c, {factor}·|ξ_∇| = depth)"))
     return handles
 
 
@@ -383,12 +396,37 @@ def dev_loss_lines(sweep: Mapping) -> Figure:
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     rows = _rows(sweep, ya)
-    cmap = colormaps["viridis"]
-    points = sweep["points"]
     entropy = sweep["dev_unigram_entropy"]
     v = sweep["verdict"]
-    colors, gone = {}, {}
-    finite = [entropy, v["trained_below"]]
+    colors, gone, drawn = _row_lines(ax, sweep, rows, xa, ya)
+    _diverged_above(ax, gone, colors, [entropy, v["trained_below"], *drawn])
+    ax.axhline(entropy, color="#555555", ls="--", lw=1,
+               label=f"unigram entropy of dev ({entropy:.3f})")
+    ax.axhline(v["trained_below"], color="#555555", ls="-.", lw=1,
+               label=f"trained below {v['trained_below']:.3f} (entropy − "
+                     f"{v['trained_margin']:g})")
+    if sweep_theory(sweep):
+        _critical_gain_lines(ax, rows, ya, colors)
+    if gone:
+        ax.plot([], [], ls="none", marker="x", ms=5, color="#555555",
+                label="diverged (× above the lines)")
+    xa.apply(ax.xaxis, rotate=True)
+    n = len(sweep["seeds"])
+    fig.suptitle(_title(f"Final dev loss (mean of {n} seeds; band: min to max)" if n > 1
+                        else "Final dev loss (one seed)", sweep), fontsize=10)
+    ax.set(xlabel=xa.label, ylabel="dev loss (nats)")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=7, frameon=False)
+    return fig
+
+
+def _row_lines(ax, sweep: Mapping, rows: list, xa: _Axis, ya: _Axis
+               ) -> tuple[dict, dict, list]:
+    """Each row's mean dev loss against x (a line, one viridis colour per row) with its seeds'
+    band; (the rows' colours, each row's diverged x, every finite value drawn)."""
+    cmap = colormaps["viridis"]
+    points = sweep["points"]
+    colors, gone, drawn = {}, {}, []
     for n, (i, row) in enumerate(rows):
         members = sorted((points[k] for k in row["points"]),
                          key=lambda p: xa.centres[xa.index(p["values"][xa.path])])
@@ -401,46 +439,39 @@ def dev_loss_lines(sweep: Mapping) -> Figure:
         if seeds.ndim == 2 and seeds.shape[1] > 1:
             lo, hi = nanreduce(np.nanmin, seeds, 1), nanreduce(np.nanmax, seeds, 1)
             ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
-            finite += [*lo[np.isfinite(lo)], *hi[np.isfinite(hi)]]
-        finite += list(mean[np.isfinite(mean)])
+            drawn += [*lo[np.isfinite(lo)], *hi[np.isfinite(hi)]]
+        drawn += list(mean[np.isfinite(mean)])
         diverged = [xi for xi, p in zip(x, members, strict=True) if p["status"] != "ok"]
         if diverged:
             gone[i] = diverged
+    return colors, gone, drawn
+
+
+def _diverged_above(ax, gone: Mapping, colors: Mapping, finite: list) -> None:
+    """The y range over the `finite` values, with room above them for the diverged points:
+    a × per point, one level per row (several rows diverge at the same x)."""
     low, high = min(finite), max(finite)
     span = max(high - low, 0.05)
-    # diverged points above the data, one level per row: several rows diverge at the same x
     for level, (i, xs) in enumerate(gone.items()):
         ax.plot(xs, [high + span * (0.08 + 0.06 * level)] * len(xs), ls="none", marker="x",
                 ms=5, color=colors[i], gid="diverged")
     ax.set_ylim(low - 0.05 * span, high + span * (0.05 + 0.06 * len(gone)
                                                   + (0.04 if gone else 0.0)))
-    ax.axhline(entropy, color="#555555", ls="--", lw=1,
-               label=f"unigram entropy of dev ({entropy:.3f})")
-    ax.axhline(v["trained_below"], color="#555555", ls="-.", lw=1,
-               label=f"trained below {v['trained_below']:.3f} (entropy − "
-                     f"{v['trained_margin']:g})")
-    if sweep_theory(sweep):
-        gains = {}
-        for i, row in rows:
-            if row.get("critical_gain") is not None:
-                gains.setdefault(round(row["critical_gain"], 6), []).append(i)
-        for g, where in gains.items():
-            shared = len(where) == len(rows)
-            label = (f"critical gain {g:.3g}" if shared else
-                     f"critical gain {g:.3g}: {', '.join(ya.ticks[i] for i in where)}")
-            color = "black" if shared or len(where) > 1 else colors[where[0]]
-            ax.axvline(g, color=color, ls=":", lw=1.2, label=label, gid="critical_gain")
-    if gone:
-        ax.plot([], [], ls="none", marker="x", ms=5, color="#555555",
-                label="diverged (× above the lines)")
-    xa.apply(ax.xaxis, rotate=True)
-    n = len(sweep["seeds"])
-    fig.suptitle(_title(f"Final dev loss (mean of {n} seeds; band: min to max)" if n > 1
-                        else "Final dev loss (one seed)", sweep), fontsize=10)
-    ax.set(xlabel=xa.label, ylabel="dev loss (nats)")
-    ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncol=3, fontsize=7, frameon=False)
-    return fig
+
+
+def _critical_gain_lines(ax, rows: list, ya: _Axis, colors: Mapping) -> None:
+    """A dotted vertical line per critical gain: black when every row (or several) share it,
+    named after its rows unless all share it, in its row's colour when only one has it."""
+    gains = {}
+    for i, row in rows:
+        if row.get("critical_gain") is not None:
+            gains.setdefault(round(row["critical_gain"], 6), []).append(i)
+    for g, where in gains.items():
+        shared = len(where) == len(rows)
+        label = (f"critical gain {g:.3g}" if shared else
+                 f"critical gain {g:.3g}: {', '.join(ya.ticks[i] for i in where)}")
+        color = "black" if shared or len(where) > 1 else colors[where[0]]
+        ax.axvline(g, color=color, ls=":", lw=1.2, label=label, gid="critical_gain")
 
 
 SPECTRUM_PANELS = (("mean_s2", "mean of s²", "size: mean of s²"),
@@ -546,70 +577,84 @@ def spectrum(sweep: Mapping) -> Figure:
     title = _title("Step 0: singular values s of the Jacobian between the hidden layers",
                    sweep, steps=False)
     if not series:
-        fig = Figure(figsize=(7.5, 2.4), layout="constrained")
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        ax.set_title(title, fontsize=10)
         shallow = all((p.get("depth") or 0) < 2 for p in sweep["points"])
-        note(ax, "no point of this sweep has a Jacobian between hidden layers: every point "
-                 "has one hidden layer" if shallow else
-                 "no point of this sweep has a predicted or measured Jacobian spectrum")
-        return fig
+        why = ("no point of this sweep has a Jacobian between hidden layers: every point has "
+               "one hidden layer" if shallow else
+               "no point of this sweep has a predicted or measured Jacobian spectrum")
+        return empty_figure(title, why, size=(7.5, 2.4), layout="constrained", title_size=10)
     fig = Figure(figsize=(11, 4.6), layout="constrained")
     axes = fig.subplots(1, 2)
     colors, styles = _spectrum_colors(sweep, colour, len(series))
     xs = set()
     for s, color, style in zip(series, colors, styles, strict=True):
-        every = sorted(s["trained"] + s["init_only"], key=lambda m: m[0])
-        xs.update(m[0] for m in every)
-        for ax, (key, *_) in zip(axes, SPECTRUM_PANELS, strict=True):
-            def on(marks, which, key=key):
-                xy = [(m[0], m[which][key]) for m in marks]
-                xy = [(x, y) for x, y in xy if math.isfinite(y) and y > 0]  # log scale
-                return [x for x, _ in xy], [y for _, y in xy]
-
-            x, y = on(every, 1)
-            if x:
-                ax.plot(x, y, ls=style, color=color, lw=1.5, zorder=3,
-                        gid="predicted_spectrum", label=s["label"] or "predicted")
-            x, y = on(s["trained"], 2)
-            if x:
-                ax.plot(x, y, ls="none", marker="o", ms=6, color=color, mec="white", mew=0.6,
-                        zorder=5, gid="measured_spectrum")
-            x, y = on(s["init_only"], 2)
-            if x:
-                ax.plot(x, y, ls="none", marker="o", ms=6, mfc="white", mec=color, mew=1.4,
-                        zorder=4, gid="init_only_spectrum")
+        xs.update(_spectrum_marks(axes, s, color, style))
     for ax, (_, name, heading) in zip(axes, SPECTRUM_PANELS, strict=True):
-        ax.set_yscale("log")
-        _log_ticks(ax.yaxis)
-        if xa.path == DEPTH_AXIS:
-            ax.set_xscale("log")
-            ticks = sorted(xs)
-            ax.xaxis.set_ticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
-            ax.xaxis.set_minor_locator(NullLocator())
-            ax.set_xlim(min(ticks) / 1.15, max(ticks) * 1.15)
-        else:
-            xa.apply(ax.xaxis, rotate=True)
-        ax.set(xlabel=xa.label, ylabel=name, title=heading)
-        ax.title.set_fontsize(10)
-        ax.grid(alpha=0.3, which="both")
+        _spectrum_axes(ax, xa, sorted(xs), name, heading)
     handles = ([Line2D([], [], color=c, ls=ls, lw=1.5, marker="o", ms=5, mec="white",
                        label=ser["label"])
                 for ser, c, ls in zip(series, colors, styles, strict=True)]
                if colour is not None else [])
-    handles.append(Line2D([], [], color="#444444", lw=1.4,
-                          label="predicted (free probability)"))
-    handles.append(Line2D([], [], ls="none", marker="o", ms=6, color="#444444", mec="white",
-                          label="measured, trained points (seed mean)"))
-    if any(s["init_only"] for s in series):
-        handles.append(Line2D([], [], ls="none", marker="o", ms=6, mfc="white",
-                              mec="#444444", mew=1.4,
-                              label="measured, only initialized (seed mean)"))
+    handles += _spectrum_proxies(any(s["init_only"] for s in series))
     fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False,
                ncol=min(len(handles), 4))
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _spectrum_marks(axes, s: Mapping, color, style) -> list[float]:
+    """One series on both panels: the prediction as a line through every x, the measured
+    seed means as filled (trained) and hollow (initialize-only) markers; every x it has."""
+    every = sorted(s["trained"] + s["init_only"], key=lambda m: m[0])
+    for ax, (key, *_) in zip(axes, SPECTRUM_PANELS, strict=True):
+        x, y = _positive(every, 1, key)
+        if x:
+            ax.plot(x, y, ls=style, color=color, lw=1.5, zorder=3,
+                    gid="predicted_spectrum", label=s["label"] or "predicted")
+        x, y = _positive(s["trained"], 2, key)
+        if x:
+            ax.plot(x, y, ls="none", marker="o", ms=6, color=color, mec="white", mew=0.6,
+                    zorder=5, gid="measured_spectrum")
+        x, y = _positive(s["init_only"], 2, key)
+        if x:
+            ax.plot(x, y, ls="none", marker="o", ms=6, mfc="white", mec=color, mew=1.4,
+                    zorder=4, gid="init_only_spectrum")
+    return [m[0] for m in every]
+
+
+def _positive(marks: list, which: int, key: str) -> tuple[list, list]:
+    """(x, y) of the marks' predicted (which 1) or measured (2) `key`, where the log scale
+    can draw it."""
+    xy = [(m[0], m[which][key]) for m in marks]
+    xy = [(x, y) for x, y in xy if math.isfinite(y) and y > 0]
+    return [x for x, _ in xy], [y for _, y in xy]
+
+
+def _spectrum_axes(ax, xa: _Axis, ticks: list[float], name: str, heading: str) -> None:
+    """A log y axis with plain numbers; across, the depths drawn (log) or the sweep's axis."""
+    ax.set_yscale("log")
+    _log_ticks(ax.yaxis)
+    if xa.path == DEPTH_AXIS:
+        ax.set_xscale("log")
+        ax.xaxis.set_ticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(min(ticks) / 1.15, max(ticks) * 1.15)
+    else:
+        xa.apply(ax.xaxis, rotate=True)
+    ax.set(xlabel=xa.label, ylabel=name, title=heading)
+    ax.title.set_fontsize(10)
+    ax.grid(alpha=0.3, which="both")
+
+
+def _spectrum_proxies(init_only: bool) -> list:
+    """The legend's entries for what the marks mean (their colours are the series')."""
+    handles = [Line2D([], [], color="#444444", lw=1.4, label="predicted (free probability)"),
+               Line2D([], [], ls="none", marker="o", ms=6, color="#444444", mec="white",
+                      label="measured, trained points (seed mean)")]
+    if init_only:
+        handles.append(Line2D([], [], ls="none", marker="o", ms=6, mfc="white",
+                              mec="#444444", mew=1.4,
+                              label="measured, only initialized (seed mean)"))
+    return handles
 
 
 PLOTS = {"dev_loss_map": dev_loss_map, "grad_ratio_map": grad_ratio_map,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from initlab.activations import activation
-from initlab.figures.style import layer_color, note, save, variant_colors
+from initlab.figures.style import empty_figure, layer_color, note, save, variant_colors
 
 ROW_HEIGHT = 3.0  # inches per group
 MAX_OFFSET = 0.3  # the members' dots spread over +-this around each layer
@@ -140,6 +141,11 @@ def layer_stats_figure(theory: Mapping, groups: Sequence[tuple[str, Sequence[str
     return fig
 
 
+PHASE_STYLES = ("-", "--", "-.", (0, (5, 1, 1, 1)))  # curve i's χ₁, ξ_c and critical line
+CRITICAL_COLOR = "#d62728"
+XI_COLOR = "#1f77b4"
+
+
 def phase_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
     """chi_1(sigma_w) at each sigma_b the variants use, the critical sigma_w, the variants on
     their curve, and the depth scale xi_c (dotted, right axis)."""
@@ -148,82 +154,90 @@ def phase_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
     fig = Figure(figsize=(9, 5.2), layout="constrained")
     ax = fig.subplots()
     ax_xi = ax.twinx()
-    styles = ["-", "--", "-.", (0, (5, 1, 1, 1))]
     chi_max = 1.0
     for i, curve in enumerate(curves):
-        s = np.asarray(curve["sigma_w"], dtype=float)
-        chi = np.asarray(curve["chi"], dtype=float)
-        xi = np.array([math.nan if v is None else v for v in curve["xi_c"]], dtype=float)
-        name = activation(curve.get("activation", "tanh")).label
-        label = f"{name}, σ_b = {curve['sigma_b']:.3g}"
-        ax.plot(s, chi, ls=styles[i % len(styles)], color="#222222", lw=1.4,
-                label=f"χ₁, {label}")
-        ax_xi.plot(s, xi, ls=styles[i % len(styles)], color="#1f77b4", lw=0.9, alpha=0.6,
-                   label=f"ξ_c, {label}")
-        crit = curve["critical_sigma_w"]
-        if crit is not None:
-            ax.axvline(crit, color="#d62728", lw=0.9, ls=styles[i % len(styles)], alpha=0.7)
-            repels = (curve.get("critical_slope") or 0) > 1 + 1e-9
-            ax.annotate(f"critical σ_w = {crit:.3f} ({label}"
-                        f"{'; its fixed point repels' if repels else ''})",
-                        (crit, 0.02 + 0.06 * i), xytext=(4, 0), textcoords="offset points",
-                        fontsize=7, color="#d62728", xycoords=("data", "axes fraction"))
-        else:
-            ax.text(0.99, 0.10 + 0.06 * i, f"{label}: no critical σ_w (no fixed point at χ₁ = 1)",
-                    transform=ax.transAxes, ha="right", fontsize=7, color="#d62728")
-        chi_max = max(chi_max, float(np.nanmax(chi)))
-        # variants with the same hidden layers share a point: one marker, one label
-        points: dict[tuple[float, float], list[str]] = {}
-        for name, point in curve.get("variants", {}).items():
-            points.setdefault((round(point["sigma_w"], 6), round(point["chi"], 6)),
-                              []).append(name)
-        for j, ((sw, chi_v), names) in enumerate(sorted(points.items())):
-            phase = curve["variants"][names[0]]["phase"]
-            for k, name in enumerate(names):
-                ax.plot([sw], [chi_v], "o", ms=9 - 3 * k, color=colors.get(name, "k"),
-                        mec="white", zorder=5 + k)
-            ax.annotate(f"{', '.join(names)} ({phase})", (sw, chi_v),
-                        xytext=(7, -11 if (i + j) % 2 else 5), textcoords="offset points",
-                        fontsize=8,
-                        color=colors.get(names[0], "k"))
-    ax.axhline(1.0, color="#999999", lw=0.8)
-    ax.text(0.01, 0.97, "chaotic: χ₁ > 1", transform=ax.transAxes, va="top", fontsize=8)
-    ax.text(0.99, 0.03, "ordered: χ₁ < 1", transform=ax.transAxes, ha="right", fontsize=8)
-    ax.set_xlabel("σ_w (weight std × sqrt(fan_in))")
-    ax.set_ylabel("χ₁ at the fixed point q* reached from q¹")
-    ax.set_ylim(0, min(chi_max * 1.05, 4.0))
-    ax_xi.set_ylabel("correlation depth scale ξ_c (layers)", color="#1f77b4")
-    ax_xi.set_yscale("log")
-    ax_xi.set_ylim(0.1, 1000)
-    ax.grid(alpha=0.3)
-    lines = ax.get_legend_handles_labels()
-    lines_xi = ax_xi.get_legend_handles_labels()
-    ax.legend(lines[0] + lines_xi[0], lines[1] + lines_xi[1], fontsize=8, loc="upper center")
-    by_reason: dict[str, list[str]] = {}
-    for name, why in (diagram.get("not_placed") or {}).items():
-        by_reason.setdefault(why.split(",")[0], []).append(name)
-    if by_reason:
-        note = "Not placed: " + "; ".join(f"{', '.join(names)} ({why})"
-                                          for why, names in by_reason.items())
-        ax.text(0.0, -0.13, note, transform=ax.transAxes, fontsize=7, color="#555555",
-                va="top", wrap=True)
+        chi_max = max(chi_max, _phase_curve(ax, ax_xi, curve, i))
+        _phase_points(ax, curve, i, colors)
+    _phase_axes(ax, ax_xi, chi_max)
+    _not_placed_note(ax, diagram)
     used = sorted({activation(c.get("activation", "tanh")).label for c in curves})
     ax.set_title(f"Order to chaos for {', '.join(used)} (Poole et al. 2016, Schoenholz et al. "
                  "2017, Hayou et al. 2019)", fontsize=10)
     return fig
 
 
+def _phase_curve(ax: Axes, ax_xi: Axes, curve: Mapping, i: int) -> float:
+    """Curve i's χ₁ (left axis), ξ_c (right axis) and critical σ_w; its largest χ₁."""
+    style = PHASE_STYLES[i % len(PHASE_STYLES)]
+    s = np.asarray(curve["sigma_w"], dtype=float)
+    chi = np.asarray(curve["chi"], dtype=float)
+    xi = np.array([math.nan if v is None else v for v in curve["xi_c"]], dtype=float)
+    name = activation(curve.get("activation", "tanh")).label
+    label = f"{name}, σ_b = {curve['sigma_b']:.3g}"
+    ax.plot(s, chi, ls=style, color="#222222", lw=1.4, label=f"χ₁, {label}")
+    ax_xi.plot(s, xi, ls=style, color=XI_COLOR, lw=0.9, alpha=0.6, label=f"ξ_c, {label}")
+    crit = curve["critical_sigma_w"]
+    if crit is not None:
+        ax.axvline(crit, color=CRITICAL_COLOR, lw=0.9, ls=style, alpha=0.7)
+        repels = (curve.get("critical_slope") or 0) > 1 + 1e-9
+        ax.annotate(f"critical σ_w = {crit:.3f} ({label}"
+                    f"{'; its fixed point repels' if repels else ''})",
+                    (crit, 0.02 + 0.06 * i), xytext=(4, 0), textcoords="offset points",
+                    fontsize=7, color=CRITICAL_COLOR, xycoords=("data", "axes fraction"))
+    else:
+        ax.text(0.99, 0.10 + 0.06 * i, f"{label}: no critical σ_w (no fixed point at χ₁ = 1)",
+                transform=ax.transAxes, ha="right", fontsize=7, color=CRITICAL_COLOR)
+    return float(np.nanmax(chi))
+
+
+def _phase_points(ax: Axes, curve: Mapping, i: int, colors: Mapping[str, tuple]) -> None:
+    """The variants on curve i, at their σ_w and χ₁, with their names and phase."""
+    # variants with the same hidden layers share a point: one marker, one label
+    points: dict[tuple[float, float], list[str]] = {}
+    for name, point in curve.get("variants", {}).items():
+        points.setdefault((round(point["sigma_w"], 6), round(point["chi"], 6)),
+                          []).append(name)
+    for j, ((sw, chi_v), names) in enumerate(sorted(points.items())):
+        phase = curve["variants"][names[0]]["phase"]
+        for k, name in enumerate(names):
+            ax.plot([sw], [chi_v], "o", ms=9 - 3 * k, color=colors.get(name, "k"),
+                    mec="white", zorder=5 + k)
+        ax.annotate(f"{', '.join(names)} ({phase})", (sw, chi_v),
+                    xytext=(7, -11 if (i + j) % 2 else 5), textcoords="offset points",
+                    fontsize=8, color=colors.get(names[0], "k"))
+
+
+def _phase_axes(ax: Axes, ax_xi: Axes, chi_max: float) -> None:
+    """χ₁ = 1 between the phases, both axes' labels and ranges, one legend for both."""
+    ax.axhline(1.0, color="#999999", lw=0.8)
+    ax.text(0.01, 0.97, "chaotic: χ₁ > 1", transform=ax.transAxes, va="top", fontsize=8)
+    ax.text(0.99, 0.03, "ordered: χ₁ < 1", transform=ax.transAxes, ha="right", fontsize=8)
+    ax.set_xlabel("σ_w (weight std × sqrt(fan_in))")
+    ax.set_ylabel("χ₁ at the fixed point q* reached from q¹")
+    ax.set_ylim(0, min(chi_max * 1.05, 4.0))
+    ax_xi.set_ylabel("correlation depth scale ξ_c (layers)", color=XI_COLOR)
+    ax_xi.set_yscale("log")
+    ax_xi.set_ylim(0.1, 1000)
+    ax.grid(alpha=0.3)
+    lines = ax.get_legend_handles_labels()
+    lines_xi = ax_xi.get_legend_handles_labels()
+    ax.legend(lines[0] + lines_xi[0], lines[1] + lines_xi[1], fontsize=8, loc="upper center")
+
+
+def _not_placed_note(ax: Axes, diagram: Mapping) -> None:
+    """Under the axes: the variants the diagram cannot place, grouped by why."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in (diagram.get("not_placed") or {}).items():
+        by_reason.setdefault(why.split(",")[0], []).append(name)
+    if by_reason:
+        text = "Not placed: " + "; ".join(f"{', '.join(names)} ({why})"
+                                          for why, names in by_reason.items())
+        ax.text(0.0, -0.13, text, transform=ax.transAxes, fontsize=7, color="#555555",
+                va="top", wrap=True)
+
+
 SPECTRUM_COLUMNS = 4  # panels per row of the spectrum figure
 STEP0_COLOR = "#9a9a9a"
-
-
-def _empty_figure(title: str, text: str) -> Figure:
-    fig = Figure(figsize=(7, 2.2))
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=10)
-    note(ax, text)
-    return fig
 
 
 def _spectrum_captures(entry: Mapping) -> tuple[Mapping, Mapping] | None:
@@ -292,80 +306,132 @@ def spectrum_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
     shown = [(name, entry) for name, entry in theory["variants"].items()
              if _spectrum_captures(entry) is not None]
     if not shown:
-        return _empty_figure(title, "no variant has a captured spectrum (a stack of one "
-                                    "hidden layer has no Jacobian between hidden layers)")
+        return empty_figure(title, "no variant has a captured spectrum (a stack of one hidden "
+                                   "layer has no Jacobian between hidden layers)",
+                            size=(7, 2.2), title_size=10)
     ncols = min(len(shown), SPECTRUM_COLUMNS)
     nrows = math.ceil(len(shown) / ncols)
     narrow = ncols < 3  # the title and the legend on two lines
     fig = Figure(figsize=(max(3.4 * ncols + 0.4, 7.5), 2.75 * nrows + (1.5 if narrow else 1.1)),
                  layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
-    lows, highs, first_steps, last_steps, heights = [], [], set(), set(), []
+    drawn = _Drawn()
     for ax, (name, entry) in zip(axes.flat, shown, strict=False):
-        spectrum = entry["spectrum"]
-        edges = np.asarray(spectrum["log10_edges"], dtype=float)
-        first, last = _spectrum_captures(entry)
-        inner = edges[1:-1]
-        first_steps.add(first["step"])
-        lost = []
-        drawn = [(first, "spectrum_step0" if first["step"] == 0 else "spectrum_first",
-                  {"fill": True, "facecolor": STEP0_COLOR, "alpha": 0.55, "edgecolor": "none"})]
-        if last is not first:
-            drawn.append((last, "spectrum_last",
-                          {"fill": False, "edgecolor": colors.get(name, "black"), "lw": 1.4}))
-            last_steps.add(last["step"])
-        for capture, gid, style in drawn:
-            density, below, above = _log10_density(capture["log10_counts"], edges)
-            ax.stairs(density, inner, label=f"step {capture['step']}", gid=gid, **style)
-            on = np.flatnonzero(np.nan_to_num(density) > 0)
-            if on.size:
-                lows.append(inner[on[0]])
-                highs.append(inner[on[-1] + 1])
-            lost.append((capture["step"], below, above))
-            heights.append((ax, inner, density))
-        predicted = spectrum.get("predicted") or {}
-        for key, gid, ls in (("rms_s", "predicted_rms", "--"), ("max_s", "predicted_edge", ":")):
-            value = _value(predicted, key)
-            if math.isfinite(value) and value > 0:
-                ax.axvline(math.log10(value), color="black", ls=ls, lw=1.2, gid=gid)
-                lows.append(math.log10(value))
-                highs.append(math.log10(value))
-        text = _norm_var_text(spectrum.get("step0"))
-        if not predicted:
-            text += "\n(no prediction)"
-        elif not math.isfinite(_value(predicted, "max_s")):
-            text += "\n(no predicted edge)"
-        # what the inner bins leave out: the lowest bin holds every smaller s (zeros too),
-        # the highest every larger one
-        for where, index, bound in (("<", 1, edges[1]), (">", 2, edges[-2])):
-            shares = [share[index] for share in lost]
-            if any(math.isfinite(v) and v > 0 for v in shares):
-                text += (f"\nlog10 s {where} {bound:g}: "
-                         + " → ".join(f"{v:.0%}" if v >= 0.01 or v == 0 else f"{v:.1%}"
-                                      for v in shares))
-        ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=6.5,
-                bbox={"boxstyle": "round,pad=0.25", "fc": (1, 1, 1, 0.8), "ec": "none"},
-                zorder=6)
-        ax.set_title(name, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-    for ax in axes.flat[len(shown):]:
+        _spectrum_panel(ax, name, entry, colors.get(name, "black"), drawn)
+    _label_panels(axes, len(shown))
+    if drawn.lows:
+        low, high = min(drawn.lows), max(drawn.highs)
+        pad = 0.05 * max(high - low, 0.5)
+        axes[0, 0].set_xlim(low - pad, high + pad)
+    _clear_text_corner(drawn.heights)
+    _spectrum_legend(fig, drawn, narrow)
+    sep = "\n" if narrow else ": "
+    fig.suptitle(f"{title}{sep}measured (seeds and probe examples pooled) against free "
+                 "probability (Pennington et al. 2017)", fontsize=10)
+    return fig
+
+
+@dataclass
+class _Drawn:
+    """What the spectrum panels drew, for what they share: the x range (lows, highs: every
+    drawn bin's and line's log10 s), each panel's y range (heights: (axes, bin edges,
+    density)) and the legend's steps."""
+
+    lows: list[float] = field(default_factory=list)
+    highs: list[float] = field(default_factory=list)
+    heights: list[tuple[Axes, np.ndarray, np.ndarray]] = field(default_factory=list)
+    first_steps: set[int] = field(default_factory=set)
+    last_steps: set[int] = field(default_factory=set)
+
+
+def _spectrum_panel(ax: Axes, name: str, entry: Mapping, color, drawn: _Drawn) -> None:
+    """One variant's panel: its captures' densities, the predicted lines and the text."""
+    spectrum = entry["spectrum"]
+    lost = _capture_stairs(ax, entry, color, drawn)
+    predicted = spectrum.get("predicted") or {}
+    for key, gid, ls in (("rms_s", "predicted_rms", "--"), ("max_s", "predicted_edge", ":")):
+        value = _value(predicted, key)
+        if math.isfinite(value) and value > 0:
+            ax.axvline(math.log10(value), color="black", ls=ls, lw=1.2, gid=gid)
+            drawn.lows.append(math.log10(value))
+            drawn.highs.append(math.log10(value))
+    ax.text(0.03, 0.97, _panel_text(spectrum, lost), transform=ax.transAxes, va="top",
+            ha="left", fontsize=6.5,
+            bbox={"boxstyle": "round,pad=0.25", "fc": (1, 1, 1, 0.8), "ec": "none"}, zorder=6)
+    ax.set_title(name, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
+
+
+def _capture_stairs(ax: Axes, entry: Mapping, color, drawn: _Drawn
+                    ) -> list[tuple[int, float, float]]:
+    """The density of log10 s at the first capture (grey, filled) and at the last (outlined in
+    `color`) over the inner bins; per capture drawn, (its step, the shares of the values
+    below and above the inner bins)."""
+    edges = np.asarray(entry["spectrum"]["log10_edges"], dtype=float)
+    first, last = _spectrum_captures(entry)
+    inner = edges[1:-1]
+    drawn.first_steps.add(first["step"])
+    styled = [(first, "spectrum_step0" if first["step"] == 0 else "spectrum_first",
+               {"fill": True, "facecolor": STEP0_COLOR, "alpha": 0.55, "edgecolor": "none"})]
+    if last is not first:
+        styled.append((last, "spectrum_last", {"fill": False, "edgecolor": color, "lw": 1.4}))
+        drawn.last_steps.add(last["step"])
+    lost = []
+    for capture, gid, style in styled:
+        density, below, above = _log10_density(capture["log10_counts"], edges)
+        ax.stairs(density, inner, label=f"step {capture['step']}", gid=gid, **style)
+        on = np.flatnonzero(np.nan_to_num(density) > 0)
+        if on.size:
+            drawn.lows.append(inner[on[0]])
+            drawn.highs.append(inner[on[-1] + 1])
+        lost.append((capture["step"], below, above))
+        drawn.heights.append((ax, inner, density))
+    return lost
+
+
+def _panel_text(spectrum: Mapping, lost: Sequence[tuple[int, float, float]]) -> str:
+    """The normalized variance at step 0, what is not predicted, and the shares of the values
+    beyond the inner bins at each capture drawn."""
+    predicted = spectrum.get("predicted") or {}
+    edges = np.asarray(spectrum["log10_edges"], dtype=float)
+    text = _norm_var_text(spectrum.get("step0"))
+    if not predicted:
+        text += "\n(no prediction)"
+    elif not math.isfinite(_value(predicted, "max_s")):
+        text += "\n(no predicted edge)"
+    # what the inner bins leave out: the lowest bin holds every smaller s (zeros too),
+    # the highest every larger one
+    for where, index, bound in (("<", 1, edges[1]), (">", 2, edges[-2])):
+        shares = [share[index] for share in lost]
+        if any(math.isfinite(v) and v > 0 for v in shares):
+            text += (f"\nlog10 s {where} {bound:g}: "
+                     + " → ".join(f"{v:.0%}" if v >= 0.01 or v == 0 else f"{v:.1%}"
+                                  for v in shares))
+    return text
+
+
+def _label_panels(axes: np.ndarray, n: int) -> None:
+    """Hide the panels past the n drawn; the y label on the first column, the x label (and
+    tick labels) on the lowest panel drawn in each column."""
+    nrows, ncols = axes.shape
+    for ax in axes.flat[n:]:
         ax.set_axis_off()
     for ax in axes[:, 0]:
         ax.set_ylabel("density (per decade)", fontsize=8)
-    for col in range(ncols):  # the lowest panel drawn in each column carries the x label
-        drawn = [axes[r, col] for r in range(nrows) if r * ncols + col < len(shown)]
-        drawn[-1].set_xlabel("log10 s", fontsize=8)
-        drawn[-1].xaxis.set_tick_params(labelbottom=True)
-    if lows:
-        low, high = min(lows), max(highs)
-        pad = 0.05 * max(high - low, 0.5)
-        axes[0, 0].set_xlim(low - pad, high + pad)
-    _clear_text_corner(heights)
+    for col in range(ncols):
+        lowest = [axes[r, col] for r in range(nrows) if r * ncols + col < n][-1]
+        lowest.set_xlabel("log10 s", fontsize=8)
+        lowest.xaxis.set_tick_params(labelbottom=True)
+
+
+def _spectrum_legend(fig: Figure, drawn: _Drawn, narrow: bool) -> None:
+    """One legend under the panels, naming the steps when every panel drew the same."""
     # the panels share their steps (the study captures the same steps for every variant)
-    later = (f"step {next(iter(last_steps))}" if len(last_steps) == 1
-             else "last capture") if last_steps else None
-    early = f"step {next(iter(first_steps))}" if len(first_steps) == 1 else "first capture"
+    later = (f"step {next(iter(drawn.last_steps))}" if len(drawn.last_steps) == 1
+             else "last capture") if drawn.last_steps else None
+    early = (f"step {next(iter(drawn.first_steps))}" if len(drawn.first_steps) == 1
+             else "first capture")
     handles = [Patch(facecolor=STEP0_COLOR, alpha=0.55, label=early)]
     if later:
         handles.append(Line2D([], [], color="#444444", lw=1.4,
@@ -376,10 +442,6 @@ def spectrum_figure(theory: Mapping, colors: Mapping[str, tuple]) -> Figure:
                        label="predicted edge: log10 max s")]
     fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False,
                ncol=2 if narrow else len(handles))
-    sep = "\n" if narrow else ": "
-    fig.suptitle(f"{title}{sep}measured (seeds and probe examples pooled) against free "
-                 "probability (Pennington et al. 2017)", fontsize=10)
-    return fig
 
 
 def write_theory_figures(theory: Mapping, groups: Sequence[tuple[str, Sequence[str]]],

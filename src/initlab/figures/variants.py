@@ -28,6 +28,7 @@ from initlab.analysis.curves import smooth
 from initlab.figures.registry import GROUP_FIGURES
 from initlab.figures.style import (
     DIVERGED_COLOR,
+    empty_figure,
     layer_color,
     nanmean,
     nanreduce,
@@ -304,12 +305,7 @@ def update_ratio_figure(update_steps: np.ndarray, ratios: np.ndarray, weight_nam
 
 
 def _empty_figure(title: str, text: str) -> Figure:
-    fig = Figure(figsize=(6, 2.2))
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(title)
-    note(ax, text)
-    return fig
+    return empty_figure(title, text, size=(6, 2.2))
 
 
 # ------------------------------------------------------------------------------ across variants

@@ -16,7 +16,7 @@ from pathlib import Path
 from initlab.analysis.compare import CANNOT_TELL
 from initlab.axes import SCHEME_AXIS
 from initlab.figures.registry import SWEEP_FIGURES, THEORY_FIGURES, for_sweep
-from initlab.numbers import fmt
+from initlab.numbers import fmt, signed
 from initlab.report.theory import SPECTRUM_FIGURE as FIGURE  # the theory's and sweeps' key
 
 ISOMETRIC_NORM_VAR = 1.0
@@ -37,16 +37,12 @@ def _num(value, digits: int = 3) -> str:
     return fmt(value, f".{digits}g")
 
 
-def _signed(value, digits: int = 3) -> str:
-    return fmt(value, f"+.{digits}f")
-
-
 def _interval(c: Mapping, digits: int = 3) -> str:
     """"+0.012 [−0.020, +0.044]", or the mean alone without an interval."""
     if c.get("ci_low") is None:
-        return _signed(c.get("mean"), digits)
-    return f"{_signed(c['mean'], digits)} [{_signed(c['ci_low'], digits)}, " \
-           f"{_signed(c['ci_high'], digits)}]"
+        return signed(c.get("mean"), digits)
+    return f"{signed(c['mean'], digits)} [{signed(c['ci_low'], digits)}, " \
+           f"{signed(c['ci_high'], digits)}]"
 
 
 def _verdict_words(c: Mapping, lower: str, higher: str) -> str:

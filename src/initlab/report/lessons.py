@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from initlab.activations import activation
 from initlab.analysis.compare import CANNOT_TELL, HIGHER, LOWER, t_quantile
+from initlab.numbers import fmt, signed
 
 MAX_TOLD = 5
 # A step-0 difference is worth a clause when it is at least this fraction of the uniform loss
@@ -42,17 +43,13 @@ def _decimals(mean: float | None, low: float | None = None, high: float | None =
     return 3
 
 
-def _signed(value: float, decimals: int) -> str:
-    return f"{value:+.{decimals}f}".replace("-", "−")
-
-
 def _interval_text(result: Mapping, confidence: float, flip: bool = False) -> str:
     """ "95 % CI a–b" of the magnitude (flip: of −difference, for a reduction)."""
     low, high = result["ci_low"], result["ci_high"]
     if flip:
         low, high = -high, -low
     d = _decimals(None, low, high)
-    return f"{confidence:.0%} CI {low:.{d}f}–{high:.{d}f}".replace("%", " %")
+    return f"{confidence:.0%} CI {fmt(low, f'.{d}f')}–{fmt(high, f'.{d}f')}".replace("%", " %")
 
 
 def _dev_clause(result: Mapping, confidence: float) -> str:
@@ -63,21 +60,21 @@ def _dev_clause(result: Mapping, confidence: float) -> str:
                 "study has nothing to compare")
     if n < 2:
         d = _decimals(mean)
-        return (f"changed the final dev loss by {_signed(mean, d)} on its single seed pair; "
+        return (f"changed the final dev loss by {signed(mean, d)} on its single seed pair; "
                 "with n = 1 there is no interval, so the study cannot say how sure that is")
     if verdict == LOWER:
         d = _decimals(mean, result["ci_low"], result["ci_high"])
-        return (f"lowered the final dev loss by {-mean:.{d}f} "
+        return (f"lowered the final dev loss by {fmt(-mean, f'.{d}f')} "
                 f"({_interval_text(result, confidence, flip=True)}, "
                 f"{result['improved']} of {n} seeds lower)")
     if verdict == HIGHER:
         d = _decimals(mean, result["ci_low"], result["ci_high"])
         worse = sum(1 for x in result["differences"] if x is not None and x > 0)
-        return (f"raised the final dev loss by {mean:.{d}f} "
+        return (f"raised the final dev loss by {fmt(mean, f'.{d}f')} "
                 f"({_interval_text(result, confidence)}, {worse} of {n} seeds higher)")
     d = _decimals(mean, result["ci_low"], result["ci_high"])
-    return (f"moved the final dev loss by {_signed(mean, d)}, but its {confidence:.0%} "
-            f"interval {_signed(result['ci_low'], d)} to {_signed(result['ci_high'], d)} "
+    return (f"moved the final dev loss by {signed(mean, d)}, but its {confidence:.0%} "
+            f"interval {signed(result['ci_low'], d)} to {signed(result['ci_high'], d)} "
             f"contains 0 ({result['improved']} of {n} seeds lower), so the study cannot tell "
             "whether it helps").replace("%", " %")
 
@@ -92,8 +89,8 @@ def _step0_clause(result: Mapping, uniform: float | None, confidence: float) -> 
     interval = _interval_text(result, confidence, flip=result["verdict"] == LOWER)
     d = _decimals(mean, result["ci_low"], result["ci_high"])
     if result["verdict"] == LOWER:
-        return f"removed {-mean:.{d}f} nats of step-0 loss ({interval})"
-    return f"added {mean:.{d}f} nats of step-0 loss ({interval})"
+        return f"removed {fmt(-mean, f'.{d}f')} nats of step-0 loss ({interval})"
+    return f"added {fmt(mean, f'.{d}f')} nats of step-0 loss ({interval})"
 
 
 def _theory_clause(theory: Mapping | None, variant: str) -> str | None:

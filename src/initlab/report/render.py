@@ -24,7 +24,7 @@ from initlab.config.variants import variant_groups
 from initlab.data import SPLITS
 from initlab.figures import registry as figures
 from initlab.files import read_json
-from initlab.numbers import duration, fmt, pct
+from initlab.numbers import duration, fmt, pct, signed
 from initlab.report import compare, isometry, lessons, sweeps, theory
 
 from . import charts, judgement, provenance, tables
@@ -363,7 +363,8 @@ def environment(template_dir: str | Path = TEMPLATE_DIR) -> jinja2.Environment:
                              autoescape=True,  # every value is escaped unless marked safe
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(data_uri=data_uri, num=_fixed, sci=_sci, pct=pct, seconds=duration)
+    env.filters.update(data_uri=data_uri, num=_fixed, sci=_sci, pct=pct, signed=signed,
+                       seconds=duration)
     # `tojson` escapes <, >, & and ' as \u003c etc., so chart data cannot close its <script>;
     # compact separators keep the page small
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}
