@@ -72,6 +72,19 @@ def copy_workflow(dst: Path) -> Path:
     return dst / "Snakefile"
 
 
+# The overlays of the studies that declare variants beyond the default study's (the ReLU and
+# orthogonal stacks): merged over config.yaml, every variant the repository ships is declared.
+VARIANT_STUDIES = [REPO / "configs" / "activations.yaml", REPO / "configs" / "isometry.yaml"]
+
+
+def every_shipped_variant(overrides: dict | None = None) -> dict:
+    """config.yaml with the studies' overlays merged, checked, every variant run."""
+    from initlab.workflow.study import load_study
+
+    return load_study(REPO / "config.yaml", {"run_variants": [], "run_sweeps": [],
+                                             **(overrides or {})}, overlays=VARIANT_STUDIES)
+
+
 TIMING_KEYS = {"train_seconds"}
 
 

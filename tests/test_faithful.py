@@ -14,7 +14,7 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, every_shipped_variant
 
 from initlab.config.variants import load_config, resolve_variant
 from initlab.devtools import reference
@@ -44,7 +44,7 @@ VARIANTS = ["no_fix", "xavier", "batchnorm", "deep_gain_5_3", "deep_batchnorm"]
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    return load_config(REPO / "config.yaml")
+    return every_shipped_variant()
 
 
 def short_spec(config: dict, name: str, steps: int = STEPS, seeds: int = 2):

@@ -403,7 +403,7 @@ def test_a_variant_declared_only_in_the_config_is_in_its_groups_figures():
         "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1}}}
     config = validate_config(config)
     group = next(g for g in variant_groups(config) if "deep_gain_1" in g.variants)
-    assert group.name == "deep_5x100" and len(group.variants) == 6
+    assert group.name == "deep_5x100" and len(group.variants) == 5
     metrics, diags = group_inputs(group.variants)
     figures = plots.group_figures(group.name, group.variants, list(config["variants"]),
                                   metrics, diags)
@@ -439,7 +439,7 @@ def test_workflow_figures(tiny_run):
             for v in variants for k in VARIANT_KEYS]
     pngs += [tiny_run / "figures" / f"{k}.png" for k in COMPARE_KEYS]
     groups = sorted(p.name for p in (tiny_run / "figures" / "groups").iterdir())
-    assert groups == ["deep_5x100", "deep_5x100_relu", "shallow_1x200"]
+    assert groups == ["deep_5x100", "shallow_1x200"]
     pngs += [tiny_run / "figures" / "groups" / g / f"{k}.png" for g in groups for k in GROUP_KEYS]
     pngs.append(tiny_run / "variance" / "variance.png")
     for path in pngs:
