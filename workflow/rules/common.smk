@@ -16,7 +16,7 @@ except ModuleNotFoundError:
     ) from None
 from initlab.analysis.tables import TABLES
 from initlab.config.schema import ConfigError
-from initlab.config.sweeps import shared_jobs, sweep_plan
+from initlab.config.sweeps import shared_jobs
 from initlab.config.variants import resolve_variant, selected_variants, variant_groups
 from initlab.figures.registry import (
     COMPARISON_FIGURES,
@@ -36,9 +36,9 @@ from initlab.workflow.resources import (
 )
 from initlab.workflow.study import (
     check_study_overlays,
+    plan_study,
     results_root,
     shipped_studies,
-    validate_study,
 )
 
 
@@ -46,7 +46,7 @@ from initlab.workflow.study import (
 # cannot express; both fail before any job runs with one line naming the key or the file.
 try:
     check_study_overlays(workflow.overwrite_configfiles)
-    validate_study(config)
+    SWEEPS = plan_study(config)  # the selected sweeps, expanded into points and lockstep jobs
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -54,7 +54,6 @@ RESULTS = results_root(config)  # results/ for the default study, results/<study
 
 VARIANTS = selected_variants(config)
 GROUPS = {group.name: group for group in variant_groups(config)}  # from the config, not code
-SWEEPS = sweep_plan(config)  # the selected sweeps, expanded into points and lockstep jobs
 SWEEP_JOBS = {name: {job.name: job for job in sweep.jobs} for name, sweep in SWEEPS.items()}
 SWEEP_JOB_SOURCES = shared_jobs(SWEEPS)  # (sweep, job) -> the (sweep, job) that trains it
 PACKAGE = Path(workflow.basedir) / "src" / "initlab"

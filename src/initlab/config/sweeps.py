@@ -341,15 +341,15 @@ def sweep_plan(config: dict) -> dict[str, Sweep]:
     return {name: expand_sweep(config, name) for name in selected_sweeps(config)}
 
 
-def check_sweeps(config: dict) -> None:
-    """The sweep rules a schema cannot express (called from initlab.config.check_config)."""
+def check_sweeps(config: dict) -> dict[str, Sweep]:
+    """The sweep rules a schema cannot express, checked by expanding every declared sweep
+    (selected or not); returns the expansions (called from initlab.workflow.study)."""
     sweeps = config.get("sweeps") or {}
     chosen = config.get("run_sweeps") or []
     unknown = [name for name in ([] if chosen == "none" else chosen) if name not in sweeps]
     if unknown:
         raise ConfigError(f"run_sweeps names {unknown}, which are not declared under `sweeps` "
                           f"(declared: {sorted(sweeps)})")
-    for name in sweeps:
-        expand_sweep(config, name)
+    return {name: expand_sweep(config, name) for name in sweeps}
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from initlab.config.comparisons import check_comparisons
 from initlab.config.schema import ConfigError
-from initlab.config.sweeps import check_sweeps
+from initlab.config.sweeps import Sweep, check_sweeps, selected_sweeps
 from initlab.config.variants import read_config, validate_config
 
 DEFAULT_STUDY = "default"
@@ -32,11 +32,18 @@ OWN_KEYS = ("run_variants", "run_sweeps")
 def validate_study(config: dict) -> dict:
     """Schema and cross-field checks of the variants, then of the comparisons and sweeps; every
     failure is a ConfigError naming the key."""
+    plan_study(config)
+    return config
+
+
+def plan_study(config: dict) -> dict[str, Sweep]:
+    """validate_study, returning the selected sweeps expanded (the workflow's view of them):
+    each declared sweep is expanded once, by its check."""
     validate_config(config)
     check_study_name(config["study"])
-    check_sweeps(config)
+    expanded = check_sweeps(config)
     check_comparisons(config)
-    return config
+    return {name: expanded[name] for name in selected_sweeps(config)}
 
 
 def load_study(path: str | Path, overrides: dict | None = None,
