@@ -14,9 +14,9 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import REPO, every_shipped_variant
+from conftest import every_shipped_variant
 
-from initlab.config.variants import load_config, resolve_variant
+from initlab.config.variants import resolve_variant
 from initlab.devtools import reference
 from initlab.devtools.bench import (
     activation_base,

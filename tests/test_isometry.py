@@ -13,10 +13,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, every_shipped_variant
 
 from initlab.analysis import isometry
-from initlab.analysis.theory import moments, predict_variant, stack_spectrum
+from initlab.analysis.isometry import stack_spectrum
+from initlab.analysis.prediction import predict_variant
+from initlab.analysis.quadrature import moments
 from initlab.config.variants import load_config, resolve_variant
 from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
@@ -172,7 +174,7 @@ def test_design_reference_values():
 def test_first_hidden_weight_sets_the_first_layer_only():
     """deep_orthogonal_5_3 draws its first (30 -> 100) layer Gaussian at 5/3 and its square
     layers orthogonal; the theory follows: the same q¹ as deep_gain_5_3, orthogonal W in J."""
-    config = load_config(REPO / "config.yaml")
+    config = every_shipped_variant()
     orth = resolve_variant(config, "deep_orthogonal_5_3")
     gauss = resolve_variant(config, "deep_gain_5_3")
     arch = Architecture(27, 3, 10, 100, 5, False)

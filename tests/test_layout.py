@@ -115,8 +115,10 @@ def test_the_figure_theory_and_report_stages_start_without_torch_or_scipy():
     import sys
 
     modules = ["initlab.figures.variants", "initlab.figures.theory", "initlab.figures.sweep",
-               "initlab.figures.compare", "initlab.analysis.theory", "initlab.analysis.sweep",
-               "initlab.analysis.tables", "initlab.report.render", "initlab.workflow.logs"]
+               "initlab.figures.compare", "initlab.analysis.quadrature",
+               "initlab.analysis.meanfield", "initlab.analysis.prediction",
+               "initlab.analysis.theory", "initlab.analysis.sweep", "initlab.analysis.tables",
+               "initlab.report.render", "initlab.workflow.logs"]
     script = (f"import sys\nimport {', '.join(modules)}\n"
               "print(sorted(m for m in ('torch', 'scipy.stats') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

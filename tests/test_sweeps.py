@@ -24,7 +24,8 @@ from initlab.config.sweeps import (
 )
 from initlab.figures.registry import SWEEP_FIGURES as FIGURES
 from initlab.report.sweeps import report_context, sweep_sentences
-from initlab.training.train import architecture, train_models, train_variant
+from initlab.training.sweep import train_models
+from initlab.training.train import architecture, train_variant
 from initlab.workflow.study import load_study
 
 SWEEP = "gain_depth"
@@ -112,7 +113,11 @@ def test_slurm_resources_grow_with_the_models_depth_and_steps(config):
 
 
 def test_run_sweeps_selects(config):
-    assert selected_sweeps(config) == [SWEEP, "activation", "isometry"]
+    assert selected_sweeps(config) == [SWEEP]  # the default study's one sweep
+    studies = load_study(REPO / "config.yaml", {"run_sweeps": []},
+                         overlays=[REPO / "configs" / "activations.yaml",
+                                   REPO / "configs" / "isometry.yaml"])
+    assert selected_sweeps(studies) == [SWEEP, "activation", "isometry"]
     assert selected_sweeps({**config, "sweeps": {}}) == []
     assert selected_sweeps(load_study(REPO / "config.yaml", {"run_sweeps": "none"})) == []
 
@@ -187,7 +192,7 @@ def test_theory_bounds_each_side_and_the_report_names_the_points_that_disagree(c
     6 xi_c = 6 / ln 16 = 2.16: trainable at depth 2, not at 20. At gain 4 the chaotic side's
     bound is 6 |xi_grad| = 6 / ln chi_1. Measured here: the slow gain-0.25 point at depth 20
     trained anyway, which the sentences must name with its numbers."""
-    from initlab.analysis import theory
+    from initlab.analysis import meanfield
     from initlab.analysis.sweep import build_sweep_json
 
     cfg = small_grid(config)
@@ -200,7 +205,7 @@ def test_theory_bounds_each_side_and_the_report_names_the_points_that_disagree(c
     assert by[0.25, 2]["trainable_depth"] == pytest.approx(6 / math.log(16), rel=1e-3)
     assert by[0.25, 2]["trainable"] and not by[0.25, 20]["trainable"]
     assert by[1, 20]["trainable"] and by[1, 20]["trainable_depth"] is None  # the edge: inf
-    chi = theory.chi1(4.0, 0.0, "tanh", by[4, 20]["sigma_w"] ** 2)  # q1 = 4^2 E[x^2] = 16
+    chi = meanfield.chi1(4.0, 0.0, "tanh", by[4, 20]["sigma_w"] ** 2)  # q1 = 4^2 E[x^2] = 16
     assert by[4, 20]["side"] == "chaotic"
     assert by[4, 20]["trainable_depth"] == pytest.approx(6 / math.log(chi), rel=1e-3)
     assert by[4, 2]["trainable"] and not by[4, 20]["trainable"]
@@ -227,13 +232,13 @@ def test_relu_chaotic_boundary_is_the_closed_form(config):
     """ReLU: chi_1 = sigma_w^2 / 2 at every q, so xi_grad = -1 / ln(sigma_w^2 / 2) and at
     depth L the chaotic-side bound 6 |xi_grad| = L meets at gain sqrt(2 e^(6/L)) (kaiming:
     sigma_w = gain); the critical gain is sqrt(2) only at sigma_b = 0."""
-    from initlab.analysis import theory
+    from initlab.analysis import meanfield
     from initlab.analysis.sweep import build_sweep_json
 
     for sigma_w in (0.8, 1.2, 2.0, 3.0):
-        assert theory.gradient_depth_scale(sigma_w, 0.1, "relu") == pytest.approx(
+        assert meanfield.gradient_depth_scale(sigma_w, 0.1, "relu") == pytest.approx(
             -1 / math.log(sigma_w**2 / 2), rel=1e-9)
-    assert theory.gradient_depth_scale(2**0.5, 0.0, "relu") == math.inf
+    assert meanfield.gradient_depth_scale(2**0.5, 0.0, "relu") == math.inf
     cfg = with_sweep(config, axes={GAIN_AXIS: [0.5, 1, "relu", 2, 3], DEPTH_AXIS: [5, 20]},
                      set={"model.activation": "relu"})
     dev = {(g, d): [1.9, 1.9] for g in (0.5, 1, "relu", 2, 3) for d in (5, 20)}
@@ -281,12 +286,15 @@ def test_a_named_axis_makes_rows_with_their_own_critical_gain(config):
     assert not any("grows without bound" in t for t in rows[0]["sentences"])  # tanh
 
 
-def test_a_job_shared_with_an_earlier_sweep_trains_once_and_is_read_in_its_own_order(config):
-    """The default activation sweep's tanh row is gain_depth's depth-20 job: shared_jobs maps
-    it there, and build_sweep_json reads that JSON's models as its own points."""
+def test_a_job_shared_with_an_earlier_sweep_trains_once_and_is_read_in_its_own_order():
+    """Run in one study, the activation sweep's tanh row is gain_depth's depth-20 job:
+    shared_jobs maps it there, and build_sweep_json reads that JSON's models as its own points."""
     from initlab.analysis.sweep import build_sweep_json
     from initlab.config.sweeps import shared_jobs, sweep_plan
 
+    config = load_study(REPO / "config.yaml", {"run_sweeps": []},
+                        overlays=[REPO / "configs" / "activations.yaml",
+                                  REPO / "configs" / "isometry.yaml"])
     sources = shared_jobs(sweep_plan(config))
     assert sources["activation", "activationtanh"] == (SWEEP, "depth20")
     assert sources["activation", "activationrelu"] == ("activation", "activationrelu")
@@ -445,15 +453,19 @@ def test_tiny_sweep_end_to_end(tiny_sweep):
     assert "gradient-std ratio" in sentences[2]
 
 
-def test_tiny_activation_sweep_shares_its_tanh_row_and_names_each_activation(tiny_run):
-    """The tiny activation sweep (tanh, ReLU x 3 gains at depth 5): its tanh row is read from
-    gain_depth's depth-5 job, so its models are those models; ReLU's row is its own job; the
-    report's rows speak of ReLU by name with its critical gain sqrt(2)."""
-    act = json.loads((tiny_run / "sweeps" / "activation" / "sweep.json").read_text())
+@pytest.mark.slow
+def test_tiny_activation_sweep_names_each_activation(tiny_run, tiny_studies):
+    """The tiny activations study's sweep (tanh, ReLU x 3 gains at depth 5), in its own results
+    root: one job per activation, each trained by this study (no other sweep runs here); its
+    tanh row is the default study's gain_depth depth-5 job point for point (the same models,
+    seeds and minibatches); the report's rows speak of ReLU by name with its critical gain
+    sqrt(2)."""
+    root = tiny_studies / "results" / "activations"
+    act = json.loads((root / "sweeps" / "activation" / "sweep.json").read_text())
     grid = json.loads((tiny_run / "sweeps" / SWEEP / "sweep.json").read_text())
     assert [(j["job"], j["trained_as"]) for j in act["jobs"]] == [
-        ("activationtanh", f"{SWEEP}/depth5"), ("activationrelu", "activation/activationrelu")]
-    assert not (tiny_run / "sweeps" / "activation" / "jobs" / "activationtanh.json").exists()
+        ("activationtanh", "activation/activationtanh"),
+        ("activationrelu", "activation/activationrelu")]
     depth5 = {p["values"][GAIN_AXIS]: p["dev_loss"] for p in grid["points"]
               if p["values"][DEPTH_AXIS] == 5}
     tanh = {p["values"][GAIN_AXIS]: p["dev_loss"] for p in act["points"]
@@ -462,9 +474,9 @@ def test_tiny_activation_sweep_shares_its_tanh_row_and_names_each_activation(tin
     assert act["fixed"] == [{"path": DEPTH_AXIS, "label": "depth", "value": 5}]
     assert [r["critical_gain"] for r in act["rows"]] == pytest.approx([1.0, 2**0.5], rel=1e-3)
     for key in FIGURES:
-        png = (tiny_run / "sweeps" / "activation" / "figures" / f"{key}.png").read_bytes()
+        png = (root / "sweeps" / "activation" / "figures" / f"{key}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
-    html = (tiny_run / "report.html").read_text()
+    html = (root / "report.html").read_text()
     assert 'id="sweep-activation"' in html
     assert "ReLU: trained at gains" in html
     assert "Theory puts the critical gain (χ₁ = 1) at 1.41" in html

@@ -1,6 +1,6 @@
-"""Mean-field theory (initlab.analysis.theory): hand-computed values, the pieces against brute
-force, and the predictions against step-0 measurements of every shipped variant on the real
-bird data."""
+"""Mean-field theory (initlab.analysis.quadrature, .meanfield, .prediction and .theory):
+hand-computed values, the pieces against brute force, and the predictions against step-0
+measurements of every shipped variant on the real bird data."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO
+from conftest import REPO, every_shipped_variant
 
 from initlab import activations
-from initlab.analysis import theory
+from initlab.analysis import meanfield, quadrature, theory
+from initlab.analysis.prediction import VariantPrediction, predict_variant, weight_sigma
 from initlab.config.variants import resolve_variant, selected_variants, validate_config
 from initlab.figures.theory import write_theory_figures
 from initlab.model.initialization import init_tensor
@@ -26,8 +27,9 @@ V, T = 28, 3  # the bird vocabulary and the shipped context size
 
 
 def shipped_config(**variants) -> dict:
-    """config.yaml with one training step and a step-0 capture only, plus `variants`."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    """Every shipped variant (config.yaml and the studies' overlays) with one training step and
+    a step-0 capture only, plus `variants`."""
+    config = copy.deepcopy(every_shipped_variant())
     config["training"]["steps"] = 1
     config["diagnostics"]["steps"] = [0]
     config["variants"].update(variants)
@@ -51,8 +53,8 @@ def biased_deep(gain, sigma_b: float, seeds: int | None = None, **model) -> dict
     return variant
 
 
-def predict(config: dict, name: str) -> theory.VariantPrediction:
-    return theory.predict_variant(resolve_variant(config, name), V, T)
+def predict(config: dict, name: str) -> VariantPrediction:
+    return predict_variant(resolve_variant(config, name), V, T)
 
 
 # ------------------------------------------------------------------------ values by hand
@@ -78,15 +80,15 @@ def test_gradient_ratios_and_phases_of_the_shipped_gains():
 
 
 def test_the_critical_sigma_w_is_one_without_bias_and_larger_with_one():
-    assert theory.critical_sigma_w(0.0) == pytest.approx(1.0, abs=1e-4)
-    with_bias = theory.critical_sigma_w(0.5)
-    assert with_bias > 1.1 and theory.chi1(with_bias, 0.5) == pytest.approx(1.0, abs=1e-6)
-    assert theory.phase(theory.chi1(0.9, 0.0)) == "ordered"
-    assert theory.phase(theory.chi1(1.5, 0.0)) == "chaotic"
-    assert theory.phase(1.01) == "critical"
-    assert theory.depth_scale(1.0, 0.0) == math.inf
+    assert meanfield.critical_sigma_w(0.0) == pytest.approx(1.0, abs=1e-4)
+    with_bias = meanfield.critical_sigma_w(0.5)
+    assert with_bias > 1.1 and meanfield.chi1(with_bias, 0.5) == pytest.approx(1.0, abs=1e-6)
+    assert meanfield.phase(meanfield.chi1(0.9, 0.0)) == "ordered"
+    assert meanfield.phase(meanfield.chi1(1.5, 0.0)) == "chaotic"
+    assert meanfield.phase(1.01) == "critical"
+    assert meanfield.depth_scale(1.0, 0.0) == math.inf
     # the depth scale peaks at the boundary: deeper signal propagation near criticality
-    assert theory.depth_scale(with_bias * 1.02, 0.5) > 5 * theory.depth_scale(3.0, 0.5)
+    assert meanfield.depth_scale(with_bias * 1.02, 0.5) > 5 * meanfield.depth_scale(3.0, 0.5)
 
 
 # ---------------------------------------------------------------- the pieces, brute force
@@ -109,13 +111,13 @@ def test_gaussian_expectations_match_a_fine_riemann_sum(q, mu, name):
         "silu": (h / (1 + np.exp(-h)), (1 / (1 + np.exp(-h))) * (1 + h / (1 + np.exp(h)))),
     }[name]
     scale = max(1.0, q)  # ReLU and the smooth ones grow like h: compare relative to q
-    m1, m2 = theory.moments(name, q, mu)
+    m1, m2 = quadrature.moments(name, q, mu)
     assert m1 == pytest.approx(np.sum(density * phi), abs=2e-6 * math.sqrt(scale))
     assert m2 == pytest.approx(np.sum(density * phi**2), abs=2e-6 * scale)
     # (ReLU's φ'^2 jumps, which a Riemann sum resolves only to its step: P(h > 0) exactly)
     slope = (0.5 * math.erfc(-mu / math.sqrt(2 * q)) if name == "relu"
              else np.sum(density * dphi**2))
-    assert theory.slope_moment(name, q, mu) == pytest.approx(slope, abs=2e-6)
+    assert quadrature.slope_moment(name, q, mu) == pytest.approx(slope, abs=2e-6)
     flat = {"tanh": np.abs(phi) > 0.97, "relu": h <= 0}.get(name)
     if flat is None:
         flat = h < activations.TAIL_EDGES[name]
@@ -130,15 +132,15 @@ def test_gaussian_expectations_match_a_fine_riemann_sum(q, mu, name):
 def test_relu_length_map_and_chi_are_the_closed_forms(q, sigma_b, sigma_w):
     """ReLU: q^{l+1} = sigma_w^2 q / 2 + sigma_b^2 and chi = sigma_w^2 / 2 at every q (Hayou et
     al. 2019); linear: q^{l+1} = sigma_w^2 q + sigma_b^2, chi = sigma_w^2."""
-    assert theory.length_map("relu", sigma_w, sigma_b, q) == pytest.approx(
+    assert meanfield.length_map("relu", sigma_w, sigma_b, q) == pytest.approx(
         sigma_w**2 * q / 2 + sigma_b**2, rel=1e-9)
-    assert sigma_w**2 * theory.slope_moment("relu", q) == pytest.approx(sigma_w**2 / 2,
+    assert sigma_w**2 * quadrature.slope_moment("relu", q) == pytest.approx(sigma_w**2 / 2,
                                                                         rel=1e-9)
-    assert theory.length_map("linear", sigma_w, sigma_b, q) == pytest.approx(
+    assert meanfield.length_map("linear", sigma_w, sigma_b, q) == pytest.approx(
         sigma_w**2 * q + sigma_b**2, rel=1e-12)
-    assert sigma_w**2 * theory.slope_moment("linear", q) == pytest.approx(sigma_w**2)
+    assert sigma_w**2 * quadrature.slope_moment("linear", q) == pytest.approx(sigma_w**2)
     # the centred std of a ReLU output is not its RMS: sqrt(q (1/2 - 1/(2 pi)))
-    mean, second = theory.moments("relu", q)
+    mean, second = quadrature.moments("relu", q)
     assert math.sqrt(second - mean**2) == pytest.approx(
         math.sqrt(q * (0.5 - 1 / (2 * math.pi))), rel=1e-6)
 
@@ -147,22 +149,22 @@ def test_critical_gains_of_every_activation():
     """sigma_b = 0: 1 / sqrt(E[φ'^2]) as q -> 0, i.e. 1 (tanh, linear), sqrt(2) (ReLU), 2 (GELU,
     SiLU). sigma_b = 0.1: ReLU and linear have none (E[φ^2] / E[φ'^2] = q), tanh's fixed
     point attracts (slope < 1), GELU's and SiLU's repels (slope 1 + E[φφ''] / E[φ'^2] > 1)."""
-    at_zero = {name: theory.critical_sigma_w(0.0, name)
+    at_zero = {name: meanfield.critical_sigma_w(0.0, name)
                for name in ("tanh", "relu", "gelu", "silu", "linear")}
     assert at_zero == pytest.approx({"tanh": 1.0, "relu": math.sqrt(2), "gelu": 2.0,
                                      "silu": 2.0, "linear": 1.0}, abs=1e-6)
     for name in ("relu", "linear"):
-        point = theory.critical_point(0.1, name)
+        point = meanfield.critical_point(0.1, name)
         assert point.sigma_w is None and "single point σ_b = 0" in point.reason
     for name, slope_above_one in (("tanh", False), ("gelu", True), ("silu", True)):
-        point = theory.critical_point(0.1, name)
+        point = meanfield.critical_point(0.1, name)
         assert point.sigma_w > at_zero[name] * 0.8 and point.q > 0
         # at (sigma_w, q): chi_1 = 1 and q is a fixed point of the length map
-        assert point.sigma_w**2 * theory.slope_moment(name, point.q) == pytest.approx(1.0)
-        assert theory.length_map(name, point.sigma_w, 0.1, point.q) == pytest.approx(point.q)
+        assert point.sigma_w**2 * quadrature.slope_moment(name, point.q) == pytest.approx(1.0)
+        assert meanfield.length_map(name, point.sigma_w, 0.1, point.q) == pytest.approx(point.q)
         assert (point.slope > 1) == slope_above_one, (name, point.slope)
-    assert theory.critical_sigma_w(0.1, "tanh") == pytest.approx(
-        theory.critical_sigma_w(0.1), rel=1e-12)
+    assert meanfield.critical_sigma_w(0.1, "tanh") == pytest.approx(
+        meanfield.critical_sigma_w(0.1), rel=1e-12)
 
 
 def test_reference_output_rms_of_every_activation_at_gain_1():
@@ -199,24 +201,24 @@ def test_a_repelling_gelu_fixed_point_is_followed_not_assumed():
     Starting above q* the variance runs away from it; below it, it falls to the attracting
     fixed point beneath. Predictions iterate the length map from the network's own q^1, so
     they follow the trajectory (and the placement uses where it ends), never q* itself."""
-    point = theory.critical_point(0.1, "gelu")
+    point = meanfield.critical_point(0.1, "gelu")
     assert point.sigma_w == pytest.approx(1.727, abs=1e-3) and point.slope > 1.05
     s = point.sigma_w
     above = [point.q * 1.2]
     below = [point.q * 0.8]
     for _ in range(300):
         if above[-1] < 1e4:
-            above.append(theory.length_map("gelu", s, 0.1, above[-1]))
-        below.append(theory.length_map("gelu", s, 0.1, below[-1]))
+            above.append(meanfield.length_map("gelu", s, 0.1, above[-1]))
+        below.append(meanfield.length_map("gelu", s, 0.1, below[-1]))
     assert above[-1] > 100 * point.q  # runs away
-    lower = theory.fixed_point_q(s, 0.1, "gelu", point.q * 0.8)
+    lower = meanfield.fixed_point_q(s, 0.1, "gelu", point.q * 0.8)
     assert below[-1] == pytest.approx(lower, rel=1e-3) and lower < 0.5 * point.q
-    assert theory.fixed_point_q(s, 0.1, "gelu", point.q * 1.2) is None
+    assert meanfield.fixed_point_q(s, 0.1, "gelu", point.q * 1.2) is None
     # a variant there: every layer's q is the iterated map from q^1 = sigma_w^2 * 1 + 0.01
     prediction = predict(shipped_config(gelu=biased_deep(s, 0.1, activation="gelu")), "gelu")
     q = [s**2 + 0.01]
     for _ in range(4):
-        q.append(theory.length_map("gelu", s, 0.1, q[-1]))
+        q.append(meanfield.length_map("gelu", s, 0.1, q[-1]))
     assert prediction.q == pytest.approx(q, rel=1e-9)
     assert q[-1] > q[0] > point.q  # it grows: not pinned at the fixed point
     assert prediction.fixed_point is None and "grows without bound" in prediction.notes[
@@ -231,15 +233,15 @@ def test_expected_step0_loss_matches_a_seeded_monte_carlo(variance):
     top = z.max(1)
     lse = top + np.log(np.exp(z - top[:, None]).sum(1))
     standard_error = lse.std() / math.sqrt(len(lse))
-    assert theory.expected_logsumexp(variance, V) == pytest.approx(lse.mean(),
+    assert quadrature.expected_logsumexp(variance, V) == pytest.approx(lse.mean(),
                                                                    abs=4 * standard_error)
-    assert theory.expected_logsumexp(0.0, V) == math.log(V)
+    assert quadrature.expected_logsumexp(0.0, V) == math.log(V)
 
 
 def test_small_logits_give_the_uniform_loss_plus_half_their_variance():
     # log-sum-exp to second order: ln V + (1 - 1/V) * variance / 2
     expected = math.log(V) + (1 - 1 / V) * 1e-4 / 2
-    assert theory.expected_logsumexp(1e-4, V) == pytest.approx(expected, abs=1e-8)
+    assert quadrature.expected_logsumexp(1e-4, V) == pytest.approx(expected, abs=1e-8)
 
 
 @pytest.mark.parametrize("scheme", ["normal", "kaiming", "xavier", "orthogonal", "zeros"])
@@ -249,7 +251,7 @@ def test_weight_sigma_matches_the_weights_init_tensor_draws(scheme, fan_in, fan_
     g = torch.Generator().manual_seed(0)
     draws = torch.cat([init_tensor((fan_in, fan_out), spec, g).flatten() for _ in range(40)])
     measured = float(draws.pow(2).mean()) * fan_in  # Var(W_ij) = sigma_w^2 / fan_in
-    assert theory.weight_sigma(spec, fan_in, fan_out) ** 2 == pytest.approx(measured, rel=0.03,
+    assert weight_sigma(spec, fan_in, fan_out) ** 2 == pytest.approx(measured, rel=0.03,
                                                                            abs=1e-12)
 
 

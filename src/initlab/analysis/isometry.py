@@ -16,8 +16,8 @@ exact in that limit and need no more than the moments:
 The edge of the spectrum, the largest s, needs the whole S-transform: with ψ(z) = E[zx/(1-zx)]
 and χ its inverse, S(m) = χ(m)(1 + m)/m, and the edge is λ_max = 1 / max_m χ_J(m), χ_J(m) =
 m S_J(m)/(1 + m). A Gaussian W W ᵀ has S = 1/(sigma_w² (1 + m)), an orthogonal one 1/sigma_w²;
-each D_l² is inverted numerically on its quadrature nodes (initlab.analysis.theory.stack_spectrum
-builds them from the mean-field q trajectory).
+each D_l² is inverted numerically on its quadrature nodes (stack_spectrum builds them from the
+mean-field q trajectory).
 
 All of it is asymptotic in the width: at width 100 each Jacobian's own spectrum fluctuates about
 the limit (the measured normalized variance is within about 10 % for tanh near criticality,
@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from initlab.analysis.quadrature import slope_nodes
 
 Array = np.ndarray
 
@@ -124,3 +126,17 @@ def predict_spectrum(slopes: Sequence[tuple[Array, Array]], weights: Sequence[tu
     return SpectrumPrediction(mean_s2=mean, norm_var=norm_var, max_s=max_s, layers=len(slopes),
                               gaussian=gaussian, orthogonal=len(weights) - gaussian)
 
+
+def stack_spectrum(activation: str, qs: Sequence[float], means: Sequence[float],
+                   sigma_ws: Sequence[float], kinds: Sequence[str],
+                   unit_scales: Sequence[float] | None = None) -> SpectrumPrediction:
+    """The Jacobian spectrum of a mean-field stack (predict_spectrum): layer l's pre-activation
+    N(means[l], qs[l]), its weight of `kinds[l]` (GAUSSIAN or ORTHOGONAL) and sigma_ws[l] (the
+    first layer's weight is not in J), and batch norm's per-unit scale² (gamma² / Var of the
+    Linear's output) per layer where there is one."""
+    scales = unit_scales or [1.0] * len(qs)
+    slopes = []
+    for q, mu, scale in zip(qs, means, scales, strict=True):
+        w, d = slope_nodes(activation, q, mu)
+        slopes.append((w, d * scale))
+    return predict_spectrum(slopes, list(zip(kinds[1:], sigma_ws[1:], strict=True)))

@@ -28,10 +28,13 @@ from itertools import pairwise
 
 import numpy as np
 
-from initlab.analysis import compare, theory
+from initlab.analysis import compare
+from initlab.analysis.meanfield import chi1, depth_scale, xi_grad_of
+from initlab.analysis.prediction import predict_variant
 from initlab.axes import GAIN_AXIS, SCHEME_AXIS
 from initlab.config.sweeps import (
     Sweep,
+    SweepPoint,
     axis_label,
     axis_number,
     expand_sweep,
@@ -47,7 +50,7 @@ CURVE_POINTS = 120  # gains on each theory curve (the boundaries within 0.1 % of
 def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
     """The mean-field prediction for one point: its phase, both depth scales, the bound that
     applies on its side and whether its depth is within it (None where the theory is silent)."""
-    pred = theory.predict_variant(spec, vocab_size, context_size)
+    pred = predict_variant(spec, vocab_size, context_size)
     out = {"predicted": bool(pred.predicted), "reason": pred.reason,
            "activation": spec.activation, "sigma_w": pred.sigma_w, "sigma_b": pred.sigma_b,
            "chi": pred.chi, "phase": pred.phase,
@@ -69,7 +72,7 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
         out["critical_gain"] = critical / (pred.sigma_w / gain)  # sigma_w is proportional
     xi_c = pred.depth_scale
     out["xi_c"] = xi_c if xi_c is not None and math.isfinite(xi_c) else None
-    xi_grad = theory.xi_grad_of(pred.chi)  # chi_1 from the network's own q^1
+    xi_grad = xi_grad_of(pred.chi)  # chi_1 from the network's own q^1
     out["xi_grad"] = xi_grad if math.isfinite(xi_grad) else None
     bound = side_bound(pred.chi, xi_c, xi_grad)
     out["side"] = "ordered" if pred.chi <= 1 else "chaotic"
@@ -150,9 +153,9 @@ def gain_curve(point: VariantSpec, prediction: dict, gains: np.ndarray) -> dict:
         sigma_w = per_gain * g
         first = first_sigma if first_fixed else first_sigma / gain * g
         q1 = first**2 * q_in + sigma_b**2
-        chi = theory.chi1(sigma_w, sigma_b, act, q1)
-        xi_c = theory.depth_scale(sigma_w, sigma_b, act, q1) if chi <= 1 else None
-        bound = side_bound(chi, xi_c, theory.xi_grad_of(chi))
+        chi = chi1(sigma_w, sigma_b, act, q1)
+        xi_c = depth_scale(sigma_w, sigma_b, act, q1) if chi <= 1 else None
+        bound = side_bound(chi, xi_c, xi_grad_of(chi))
         sides.append("ordered" if chi <= 1 else "chaotic")
         depths.append(bound if bound is not None and math.isfinite(bound) else None)
     return {"activation": act, "sigma_b": sigma_b, "critical_gain": prediction["critical_gain"],
@@ -200,58 +203,17 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict],
     with `init_only` (training.sweep.init_only_spectra), the untrained deeper stacks' spectra
     beside their prediction; along the scheme axis, each scheme against the first, paired."""
     sweep = expand_sweep(config, sweep_name)
-    if len(jobs_out) != len(sweep.jobs):
-        raise ValueError(f"sweep {sweep_name!r}: {len(jobs_out)} job results for "
-                         f"{len(sweep.jobs)} jobs ({[j.name for j in sweep.jobs]})")
+    jobs, models = _gather_jobs(sweep, jobs_out)
     first = jobs_out[0]
     vocab, context = first["vocab_size"], first["context_size"]
-    jobs, models = [], []
-    for job, out in zip(sweep.jobs, jobs_out, strict=True):
-        if out.get("trains") != job_digest(job) or len(out["rows"]) != len(job.models):
-            raise ValueError(f"sweep {sweep_name!r}, job {job.name}: the result "
-                             f"{out['sweep']}/{out['job']} trains other models than this job "
-                             "(rerun the sweep's jobs)")
-        jobs.append({"job": job.name, "trained_as": f"{out['sweep']}/{out['job']}",
-                     **{k: out[k] for k in ("models", "steps", "steps_done", "depth", "width",
-                                            "train_seconds", "cpu_seconds",
-                                            "us_per_model_step")}})
-        for (point, _), row in zip(job.models, out["rows"], strict=True):
-            models.append(row | {"job": job.name, "point": point.index,
-                                 "values": point.values, "numeric": point.numeric})
     entropy = first["dev_unigram_entropy"]
     verdict_cfg = config["sweeps"][sweep_name].get("verdict") or {}
     margin = verdict_cfg.get("trained_margin", 0.1)
     within = verdict_cfg.get("fast_within", 0.1)
-    points = []
-    for point in sweep.points:
-        rows = [r for r in models if r["point"] == point.index]
-        statuses = [r["status"] for r in rows]
-        entry = {
-            "point": point.index, "values": point.values, "numeric": point.numeric,
-            "label": point.label, "job": rows[0]["job"], "depth": point.spec.depth,
-            "activation": point.spec.activation, "seeds": [r["seed"] for r in rows],
-            "status": "ok" if all(s == "ok" for s in statuses) else "diverged",
-            "diverged_at": [r["diverged_at"] for r in rows],
-        }
-        for key in ("initial_batch_loss", "initial_loss", "train_loss", "dev_loss",
-                    "output_std_first", "output_std_last", "grad_ratio_first_last",
-                    "flat_last", *SPECTRUM_SUMMARY):
-            entry[key] = _mean([r.get(key) for r in rows])
-            entry[f"{key}_per_seed"] = [r.get(key) for r in rows]
-        entry["verdict"], entry["trained_seeds"] = verdict(rows, entropy, margin)
-        entry["theory"] = theory_for(point.spec, vocab, context)
-        points.append(entry)
-
+    points = [_point_entry(point, [r for r in models if r["point"] == point.index], entropy,
+                           margin, vocab, context) for point in sweep.points]
     x_path, row_path = layout(sweep)
-    rows, curves = [], {}
-    for value, row_points in _row_points(sweep, row_path):
-        members = [points[p.index] for p in row_points]
-        best = mark_fast(members, within)
-        row = {"value": value, "best_dev_loss": best, "points": [p["point"] for p in members]}
-        if x_path == GAIN_AXIS:
-            row.update(_row_theory(row_points, members, curves))
-        rows.append(row)
-
+    rows, curves = _rows(sweep, points, x_path, row_path, within)
     out = {
         "sweep": sweep.name, "description": sweep.description, "base": sweep.base,
         "axes": [_axis_entry(path, values) for path, values in sweep.axes.items()],
@@ -274,6 +236,65 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict],
     return out
 
 
+def _gather_jobs(sweep: Sweep, jobs_out: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(jobs, models) of sweep.json from the job JSONs, each checked to train its job's models
+    (a ValueError names the job that does not)."""
+    if len(jobs_out) != len(sweep.jobs):
+        raise ValueError(f"sweep {sweep.name!r}: {len(jobs_out)} job results for "
+                         f"{len(sweep.jobs)} jobs ({[j.name for j in sweep.jobs]})")
+    jobs, models = [], []
+    for job, out in zip(sweep.jobs, jobs_out, strict=True):
+        if out.get("trains") != job_digest(job) or len(out["rows"]) != len(job.models):
+            raise ValueError(f"sweep {sweep.name!r}, job {job.name}: the result "
+                             f"{out['sweep']}/{out['job']} trains other models than this job "
+                             "(rerun the sweep's jobs)")
+        jobs.append({"job": job.name, "trained_as": f"{out['sweep']}/{out['job']}",
+                     **{k: out[k] for k in ("models", "steps", "steps_done", "depth", "width",
+                                            "train_seconds", "cpu_seconds",
+                                            "us_per_model_step")}})
+        for (point, _), row in zip(job.models, out["rows"], strict=True):
+            models.append(row | {"job": job.name, "point": point.index,
+                                 "values": point.values, "numeric": point.numeric})
+    return jobs, models
+
+
+def _point_entry(point: SweepPoint, rows: list[dict], entropy: float, margin: float, vocab: int,
+                 context: int) -> dict:
+    """One point of sweep.json from its models' rows: seed means (and per seed), the verdict
+    and the theory."""
+    statuses = [r["status"] for r in rows]
+    entry = {
+        "point": point.index, "values": point.values, "numeric": point.numeric,
+        "label": point.label, "job": rows[0]["job"], "depth": point.spec.depth,
+        "activation": point.spec.activation, "seeds": [r["seed"] for r in rows],
+        "status": "ok" if all(s == "ok" for s in statuses) else "diverged",
+        "diverged_at": [r["diverged_at"] for r in rows],
+    }
+    for key in ("initial_batch_loss", "initial_loss", "train_loss", "dev_loss",
+                "output_std_first", "output_std_last", "grad_ratio_first_last",
+                "flat_last", *SPECTRUM_SUMMARY):
+        entry[key] = _mean([r.get(key) for r in rows])
+        entry[f"{key}_per_seed"] = [r.get(key) for r in rows]
+    entry["verdict"], entry["trained_seeds"] = verdict(rows, entropy, margin)
+    entry["theory"] = theory_for(point.spec, vocab, context)
+    return entry
+
+
+def _rows(sweep: Sweep, points: list[dict], x_path: str, row_path: str | None,
+          within: float) -> tuple[list[dict], dict]:
+    """(rows, theory curves by key): each row's points marked fast or not, and where the x
+    axis is the gain, its theory (_row_theory)."""
+    rows, curves = [], {}
+    for value, row_points in _row_points(sweep, row_path):
+        members = [points[p.index] for p in row_points]
+        best = mark_fast(members, within)
+        row = {"value": value, "best_dev_loss": best, "points": [p["point"] for p in members]}
+        if x_path == GAIN_AXIS:
+            row.update(_row_theory(row_points, members, curves))
+        rows.append(row)
+    return rows, curves
+
+
 def _init_only(sweep: Sweep, init_only: dict | None, vocab: int, context: int) -> list[dict]:
     """Each initialize-only point: the measured spectrum (seed means and per seed) beside the
     prediction for its spec."""
@@ -288,7 +309,7 @@ def _init_only(sweep: Sweep, init_only: dict | None, vocab: int, context: int) -
                          "init_only_depths asks for (rerun rule sweep_init_only)")
     out = []
     for entry, (values, depth, spec) in zip(entries, wanted, strict=True):
-        pred = theory.predict_variant(spec, vocab, context)
+        pred = predict_variant(spec, vocab, context)
         row = {"values": values, "depth": depth, "seeds": entry["seeds"],
                "predicted": pred.spectrum}
         for key in SPECTRUM_SUMMARY:

@@ -231,7 +231,7 @@ def activation_base(config: dict, vocab_size: int = 28, context_size: int = 3) -
     """The stack the activation rows time: among the selected deep tanh variants without batch
     norm, the one mean-field theory puts nearest the edge of chaos (|chi_1 - 1| smallest), so
     that no activation's timing meets vanishing or exploding numbers."""
-    from initlab.analysis.theory import predict_variant
+    from initlab.analysis.prediction import predict_variant
 
     def distance(name: str) -> float:
         chi = predict_variant(resolve_variant(config, name), vocab_size, context_size).chi
@@ -247,12 +247,12 @@ def activation_benchmark(config: dict, data: dict, rounds: int, long: bool) -> l
     """µs per model-step of train_variant (as (a)) for every activation on one deep stack,
     interleaved round by round, each round's time over the bmm limit measured just before.
 
-    Each activation runs at its own critical gain (theory.critical_sigma_w at σ_b = 0: tanh
+    Each activation runs at its own critical gain (meanfield.critical_sigma_w at σ_b = 0: tanh
     1, ReLU √2, GELU and SiLU 2, linear 1), the base's kaiming hidden weights scaled to it, so
     that no row times a stack whose numbers vanish or blow up (linear at gain 5/3 diverges
     within 10 steps, and NaN arithmetic is not what a healthy run costs)."""
     from initlab.activations import ACTIVATIONS
-    from initlab.analysis.theory import critical_sigma_w
+    from initlab.analysis.meanfield import critical_sigma_w
 
     base = activation_base(config, len(data["itos"]), data["context_size"])
     if base is None:
@@ -344,7 +344,7 @@ def sweep_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[d
     alike. The step-0 capture is left out (a fixed cost per job, not per step)."""
     from initlab.axes import DEPTH_AXIS
     from initlab.config.sweeps import expand_sweep, selected_sweeps
-    from initlab.training.train import train_models
+    from initlab.training.sweep import train_models
 
     names = selected_sweeps(config)
     if not names:
@@ -408,7 +408,7 @@ def spectrum_share(spec: VariantSpec, inits: list[dict], seeds: list[int], data:
     training at `spec`'s architecture, batch and schedule, both measured here in alternation
     (`rounds`), and the share the `captures` add to a run of spec.steps steps: spectrum x
     captures / (seconds per step x steps)."""
-    from initlab.training.train import train_models
+    from initlab.training.sweep import train_models
 
     arch = architecture(spec, len(data["itos"]), data["context_size"])
     steps = spec.steps

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from initlab.activations import activation
-from initlab.analysis.theory import CRITICAL_TOLERANCE
+from initlab.analysis.meanfield import CRITICAL_TOLERANCE
 from initlab.figures.registry import THEORY_FIGURES
 
 SPECTRUM_FIGURE = "spectrum"  # shown in the isometry section (initlab.report.isometry)
