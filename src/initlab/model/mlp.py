@@ -231,11 +231,11 @@ class Nonlinearity:
 def _tanh(x: Tensor) -> Tensor:
     """tanh, through numpy's vectorized (SIMD) float kernel where x is a plain CPU tensor.
 
-    On this project's AVX-512 CPUs torch 2.13's float32 tanh costs about 2.7 ns per element
-    (28 µs on a 3 x 32 x 100 batch) and numpy's 0.6 ns (6 µs): tanh was a sixth of a deep
-    step's time. Both are correctly rounded to within an ulp (relative error at most 1.1e-7
-    against float64 over |x| from 1e-12 up, measured; torch's 6e-8), so the small activations
-    the ordered phase is about keep their digits. Elsewhere (a GPU, an autograd graph) torch's.
+    On CPUs with wide SIMD units numpy's kernel is several times faster than torch's float32
+    tanh, which was a large share of a deep step's time (measured: docs/performance.md). Both
+    are correctly rounded to within an ulp (relative error at most 1.1e-7 against float64 over
+    |x| from 1e-12 up; torch's 6e-8), so the small activations the ordered phase is about keep
+    their digits. Elsewhere (a GPU, an autograd graph) torch's.
     """
     if x.device.type != "cpu" or x.requires_grad or x.dtype not in (torch.float32, torch.float64):
         return torch.tanh(x)

@@ -16,9 +16,9 @@ TRAIN_RESOURCES = {"mem_mb": 2000, "runtime": 60}  # one variant's seeds (minute
 EVALUATE_RESOURCES = {"mem_mb": 2000, "runtime": 15}
 
 
-# The CPU-time model of a lockstep training job (python -m initlab.devtools.bench): every step
-# pays a fixed cost per small kernel, for all models at once, plus the models' matmul FLOPs
-# at the rate the trainer sustains at these small shapes (the sweep jobs: 37-38 GFLOP/s)
+# The CPU-time model of a lockstep training job: every step pays a fixed cost per small kernel,
+# for all models at once, plus the models' matmul FLOPs at the rate the trainer sustains at
+# these small shapes (the bench's sweep row; docs/performance.md, "The workflow's cost model")
 KERNEL_SECONDS = 5e-6
 BMM_FLOPS_PER_SECOND = 4e10
 
@@ -35,10 +35,10 @@ def expected_cpu_seconds(spec: VariantSpec, models: int, context_size: int) -> f
     """One core's seconds to train `models` models of `spec`'s architecture in lockstep.
 
     Kernels per step: about 8 per layer (a Linear's forward, input gradient and two fused
-    updates, the activation's two, the loss's share), 12 with batch norm. On the shipped
-    study it gives the deep batch-norm stack 196 s (measured 227 s of CPU), the other deep
-    stacks 173 s (126-151 s), the depth-20 sweep job 108 s (111 s), the shallow ones 49 s
-    (31-63 s): the order of the long jobs, which is what the priority needs.
+    updates, the activation's two, the loss's share), 12 with batch norm. It ranks the jobs in
+    the order their measured CPU time does (the deep batch-norm stack, the other deep stacks,
+    the depth-20 sweep job, the shallow ones), which is what the priority needs; the estimates
+    beside the measurements are in docs/performance.md.
     """
     arch = _sized_architecture(spec, context_size)
     kernels = (arch.depth + 1) * (12 if arch.batchnorm else 8)
@@ -60,9 +60,9 @@ def sweep_job_resources(job: SweepJob, context_size: int) -> dict[str, int]:
     cleaned name has only [a-z0-9_] and the end marker (initlab.data.clean.MAX_VOCAB_SIZE).
     Memory: the process and the split (~1 GB) plus per model a chunk of minibatches and their
     one-hot targets (~4 MB at batch 32) and the activations of an evaluation chunk. Runtime:
-    the training's matmul FLOPs at 5 GFLOP/s, a fifth of what one busy core sustains in the
-    lockstep trainer here (python -m initlab.devtools.bench: 27 GFLOP/s of CPU time at depth
-    20), plus 10 minutes for start-up, step-0 diagnostics and the train/dev evaluation.
+    the training's matmul FLOPs at RESOURCE_FLOPS_PER_SECOND, deliberately slow (a fraction of
+    what one busy core sustains in the lockstep trainer: docs/performance.md), plus 10 minutes
+    for start-up, step-0 diagnostics and the train/dev evaluation.
     """
     spec = job.spec
     arch = _sized_architecture(spec, context_size)
