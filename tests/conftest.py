@@ -425,12 +425,40 @@ def add_theory(inputs: ReportInputs, predicted_std: float = 0.5) -> dict:
 
 
 # ------------------------------------------------------------------------------- fixtures
+# The tiny study's whole-DAG run is mostly process start-up (each job imports torch), so it
+# starts in the background as soon as the session knows a test needs it, and the tests that
+# read it run last: the unit tests run meanwhile instead of waiting for it.
+_TINY_RUN: dict = {}
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    needs = [item for item in items if "tiny_run" in getattr(item, "fixturenames", ())]
+    if not needs:
+        return
+    items[:] = [item for item in items if item not in needs] + needs  # stable otherwise
+    workdir = config._tmp_path_factory.mktemp("tiny_run")
+    _TINY_RUN["workdir"] = workdir
+    _TINY_RUN["process"] = subprocess.Popen(
+        snakemake_command(workdir, "--cores", "2"), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    process = _TINY_RUN.get("process")
+    if process is not None and process.poll() is None:  # a session cut short: stop the run
+        process.terminate()
+        process.wait(timeout=60)
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """The tiny study, run end to end with `--cores 2`; returns its results/ folder."""
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    snakemake(workdir, "--cores", "2")
-    return workdir / "results"
+def tiny_run() -> Path:
+    """The tiny study, run end to end with `--cores 2` (started at collection, in the
+    background); returns its results/ folder."""
+    process = _TINY_RUN["process"]
+    stderr = process.communicate(timeout=900)[1]
+    if process.returncode != 0:
+        raise AssertionError(f"snakemake failed ({process.returncode}):\n{stderr[-6000:]}")
+    return _TINY_RUN["workdir"] / "results"
 
 
 def study_configs(study: str) -> list[Path]:
