@@ -9,6 +9,7 @@ split of the shipped dataset, built once per session in memory."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,7 @@ BIRDS = REPO / "datasets" / "birds" / "birds.csv"
 REFERENCE_NAMES = REPO / "datasets" / "names" / "names.txt"  # makemore's names.txt
 
 # The test processes share two cores with the workflow runs they start; torch's default thread
-# pool oversubscribes them (a 30-step run took 8.7 s instead of 0.02 s under load).
+# pool oversubscribes them (a short run slows by orders of magnitude under load).
 torch.set_num_threads(1)
 
 
@@ -426,45 +427,60 @@ def add_theory(inputs: ReportInputs, predicted_std: float = 0.5) -> dict:
 
 # ------------------------------------------------------------------------------- fixtures
 # The tiny study's whole-DAG run is mostly process start-up (each job imports torch), so it
-# starts in the background as soon as the session knows a test needs it, and the tests that
-# read it run last: the unit tests run meanwhile instead of waiting for it.
+# starts in the background when the session starts (and stops if no collected test needs it),
+# at a lower CPU priority, and the tests that read it run last: the unit tests run meanwhile,
+# and the run takes whatever core they leave idle.
 _TINY_RUN: dict = {}
+
+
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin set up its factory
+def pytest_configure(config) -> None:
+    """Start the tiny run before collection (seconds of imports); pytest_collection_modifyitems
+    stops it again where no collected test needs it."""
+    if config.option.collectonly or hasattr(config, "workerinput"):
+        return
+    workdir = config._tmp_path_factory.mktemp("tiny_run")
+    _TINY_RUN["workdir"] = workdir
+    with open(workdir / "snakemake.log", "w") as log:  # a file: a full pipe would stall it
+        _TINY_RUN["process"] = subprocess.Popen(
+            snakemake_command(workdir, "--cores", "2"), stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: os.nice(10))
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
     needs = [item for item in items if "tiny_run" in getattr(item, "fixturenames", ())]
     if not needs:
+        _stop_tiny_run()
         return
     items[:] = [item for item in items if item not in needs] + needs  # stable otherwise
-    workdir = config._tmp_path_factory.mktemp("tiny_run")
-    _TINY_RUN["workdir"] = workdir
-    _TINY_RUN["process"] = subprocess.Popen(
-        snakemake_command(workdir, "--cores", "2"), stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
 
 
-def pytest_sessionfinish(session, exitstatus) -> None:
-    process = _TINY_RUN.get("process")
-    if process is not None and process.poll() is None:  # a session cut short: stop the run
+def _stop_tiny_run() -> None:
+    process = _TINY_RUN.pop("process", None)
+    if process is not None and process.poll() is None:
         process.terminate()
         process.wait(timeout=60)
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    _stop_tiny_run()  # a session cut short leaves no run behind
+
+
 @pytest.fixture(scope="session")
 def tiny_run() -> Path:
-    """The tiny study, run end to end with `--cores 2` (started at collection, in the
-    background); returns its results/ folder."""
-    process = _TINY_RUN["process"]
-    stderr = process.communicate(timeout=900)[1]
-    if process.returncode != 0:
-        raise AssertionError(f"snakemake failed ({process.returncode}):\n{stderr[-6000:]}")
-    return _TINY_RUN["workdir"] / "results"
+    """The tiny study, run end to end with `--cores 2` (started when the session starts, in
+    the background); returns its results/ folder."""
+    process, workdir = _TINY_RUN["process"], _TINY_RUN["workdir"]
+    if process.wait(timeout=900) != 0:
+        output = (workdir / "snakemake.log").read_text()
+        raise AssertionError(f"snakemake failed ({process.returncode}):\n{output[-6000:]}")
+    return workdir / "results"
 
 
 def study_configs(study: str) -> list[Path]:
-    """A shipped study made tiny: config.yaml, configs/<study>.yaml, tiny.yaml and the study's
-    own tiny overlay (tests/config/tiny_<study>.yaml)."""
-    return [REPO / "config.yaml", REPO / "configs" / f"{study}.yaml", TINY_CONFIG,
+    """A shipped study made tiny: config.yaml, tiny.yaml (the short training), the study's
+    overlay (its own selection) and its tiny overlay (tests/config/tiny_<study>.yaml)."""
+    return [REPO / "config.yaml", TINY_CONFIG, REPO / "configs" / f"{study}.yaml",
             TINY_CONFIG.with_name(f"tiny_{study}.yaml")]
 
 

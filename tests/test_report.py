@@ -303,6 +303,15 @@ def test_tiny_run_report(tiny_run):
         name = json.loads(metrics.read_text())["variant"]
         assert f'id="variant-{name}"' in html
     assert html_path.stat().st_size < 8_000_000
+    # the default study's report opens with its question and lists every shipped study with
+    # the command that builds it (none of the others was built in this folder: no link)
+    assert '<p class="question"><strong>The question.</strong> How does the way' in html
+    studies = html[html.index('<section id="studies">'):]
+    studies = studies[:studies.index("</section>")]
+    for name in ("activations", "isometry", "makemore"):
+        assert f"snakemake --cores 4 --configfile configs/{name}.yaml" in studies
+        assert f'href="{name}/report.html"' not in html
+    assert studies.count("not built yet") == 3 and "this page" in studies
     # a sweep without a scheme axis shows its own spectrum figure (the isometry section tells
     # a scheme sweep's: test_isometry)
     start = html.index('<article class="sweep" id="sweep-gain_depth">')

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, snakemake_command
+from conftest import REPO, snakemake_command, study_configs
 
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import selected_sweeps
@@ -77,16 +77,6 @@ def test_a_study_may_not_take_a_folder_of_the_default_root(name):
         load_study(REPO / "config.yaml", {"study": name})
 
 
-def test_reserved_names_are_the_default_roots_folders():
-    """Every top-level folder the default study writes under results/ is reserved (dry run)."""
-    run = subprocess.run(snakemake_command(REPO, "-n", "--quiet", "all", "--summary"),
-                         capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert run.returncode == 0, run.stderr[-3000:]
-    files = re.findall(r"^results/(\S+)", run.stdout, re.M)
-    folders = {f.split("/")[0] for f in files if "/" in f}
-    assert folders and folders <= RESERVED_NAMES, folders - RESERVED_NAMES
-
-
 def test_a_study_writes_every_file_under_its_own_root():
     run = subprocess.run(snakemake_command(REPO, "-n", "--summary", configfiles=[
         REPO / "config.yaml", REPO / "configs" / "activations.yaml"]),
@@ -113,3 +103,36 @@ def test_study_links_point_from_each_page_to_the_reports_that_exist(tmp_path, mo
     assert links["makemore"]["command"] == "snakemake --cores 4 --configfile configs/makemore.yaml"
     default = {s["name"]: s for s in study_links(studies, "results/report.html", "default")}
     assert default["isometry"]["href"] == "isometry/report.html"
+
+
+# --- end to end (slow): the tiny activations and isometry studies, run at once ---------------
+@pytest.mark.slow
+def test_two_studies_run_at_once_each_in_its_own_root(tiny_studies):
+    """Started together in one folder, each study wrote only under results/<study>/ (nothing
+    of the default root), and each report names its own question and links the other's report
+    where it existed when the page was built."""
+    results = tiny_studies / "results"
+    assert sorted(p.name for p in results.iterdir()) == ["activations", "isometry"]
+    for name, question in (("activations", "Which initialization does each activation"),
+                           ("isometry", "Does drawing a deep tanh stack")):
+        html = (results / name / "report.html").read_text(encoding="utf-8")
+        assert f"The {name} study" in html and question in html
+        assert (results / name / "variants" / "deep_gain_5_3" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_one_variant_of_a_study_reruns_alone(tiny_studies):
+    """`--forcerun` of one variant's checkpoint inside a study retrains that variant only, in
+    that study's root, and the other study's files are not touched."""
+    results = tiny_studies / "results"
+    before = {p: p.stat().st_mtime_ns for p in (results / "isometry").rglob("*") if p.is_file()}
+    target = "results/activations/variants/deep_relu_he"
+    run = subprocess.run(
+        snakemake_command(tiny_studies, "--cores", "2", f"{target}/done",
+                          "--forcerun", f"{target}/model.pt",
+                          configfiles=study_configs("activations")),
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    trained = re.findall(r"rule train:\n(?:.*\n)*?\s+wildcards: variant=(\S+)", run.stderr)
+    assert trained == ["deep_relu_he"]
+    assert {p: p.stat().st_mtime_ns for p in before} == before

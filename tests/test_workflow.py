@@ -14,7 +14,7 @@ from conftest import BIRDS, REFERENCE_NAMES, REPO, snakemake
 from initlab.config.sweeps import selected_sweeps
 from initlab.config.variants import selected_variants, variant_groups
 from initlab.figures import registry
-from initlab.workflow.study import load_study
+from initlab.workflow.study import RESERVED_NAMES, load_study
 
 DEFAULT_VARIANTS = 9  # the seed's variants: the default study
 
@@ -59,9 +59,8 @@ def job_priorities(output: str) -> dict[str, int]:
 
 def test_the_longest_training_jobs_start_first(default_dry_run):
     """Each training job's priority is its expected CPU seconds (initlab.workflow.resources),
-    so Snakemake starts deep_batchnorm (227 s of CPU on the shipped study) and the deep
-    stacks before the depth-20 sweep job (111 s) and the shallow variants (31-82 s): the last
-    job to finish is a short one."""
+    so Snakemake starts deep_batchnorm, the longest, and the deep stacks before the depth-20
+    sweep job and the shallow variants: the last job to finish is a short one."""
     priority = job_priorities(default_dry_run[0])
     assert len(priority) == DEFAULT_VARIANTS + 4, priority  # and gain_depth's 4 jobs
     deep_bn = priority["variant=deep_batchnorm"]
@@ -70,6 +69,14 @@ def test_the_longest_training_jobs_start_first(default_dry_run):
     depth20 = priority["sweep=gain_depth, sweep_job=depth20"]
     assert deep_bn > max(deep) and min(deep) > depth20 > max(shallow)
     assert priority["sweep=gain_depth, sweep_job=depth2"] < min(shallow)
+
+
+def test_the_folders_the_default_study_writes_are_no_study_names(default_dry_run):
+    """A study named like a folder of the default root would write into it: every top-level
+    folder a dry run of the default study plans under results/ is a reserved name."""
+    outputs = planned_outputs(default_dry_run[0])
+    folders = {path.split("/")[1] for path in outputs if path.count("/") > 1}
+    assert "variants" in folders and folders <= RESERVED_NAMES, folders - RESERVED_NAMES
 
 
 def test_dry_run_lists_the_full_default_dag(default_dry_run):
