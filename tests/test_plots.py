@@ -417,7 +417,7 @@ def test_a_variant_declared_only_in_the_config_is_in_its_groups_figures():
 def test_plot_group_rule_takes_a_config_only_variant(tmp_path):
     """Dry run: the deep group's job reads deep_gain_1's diagnostics, no code edited."""
     extra = tmp_path / "extra.yaml"
-    extra.write_text(yaml.safe_dump({"variants": {
+    extra.write_text(yaml.safe_dump({"run_variants": [], "variants": {  # every variant
         **yaml.safe_load((REPO / "config.yaml").read_text())["variants"],
         "deep_gain_1": {"model": {"family": "deep"},
                         "init": {"hidden_weight": {"scheme": "kaiming", "gain": 1}}}}}))

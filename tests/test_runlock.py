@@ -87,7 +87,8 @@ def collided_run(tmp_path_factory) -> dict:
                 break
             time.sleep(0.05)
         assert first.poll() is None, "run A ended before it trained; nothing to collide with"
-        assert runlock.holder(workdir) == first.pid  # taken before its first job
+        # the lock is the study's results root's, taken before its first job
+        assert runlock.holder(workdir / "results") == first.pid
         started = time.monotonic()
         second = subprocess.run([*cmd, "--cores", "1"], capture_output=True, text=True,
                                 timeout=300)
@@ -114,7 +115,8 @@ def test_a_second_run_in_the_same_folder_stops_at_once_and_the_first_is_undistur
           f"{second.stderr.strip().splitlines()[-1]}")
     assert second.returncode != 0
     assert second.stderr.strip().splitlines()[-1] == (
-        f"initlab: another run (PID {first.pid}) is using the folder {workdir.resolve()}; "
+        f"initlab: another run (PID {first.pid}) is using the folder "
+        f"{(workdir / 'results').resolve()}; "
         "wait for it to finish or stop it, then rerun")
     assert "jobid:" not in second.stdout + second.stderr  # B started no job
     assert collided_run["seconds"] < 60
@@ -126,7 +128,7 @@ def test_a_second_run_in_the_same_folder_stops_at_once_and_the_first_is_undistur
         path = Path("variants") / variant / "metrics.json"
         assert numbers(workdir / "results" / path) == numbers(tiny_run / path), variant
     assert (workdir / "results" / "report.html").is_file()
-    assert runlock.holder(workdir) is None  # A is done: the folder is free again
+    assert runlock.holder(workdir / "results") is None  # A is done: the root is free again
 
 
 @pytest.mark.slow

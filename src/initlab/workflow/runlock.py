@@ -1,4 +1,6 @@
-"""One run per folder: an OS lock that the kernel drops when the run's process dies.
+"""One run per folder: an OS lock that the kernel drops when the run's process dies. The
+workflow takes it on its study's results root (results/ or results/<study>/), so two studies may
+run at once in one checkout and two runs of one study may not.
 
 Snakemake's own directory lock is switched off in profiles/default (`nolock`), because a
 SIGKILLed run leaves it behind and the same command would then demand `snakemake --unlock`.
