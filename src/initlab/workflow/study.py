@@ -76,10 +76,14 @@ def check_study_name(name: str) -> None:
                           f"{sorted(RESERVED_NAMES)})")
 
 
-def results_root(config: dict) -> str:
+def study_root(name: str) -> Path:
     """Where a study writes: results/ for the default study, results/<study>/ for the others."""
-    study = config["study"]
-    return str(RESULTS if study == DEFAULT_STUDY else RESULTS / study)
+    return RESULTS if name == DEFAULT_STUDY else RESULTS / name
+
+
+def results_root(config: dict) -> str:
+    """The results root of the config's study, as the rules' paths start."""
+    return str(study_root(config["study"]))
 
 
 def check_study_overlays(paths: list[str | Path]) -> None:
@@ -110,8 +114,8 @@ class ShippedStudy:
 
 def _shipped(name: str, question: str, configfile: str = "") -> ShippedStudy:
     option = f" --configfile {configfile}" if configfile else ""
-    root = RESULTS if name == DEFAULT_STUDY else RESULTS / name
-    return ShippedStudy(name, question, f"snakemake --cores 4{option}", str(root / "report.html"))
+    return ShippedStudy(name, question, f"snakemake --cores 4{option}",
+                        str(study_root(name) / "report.html"))
 
 
 def shipped_studies(checkout: str | Path) -> list[ShippedStudy]:
