@@ -447,6 +447,7 @@ def pytest_configure(config) -> None:
             preexec_fn=lambda: os.nice(10))
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m deselected what will not run
 def pytest_collection_modifyitems(session, config, items) -> None:
     needs = [item for item in items if "tiny_run" in getattr(item, "fixturenames", ())]
     if not needs:
