@@ -54,13 +54,15 @@ def test_shipped_variants_resolve_as_the_design_table_says():
     config = load_config(CONFIG)
     no_fix = resolve_variant(config, "no_fix")
     assert no_fix.family == "shallow" and (no_fix.width, no_fix.depth) == (200, 1)
-    assert all(v == {"scheme": "normal", "scale": 1.0, "gain": 1.0} for v in no_fix.init.values())
+    assert all(v == {"scheme": "normal", "scale": 1.0, "gain": 1.0, "depth_scaling": False}
+               for v in no_fix.init.values())
     assert no_fix.lr_schedule == [(0.0, 0.1), (0.5, 0.01)]  # as the config states it
     assert no_fix.lr_steps == [(0, 0.1), (100_000, 0.01)]
     assert no_fix.lr_at(99_999) == 0.1 and no_fix.lr_at(100_000) == 0.01
 
     xavier = resolve_variant(config, "xavier")
-    assert xavier.init["hidden_weight"] == {"scheme": "kaiming", "scale": 1.0, "gain": 5 / 3}
+    assert xavier.init["hidden_weight"] == {"scheme": "kaiming", "scale": 1.0, "gain": 5 / 3,
+                                            "depth_scaling": False}
     assert xavier.init["output_weight"]["scale"] == 0.1
     assert xavier.init["output_bias"]["scale"] == 0.0
 
@@ -193,7 +195,7 @@ def test_negative_scale(raw):
 @pytest.mark.parametrize(("key", "value"), [
     (("model", "family"), "wide"),
     (("init", "hidden_weight", "scheme"), "he_normal"),
-    (("norm",), "layernorm"),
+    (("norm",), "groupnorm"),
 ])
 def test_unknown_family_scheme_or_norm(raw, key, value):
     node = raw["variants"]["xavier"]
@@ -304,7 +306,8 @@ def test_a_gain_on_a_scheme_without_one_is_refused(raw, kind, scheme):
 def test_a_gain_left_out_is_1(raw):
     raw["variants"]["xavier"]["init"]["hidden_weight"] = {"scheme": "kaiming"}
     spec = resolve_variant(validate_config(raw), "xavier")
-    assert spec.init["hidden_weight"] == {"scheme": "kaiming", "scale": 1.0, "gain": 1.0}
+    assert spec.init["hidden_weight"] == {"scheme": "kaiming", "scale": 1.0, "gain": 1.0,
+                                          "depth_scaling": False}
 
 
 # ----------------------------------------------------------------------- a 10th variant: config
@@ -345,7 +348,7 @@ def test_a_tenth_variant_is_a_config_edit_only(raw, small_data):
 
     relu = resolve_variant(config, "kaiming_relu")
     assert relu.init["hidden_weight"] == {"scheme": "kaiming", "gain": math.sqrt(2),
-                                          "scale": 1.0}
+                                          "scale": 1.0, "depth_scaling": False}
     ortho = resolve_variant(config, "orthogonal_deep")
     assert (ortho.family, ortho.width, ortho.depth) == ("deep", 64, 3)
     assert ortho.init["hidden_weight"]["scheme"] == "orthogonal"

@@ -23,9 +23,13 @@ from initlab.config.schema import (
     validate_against_schema,
 )
 
-FAMILY_DEFAULTS = {"shallow": {"width": 200, "depth": 1}, "deep": {"width": 100, "depth": 5}}
+FAMILY_DEFAULTS = {"shallow": {"width": 200, "depth": 1}, "deep": {"width": 100, "depth": 5},
+                   "residual": {"width": 100, "depth": 8}}
 TENSOR_KINDS = ("embedding", "hidden_weight", "hidden_bias", "output_weight", "output_bias")
 OPTIONAL_TENSOR_KINDS = ("first_hidden_weight",)  # absent: the first layer is a hidden_weight
+# the residual family's own tensors: absent, N(0, 1) like every unnamed kind
+RESIDUAL_TENSOR_KINDS = ("input_weight", "input_bias", "branch_weight", "branch_bias")
+PLAIN_NORMS = ("none", "batchnorm")
 WEIGHT_ONLY_SCHEMES = {"kaiming", "xavier", "orthogonal"}
 
 
@@ -155,6 +159,14 @@ def selected_variants(config: dict) -> list[str]:
     return list(config["run_variants"]) or list(config["variants"])
 
 
+def palette_order(config: dict) -> list[str]:
+    """The variants in the order the figures give out colours: the selected ones first, then
+    the rest of the declared ones, so that a study's own variants get the palette's distinct
+    first colours (the default study, which selects every variant, keeps declaration order)."""
+    selected = selected_variants(config)
+    return selected + [name for name in config["variants"] if name not in selected]
+
+
 @dataclass(frozen=True)
 class VariantGroup:
     """Variants that a cross-variant figure, table or sentence puts side by side."""
@@ -222,10 +234,21 @@ class VariantSpec:
     capture_points: list[int | str]  # step numbers and/or "last", as diagnostics.steps says
     description: str = ""
     activation: str = "tanh"  # the hidden layers' φ (initlab.activations)
+    ffn_mult: int = 1  # residual: the branch's hidden width over the width
+    norm_position: str = "pre"  # residual: where the block's norm stands
+    residual_learnable: bool = False  # residual: whether SGD trains each block's alpha
 
     @property
     def batchnorm(self) -> bool:
         return self.norm == "batchnorm"
+
+    @property
+    def layernorm(self) -> bool:
+        return self.norm == "layernorm"
+
+    @property
+    def residual(self) -> bool:
+        return self.family == "residual"
 
     @property
     def lr_steps(self) -> list[tuple[int, float]]:
@@ -267,20 +290,8 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
                     in declared["training"] else "training.lr_schedule")
     lr_schedule = [(float(entry["at"]), float(entry["lr"])) for entry in schedule]
 
-    init = {}
-    for kind in TENSOR_KINDS + OPTIONAL_TENSOR_KINDS:
-        if kind not in declared["init"]:
-            continue  # an optional kind: layer_weight falls back to hidden_weight
-        entry = declared["init"][kind]
-        if entry["scheme"] in WEIGHT_ONLY_SCHEMES and not kind.endswith("_weight"):
-            raise ConfigError(f"{where}.init.{kind}.scheme: {entry['scheme']!r} needs a weight "
-                              "matrix; use normal, zeros or ones here")
-        if "gain" in entry and entry["scheme"] not in WEIGHT_ONLY_SCHEMES:
-            raise ConfigError(f"{where}.init.{kind}.gain: scheme {entry['scheme']!r} has no "
-                              f"gain (only {', '.join(sorted(WEIGHT_ONLY_SCHEMES))} do); "
-                              "remove it, or use `scale` to multiply the weights")
-        init[kind] = {"scheme": entry["scheme"], "scale": float(entry["scale"]),
-                      "gain": parse_gain(entry.get("gain", 1), f"{where}.init.{kind}.gain")}
+    init = resolve_init(declared, family, where)
+    _check_family_keys(declared, family, where)
 
     capture = capture_points(config, steps, name)  # a step past the end: error or dropped
 
@@ -301,4 +312,57 @@ def resolve_variant(config: dict, name: str) -> VariantSpec:
         capture_points=capture,
         description=declared["description"],
         activation=model["activation"],
+        ffn_mult=model["ffn_mult"],
+        norm_position=model["norm_position"],
+        residual_learnable=bool(model["residual_scale"]["learnable"]),
     )
+
+
+def resolve_init(declared: dict, family: str, where: str) -> dict[str, dict]:
+    """Each tensor kind's {scheme, scale, gain (a float), depth_scaling} for `family`, with
+    the residual family's alpha as the kind `residual_scale` (ones x its init)."""
+    named = declared["init"]
+    residual = family == "residual"
+    wrong = ([k for k in OPTIONAL_TENSOR_KINDS if k in named] if residual
+             else [k for k in RESIDUAL_TENSOR_KINDS if k in named])
+    if wrong:
+        use = ("input_weight for the input Linear" if residual
+               else "hidden_weight (and first_hidden_weight) instead")
+        raise ConfigError(f"{where}.init.{wrong[0]}: not a tensor of the {family} family; "
+                          f"use {use}")
+    kinds = TENSOR_KINDS + (RESIDUAL_TENSOR_KINDS if residual else OPTIONAL_TENSOR_KINDS)
+    init = {}
+    for kind in kinds:
+        if kind not in named and kind not in RESIDUAL_TENSOR_KINDS:
+            continue  # an optional kind: layer_weight falls back to hidden_weight
+        init[kind] = _tensor_init(named.get(kind, {}), f"{where}.init.{kind}", kind)
+    if residual:
+        init["residual_scale"] = {"scheme": "ones", "gain": 1.0, "depth_scaling": False,
+                                  "scale": float(declared["model"]["residual_scale"]["init"])}
+    return init
+
+
+def _tensor_init(entry: dict, where: str, kind: str) -> dict:
+    scheme = entry.get("scheme", "normal")
+    weight = kind.endswith("_weight")
+    if scheme in WEIGHT_ONLY_SCHEMES and not weight:
+        raise ConfigError(f"{where}.scheme: {scheme!r} needs a weight matrix; use normal, "
+                          "zeros or ones here")
+    if "gain" in entry and scheme not in WEIGHT_ONLY_SCHEMES:
+        raise ConfigError(f"{where}.gain: scheme {scheme!r} has no gain (only "
+                          f"{', '.join(sorted(WEIGHT_ONLY_SCHEMES))} do); remove it, or use "
+                          "`scale` to multiply the weights")
+    if entry.get("depth_scaling") and not weight:
+        raise ConfigError(f"{where}.depth_scaling: only a weight's std is scaled with depth; "
+                          "remove it here")
+    return {"scheme": scheme, "scale": float(entry.get("scale", 1)),
+            "gain": parse_gain(entry.get("gain", 1), f"{where}.gain"),
+            "depth_scaling": bool(entry.get("depth_scaling", False))}
+
+
+def _check_family_keys(declared: dict, family: str, where: str) -> None:
+    """The norms a family takes: layer norm needs the residual family's blocks."""
+    if family != "residual" and declared["norm"] not in PLAIN_NORMS:
+        raise ConfigError(f"{where}.norm: {declared['norm']!r} is only built into the residual "
+                          f"family (model.family: residual); the {family} family takes "
+                          f"{' or '.join(PLAIN_NORMS)}")
