@@ -21,9 +21,11 @@ from initlab.devtools import reference
 from initlab.devtools.bench import (
     activation_base,
     format_activation_table,
+    format_residual_table,
     format_sweep_table,
     format_table,
     lockstep_batches,
+    residual_bench_spec,
 )
 from initlab.model.initialization import init_parameters
 from initlab.model.mlp import MLP, cross_entropy
@@ -85,6 +87,48 @@ def test_each_activation_follows_the_plain_autograd_loop(config, birds, name, ac
         torch.set_default_dtype(default)
 
 
+def kaiming(gain: float = 1.0, scale: float = 1.0, depth_scaling: bool = False) -> dict:
+    return {"scheme": "kaiming", "gain": gain, "scale": scale, "depth_scaling": depth_scaling}
+
+
+def residual_spec(config, norm: str, position: str = "pre", alpha: float = 1.0,
+                  learnable: bool = False, depth_scaling: bool = False):
+    """deep_gain_5_3's training, as a residual stack of 4 tanh blocks of width 100."""
+    small = {"scheme": "normal", "gain": 1.0, "scale": 0.01, "depth_scaling": False}
+    init = {"embedding": {**small, "scale": 1.0}, "input_weight": kaiming(),
+            "input_bias": small, "hidden_weight": kaiming(5 / 3), "hidden_bias": small,
+            "branch_weight": kaiming(depth_scaling=depth_scaling), "branch_bias": small,
+            "output_weight": kaiming(scale=0.1), "output_bias": small,
+            "residual_scale": {"scheme": "ones", "gain": 1.0, "scale": alpha,
+                               "depth_scaling": False}}
+    return dataclasses.replace(short_spec(config, "deep_gain_5_3"), family="residual", depth=4,
+                               norm=norm, norm_position=position, residual_learnable=learnable,
+                               init=init)
+
+
+@pytest.mark.parametrize(("norm", "position", "alpha", "learnable", "depth_scaling"), [
+    # the quick suite keeps pre-LN and ReZero (LayerNorm, the final norm, a learned alpha);
+    # the others take the slow marker's time
+    pytest.param("none", "pre", 1.0, False, True, marks=pytest.mark.slow),  # GPT-2's rule
+    ("layernorm", "pre", 1.0, False, False),
+    pytest.param("layernorm", "post", 1.0, False, False, marks=pytest.mark.slow),
+    ("none", "pre", 0.0, True, False),  # ReZero: alpha learned from 0
+    pytest.param("batchnorm", "pre", 1.0, False, False, marks=pytest.mark.slow),
+    pytest.param("batchnorm", "post", 0.5, True, False, marks=pytest.mark.slow),
+], ids=["gpt2", "pre_ln", "post_ln", "rezero", "pre_bn", "post_bn"])
+def test_residual_stacks_follow_the_plain_autograd_loop(config, birds, norm, position, alpha,
+                                                        learnable, depth_scaling):
+    """The residual blocks' hand-written backward (LayerNorm, batch norm and alpha included),
+    fused with the update, against autograd through F.layer_norm / the batch-norm formulas,
+    within the plain stacks' bounds; alpha moves only where it is learnable."""
+    spec = residual_spec(config, norm, position, alpha, learnable, depth_scaling)
+    assert spec.residual and spec.layernorm == (norm == "layernorm")
+    result = assert_follows_the_plain_loop(spec, birds)
+    assert result.captures["stream_rms"].shape == (1, 2, 5)  # step 0, 2 seeds, h_0 .. h_4
+    alphas = result.state["block3.alpha"]
+    assert (alphas != alpha).all() if learnable else (alphas == alpha).all()
+
+
 def assert_follows_the_plain_loop(spec, birds):
     # the schedule stays a fraction of the run, so the shortened run really drops the lr
     first, drop = spec.lr_steps
@@ -97,13 +141,15 @@ def assert_follows_the_plain_loop(spec, birds):
         batches = reference.batch_indices(seed, len(Y), spec.batch_size, spec.steps)
         losses, final = reference.plain_loop(arch, params, X, Y, batches, spec.lr_at,
                                              formula_batchnorm=True)
-        assert spec.batchnorm == ("bn0.running_var" in final)  # running statistics compared
+        # running statistics compared
+        assert spec.batchnorm == any(name.endswith("running_var") for name in final)
         torch.testing.assert_close(torch.from_numpy(result.losses[k]), losses.float(),
                                    rtol=LOSS_RTOL, atol=LOSS_ATOL)
         for tensor, value in final.items():
             torch.testing.assert_close(result.state[tensor][k], value, rtol=RTOL, atol=ATOL,
                                        msg=lambda m, t=tensor: f"{t}: {m}")
     assert result.losses[:, -1].mean() < result.losses[:, 0].mean()  # it did learn
+    return result
 
 
 def test_trainer_is_bit_identical_run_after_run(config, birds):
@@ -193,6 +239,22 @@ def test_bench_activation_rows_report_each_against_its_limit_and_tanh():
     lines = format_activation_table(rows).splitlines()
     assert lines[0].startswith("activation (deep_gain_5_3, 3 seeds)")
     assert lines[2].split() == ["relu", "200.0", "180.0", "80.0", "2.50x", "0.83x"]
+
+
+def test_the_residual_row_times_pre_ln_blocks_of_the_deep_stack_against_their_limit(config):
+    base = resolve_variant(config, "deep_gain_5_3")
+    spec = residual_bench_spec(base)
+    assert (spec.residual, spec.layernorm, spec.norm_position, spec.depth) == (
+        True, True, "pre", 8)
+    assert spec.init["branch_weight"] == {**base.init["hidden_weight"], "depth_scaling": True}
+    arch = architecture(spec, 28, 3)
+    assert arch.matmul_flops(32) == 3 * 2 * 32 * (30 * 100 + 16 * 100 * 100 + 100 * 28)
+    rows = [{"model": m, "seeds": 3, "wall": w, "cpu": w, "limit": lim, "ratio": w / lim}
+            for m, w, lim in (("deep_gain_5_3", 400e-6, 200e-6),
+                              ("residual 8x100 pre-LN", 1200e-6, 800e-6))]
+    lines = format_residual_table(rows).splitlines()
+    assert lines[2].split() == ["residual", "8x100", "pre-LN", "1200.0", "1200.0", "800.0",
+                                "1.50x"]
 
 
 def test_the_activation_rows_time_a_deep_stack_without_batch_norm(config):

@@ -26,6 +26,10 @@ The activation rows time (a) once per activation (initlab.activations: tanh, rel
 silu, linear) on one deep stack of the config (the variant's init with `model.activation`
 replaced), each against the same limit: what a per-model-step costs for each φ.
 
+The residual rows time (a) on a residual stack (RESIDUAL_DEPTH pre-LN blocks of the width of
+the deep tanh stack the activation rows use, with its φ and training) and on that deep stack,
+alternating round by round, each against the limit at its own shapes (`--residual-only`).
+
 The spectrum rows price the Jacobian's spectrum (diagnostics.spectrum, at every capture of a
 variant with two hidden layers or more and at each sweep job's step-0 capture): its seconds
 per capture against the run's training, both measured in the same process.
@@ -57,7 +61,7 @@ from initlab.data import clean, split, vocab
 from initlab.devtools import reference
 from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP
+from initlab.model.residual import build_model
 from initlab.training import diagnostics
 from initlab.training.train import (
     DENSE_UPDATE_RATIO_STEPS,
@@ -90,7 +94,7 @@ def load_data(config: dict, splits: Path) -> dict:
 def capture_seconds(spec: VariantSpec, arch: Architecture, data: dict, probe_examples: int,
                     bins: int, repeats: int = 3) -> tuple[float, float]:
     """(wall, cpu) seconds of one diagnostics capture (probe pass plus statistics)."""
-    model = MLP(arch, init_parameters(arch, spec.init, spec.seeds))
+    model = build_model(arch, init_parameters(arch, spec.init, spec.seeds))
     X, Y = data["train"]["X"], data["train"]["Y"]
     probe = probe_batch(min(probe_examples, len(Y)), len(Y))
     samples = []
@@ -298,6 +302,63 @@ def format_activation_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --- the residual rows: a residual stack beside the deep tanh stack it is built from ------------
+RESIDUAL_DEPTH = 8
+
+
+def residual_bench_spec(base: VariantSpec) -> VariantSpec:
+    """`base` (a deep stack) as RESIDUAL_DEPTH pre-LN blocks of its width, its φ and training:
+    the input Linear at gain 1, both layers of a branch at base's hidden-weight init, the
+    second one / sqrt(depth) (GPT-2's rule), biases as base's, alpha 1."""
+    init = {k: {"depth_scaling": False, **v} for k, v in base.init.items()
+            if k != "first_hidden_weight"}
+    init |= {"input_weight": {"scheme": "kaiming", "gain": 1.0, "scale": 1.0,
+                              "depth_scaling": False},
+             "input_bias": init["hidden_bias"], "branch_bias": init["hidden_bias"],
+             "branch_weight": {**init["hidden_weight"], "depth_scaling": True},
+             "residual_scale": {"scheme": "ones", "gain": 1.0, "scale": 1.0,
+                                "depth_scaling": False}}
+    return dataclasses.replace(base, family="residual", depth=RESIDUAL_DEPTH, norm="layernorm",
+                               norm_position="pre", init=init)
+
+
+def residual_benchmark(config: dict, data: dict, rounds: int, long: bool) -> list[dict]:
+    """µs per model-step of (a) on the deep tanh stack of the activation rows and on
+    residual_bench_spec of it, alternating round by round; ratio: the median over rounds of
+    each time over the bmm limit at its own shapes, measured just before it."""
+    base = activation_base(config, len(data["itos"]), data["context_size"])
+    if base is None:
+        return []
+    spec0 = resolve_variant(config, base)
+    specs = {base: spec0,
+             f"residual {RESIDUAL_DEPTH}x{spec0.width} pre-LN": residual_bench_spec(spec0)}
+    steps = (LONG if long else SHORT)["deep"][0]
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in specs}
+    for _ in range(rounds):
+        for name, spec in specs.items():
+            arch = architecture(spec, len(data["itos"]), data["context_size"])
+            rate, _ = bmm_flops_per_second(arch, len(spec.seeds), spec.batch_size)
+            wall, cpu = time_trainer(spec, arch, data, config, steps)
+            samples[name].append((wall, cpu, arch.matmul_flops(spec.batch_size) / rate))
+    return [{"model": name, "seeds": len(spec0.seeds),
+             "wall": statistics.median(w for w, _, _ in runs),
+             "cpu": statistics.median(c for _, c, _ in runs),
+             "limit": statistics.median(lim for _, _, lim in runs),
+             "ratio": statistics.median(w / lim for w, _, lim in runs)}
+            for name, runs in samples.items()]
+
+
+def format_residual_table(rows: list[dict]) -> str:
+    lines = [f"{'residual (' + str(rows[0]['seeds']) + ' seeds)':<34}{'us/model-step':>14}"
+             f"{'(cpu)':>9}{'limit us':>10}{'ratio':>8}"]
+    for row in rows:
+        lines.append(f"{row['model']:<34}{1e6 * row['wall']:>14.1f}{1e6 * row['cpu']:>9.1f}"
+                     f"{1e6 * row['limit']:>10.1f}{row['ratio']:>7.2f}x")
+    lines.append("(the trainer with diagnostics as (a); ratio: median over rounds of its time "
+                 "over the bmm limit at its own shapes measured just before)")
+    return "\n".join(lines)
+
+
 # --- the sweep row: many models in lockstep (issue 14) ------------------------------------------
 SWEEP_DEPTHS = (5, 20)
 SWEEP_STEPS = {False: 200, True: 600}  # trainer steps per round, short and --long
@@ -415,7 +476,7 @@ def spectrum_share(spec: VariantSpec, inits: list[dict], seeds: list[int], data:
     diag = config["diagnostics"]
     X, Y = data["train"]["X"], data["train"]["Y"]
     probe = probe_batch(min(diag["probe_examples"], len(Y)), len(Y))
-    model = MLP(arch, init_parameters(arch, inits, seeds))
+    model = build_model(arch, init_parameters(arch, inits, seeds))
     diagnostics.capture(model, X[probe], Y[probe], diag["histogram_bins"])
     spectrum_s, step_s = [], []
     for _ in range(rounds):
@@ -465,7 +526,14 @@ def format_spectrum_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def print_rows(title: str, table, rows: list[dict], start: float) -> None:
+    """A section of rows (if any) under its title and the seconds since `start`."""
+    if rows:
+        print(f"{title} ({time.perf_counter() - start:.0f}s)")
+        print(table(rows))
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m initlab.devtools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long", action="store_true", help="more steps and rounds")
@@ -484,7 +552,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="time only the activation rows (one deep stack, every φ)")
     parser.add_argument("--spectrum-only", action="store_true",
                         help="time only the spectrum rows (what the Jacobian's spectrum adds)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--residual-only", action="store_true",
+                        help="time only the residual rows (a residual stack and the deep one)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
 
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
@@ -492,6 +566,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"initlab.devtools.bench: torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), "
           f"device {config['device']}, {len(data['train']['Y'])} training examples")
+    if args.residual_only or not (args.sweep_only or args.activations_only
+                                  or args.spectrum_only):
+        start = time.perf_counter()
+        print_rows("residual rows", format_residual_table, residual_benchmark(
+            config, data, rounds=5 if args.long else 3, long=args.long), start)
+    if args.residual_only:
+        return
     if args.spectrum_only or not (args.sweep_only or args.activations_only):
         start = time.perf_counter()
         rows = spectrum_benchmark(config, data, rounds=5 if args.long else 3)
@@ -501,10 +582,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.sweep_only:
         start = time.perf_counter()
-        rows = activation_benchmark(config, data, rounds=5 if args.long else 3, long=args.long)
-        if rows:
-            print(f"activation rows ({time.perf_counter() - start:.0f}s)")
-            print(format_activation_table(rows))
+        print_rows("activation rows", format_activation_table, activation_benchmark(
+            config, data, rounds=5 if args.long else 3, long=args.long), start)
     if args.activations_only:
         return
     if not args.sweep_only:

@@ -14,8 +14,9 @@ the same weights and the same batches:
   function; see design.md.)
 - `plain_loop`: a plain autograd loop as a careful user writes it: functional ops,
   `F.cross_entropy`, `F.batch_norm` (torch.nn.BatchNorm1d's arithmetic; or, for the
-  faithfulness test, `_BatchNorm1d` written from the formulas), an in-place SGD update, and the
-  losses kept on the device, with no host sync per step.
+  faithfulness test, `_BatchNorm1d` written from the formulas), `F.layer_norm`, an in-place SGD
+  update, and the losses kept on the device, with no host sync per step. It trains the plain
+  stacks and the residual family alike; `notebook_loop` and `lockstep_loop` the plain ones.
 """
 
 from __future__ import annotations
@@ -69,50 +70,97 @@ def _leaf(params: dict[str, Tensor]) -> dict[str, Tensor]:
     return {name: p.detach().clone().requires_grad_() for name, p in params.items()}
 
 
+def _plain_only(arch: Architecture) -> None:
+    if arch.residual:
+        raise ValueError("this loop trains plain stacks; plain_loop trains residual ones")
+
+
 # --- (c) the plain loop -----------------------------------------------------------------------
+class _Norms:
+    """The plain loop's norm layers, by the prefix of their parameters: torch's F.batch_norm
+    with running statistics, `_BatchNorm1d` from the formulas (`formula`), or F.layer_norm."""
+
+    def __init__(self, arch: Architecture, p: dict[str, Tensor], formula: bool):
+        self.arch, self.p = arch, p
+        if arch.residual:
+            prefixes = [f"block{i}.norm" for i in range(arch.depth)]
+            prefixes += ["final_norm"] if arch.norm_position == "pre" else []
+        else:
+            prefixes = [f"bn{i}" for i in range(arch.depth)]
+        self.running = {k: (torch.zeros_like(p[f"{k}.gamma"], requires_grad=False),
+                            torch.ones_like(p[f"{k}.gamma"], requires_grad=False))
+                        for k in (prefixes if arch.batchnorm else [])}
+        self.formula = {k: _BatchNorm1d(p[f"{k}.gamma"], p[f"{k}.beta"], arch.bn_momentum,
+                                        arch.bn_eps) for k in self.running} if formula else {}
+
+    def __call__(self, prefix: str, x: Tensor) -> Tensor:
+        gamma, beta = self.p[f"{prefix}.gamma"], self.p[f"{prefix}.beta"]
+        if self.arch.layernorm:
+            return F.layer_norm(x, x.shape[-1:], gamma, beta, self.arch.ln_eps)
+        if prefix in self.formula:
+            return self.formula[prefix](x)
+        return F.batch_norm(x, *self.running[prefix], gamma, beta, training=True,
+                            momentum=self.arch.bn_momentum, eps=self.arch.bn_eps)
+
+    def buffers(self) -> dict[str, Tensor]:
+        """The running statistics, named as in the trainer's state_dict."""
+        out = {}
+        for prefix, (mean, var) in self.running.items():
+            if prefix in self.formula:
+                mean, var = self.formula[prefix].running_mean, self.formula[prefix].running_var
+            out[f"{prefix}.running_mean"], out[f"{prefix}.running_var"] = mean, var
+        return out
+
+
+def _logits(arch: Architecture, p: dict[str, Tensor], norm: _Norms, x: Tensor) -> Tensor:
+    """One seed's logits [B, V] from the concatenated embeddings x [B, T*E]."""
+    phi = PHI[arch.activation]
+    if not arch.residual:
+        for i in range(arch.depth):
+            x = x @ p[f"hidden{i}.weight"] + p[f"hidden{i}.bias"]
+            x = phi(norm(f"bn{i}", x) if arch.batchnorm else x)
+        return x @ p["output.weight"] + p["output.bias"]
+    normed = arch.batchnorm or arch.layernorm
+    pre, post = normed and arch.norm_position == "pre", normed and arch.norm_position == "post"
+    h = x @ p["input.weight"] + p["input.bias"]
+    for i in range(arch.depth):
+        block = f"block{i}"
+        u = norm(f"{block}.norm", h) if pre else h
+        r = phi(u @ p[f"{block}.hidden.weight"] + p[f"{block}.hidden.bias"])
+        h = h + p[f"{block}.alpha"] * (r @ p[f"{block}.branch.weight"] + p[f"{block}.branch.bias"])
+        h = norm(f"{block}.norm", h) if post else h
+    h = norm("final_norm", h) if pre else h
+    return h @ p["output.weight"] + p["output.bias"]
+
+
 def plain_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: Tensor,
                batches: Tensor, lr_at: Callable[[int], float],
                formula_batchnorm: bool = False) -> tuple[Tensor, dict]:
     """Train one seed; return the loss of every step [steps] and the final parameters (with
-    the batch-norm running statistics).
+    the batch-norm running statistics). A plain stack or a residual one (whose alphas SGD
+    trains only where arch.residual_learnable says).
 
     Batch norm is torch's (F.batch_norm), as a user writes it; with `formula_batchnorm` it is
     `_BatchNorm1d`, written out from the formulas, so that a test checks the trainer's batch
-    norm against arithmetic that shares no kernel with it or with torch's.
+    norm against arithmetic that shares no kernel with it or with torch's. Layer norm is
+    torch's F.layer_norm.
     """
     p = _leaf(params)
-    names = list(p)
-    running = [(torch.zeros(arch.width, device=X.device), torch.ones(arch.width, device=X.device))
-               for _ in range(arch.depth if arch.batchnorm else 0)]
-    formula = [_BatchNorm1d(p[f"bn{i}.gamma"], p[f"bn{i}.beta"], arch.bn_momentum, arch.bn_eps)
-               for i in range(len(running))] if formula_batchnorm else []
-    phi = PHI[arch.activation]
+    trained = [name for name in p if arch.residual_learnable or not name.endswith(".alpha")]
+    norm = _Norms(arch, p, formula_batchnorm)
     losses = torch.empty(len(batches), device=X.device)
     for step, ix in enumerate(batches):
         x = p["embedding"][X[ix]].view(len(ix), -1)
-        for i in range(arch.depth):
-            x = x @ p[f"hidden{i}.weight"] + p[f"hidden{i}.bias"]
-            if formula:
-                x = formula[i](x)
-            elif arch.batchnorm:
-                x = F.batch_norm(x, *running[i], p[f"bn{i}.gamma"], p[f"bn{i}.beta"],
-                                 training=True, momentum=arch.bn_momentum, eps=arch.bn_eps)
-            x = phi(x)
-        loss = F.cross_entropy(x @ p["output.weight"] + p["output.bias"], Y[ix])
-        for name in names:
-            p[name].grad = None
+        loss = F.cross_entropy(_logits(arch, p, norm, x), Y[ix])
+        for t in p.values():
+            t.grad = None
         loss.backward()
         lr = lr_at(step)
         with torch.no_grad():
-            for name in names:
+            for name in trained:
                 p[name].add_(p[name].grad, alpha=-lr)
         losses[step] = loss.detach()
-    final = {name: t.detach() for name, t in p.items()}
-    if formula:
-        running = [(bn.running_mean, bn.running_var) for bn in formula]
-    for i, (mean, var) in enumerate(running):
-        final[f"bn{i}.running_mean"], final[f"bn{i}.running_var"] = mean, var
-    return losses, final
+    return losses, {**{name: t.detach() for name, t in p.items()}, **norm.buffers()}
 
 
 # --- (b) the notebook loop --------------------------------------------------------------------
@@ -172,6 +220,7 @@ def notebook_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
     """Train one seed the notebook's way; return its `lossi` (log10 loss per step, as the
     notebook kept it) and `ud` (log10 update:data ratio per step and parameter). The
     update:data log is on for the deep net, as in the notebook, unless `update_ratios` says."""
+    _plain_only(arch)
     p = _leaf(params)
     C = p["embedding"]
     layers: list = []
@@ -229,6 +278,7 @@ def lockstep_loop(arch: Architecture, params: dict[str, Tensor], X: Tensor, Y: T
     `python -m initlab.devtools.bench` times it beside (a) and (c): (c)/(d) is what training
     the seeds together gains, (d)/(a) what the hand-written backward and fused update gain.
     """
+    _plain_only(arch)
     p = _leaf(params)
     S = p["embedding"].shape[0]
     seed_index = torch.arange(S, device=X.device)[:, None, None]

@@ -14,7 +14,8 @@ against autograd, tests/test_faithful.py whole training runs against a plain aut
     deep:    embedding (V x 10) -> concat (30) -> 5 x [Linear 100 -> [BatchNorm] -> φ]
              -> Linear V
 
-with φ the variant's `model.activation` (tanh unless it says relu, gelu, silu or linear).
+with φ the variant's `model.activation` (tanh unless it says relu, gelu, silu or linear). The
+residual family (initlab.model.residual) builds its blocks from these layers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ saturated, ReLU exactly zero, GELU/SiLU in the negative tail; NaN for linear), `
 units flat on each of the first probe examples (tanh at the stricter |t| > SATURATION_MAP) and
 `act_dead` the share flat on every probe example. With two hidden layers or more, `spectrum`
 adds the singular values of the input-output Jacobian between the hidden layers (dynamical
-isometry, Pennington et al. 2017) on the first JACOBIAN_EXAMPLES probe examples.
+isometry, Pennington et al. 2017) on the first JACOBIAN_EXAMPLES probe examples. A residual
+stack's activation statistics are its branches' nonlinearities (one per block), and its capture
+adds the stream's own: `stream_rms`, `stream_grad_rms` and `branch_ratio` (residual_stats).
 `update_ratios` is the cheap
 per-step measurement, log10(lr * std(grad) / std(data)), which Karpathy's lectures suggest
 keeping near -3.
@@ -24,18 +26,20 @@ from torch import Tensor
 
 from initlab.activations import TAIL_EDGES, activation
 from initlab.model.mlp import MLP, BatchNorm1d, Linear, Nonlinearity, cross_entropy
+from initlab.model.residual import Model, ResidualMLP
 from initlab.thresholds import SATURATED, SATURATION_MAP, SMALL_SINGULAR
 
 MAP_EXAMPLES = 32  # rows of the saturation map: one training-sized batch
 JACOBIAN_EXAMPLES = 32  # probe examples whose Jacobian's spectrum is measured, per model
 
 
-def weight_matrices(model: MLP) -> dict[str, Tensor]:
+def weight_matrices(model: Model) -> dict[str, Tensor]:
     """The 2-D parameters (embedding and every Linear weight), whose updates are tracked."""
     return {name: p for name, p in model.named_parameters().items() if p.dim() == 3}
 
 
-def layer_names(model: MLP) -> list[str]:
+def layer_names(model: Model) -> list[str]:
+    """One name per nonlinearity (a residual stack's: one per block's branch), as tanh0."""
     return [f"{layer.name}{i}" for i, layer in enumerate(model.nonlinearities())]
 
 
@@ -128,10 +132,12 @@ def spectrum_summary(sv: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def spectrum(model: MLP, n_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
+def spectrum(model: Model, n_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
     """`jacobian_sv` [S, N, w] after a forward pass, and its summary per model; nothing for a
-    stack of one hidden layer (no Jacobian between hidden layers)."""
-    if model.arch.depth < 2:
+    stack of one hidden layer (no Jacobian between hidden layers), nor for a residual stack
+    (its Jacobian is the identity plus the branches' terms, which hidden_jacobian's product of
+    layers does not cover)."""
+    if model.arch.depth < 2 or model.arch.residual:
         return {}
     sv = singular_values(hidden_jacobian(model, n_examples)).float().cpu().numpy()
     return {"jacobian_sv": sv, **spectrum_summary(sv)}
@@ -143,7 +149,7 @@ def _centered_norm(t: Tensor) -> Tensor:
     return torch.linalg.vector_norm(flat - flat.mean(1, keepdim=True), dim=1)
 
 
-def update_ratios(model: MLP, lr: float) -> Tensor:
+def update_ratios(model: Model, lr: float) -> Tensor:
     """log10(lr * std(grad) / std(data)) of each weight matrix: [S, P], after backward().
 
     Runs every step early in training, so it must stay cheap next to a step: the sqrt(n - 1)
@@ -191,7 +197,7 @@ def _nan_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, var.sqrt()
 
 
-def _probe_pass(model: MLP, X: Tensor, Y: Tensor) -> Tensor:
+def _probe_pass(model: Model, X: Tensor, Y: Tensor) -> Tensor:
     """One forward and backward pass of every seed on the probe batch, keeping each
     nonlinearity's output, input and output gradient, and leaving the batch-norm running
     statistics alone; the loss per seed [S]."""
@@ -230,10 +236,10 @@ def _flat_units(layers: list[Nonlinearity], acts: Tensor) -> tuple[Tensor, Tenso
     return flat, dead, map_units[:, :, :MAP_EXAMPLES]
 
 
-def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
+def capture(model: Model, X: Tensor, Y: Tensor, bins: int,
             jacobian_examples: int = JACOBIAN_EXAMPLES) -> dict[str, np.ndarray]:
     """Statistics of one probe pass. X: [N, T], Y: [N], shared by all seeds; the spectrum on
-    the first `jacobian_examples` of them (0: none)."""
+    the first `jacobian_examples` of them (0: none); a residual stack's stream statistics."""
     S = model.n_seeds
     loss = _probe_pass(model, X, Y)
     layers = model.nonlinearities()
@@ -283,7 +289,26 @@ def capture(model: MLP, X: Tensor, Y: Tensor, bins: int,
         "wgrad_hist": wgrad_hist,
         "wgrad_edges": wgrad_edges,
         **(spectrum(model, min(jacobian_examples, X.shape[0])) if jacobian_examples else {}),
+        **(residual_stats(model) if isinstance(model, ResidualMLP) else {}),
     }
+
+
+def _rms(t: Tensor) -> Tensor:
+    """Root mean square per seed [S] of t [S, ...], over examples and units."""
+    return t.reshape(t.shape[0], -1).square().mean(1).sqrt()
+
+
+def residual_stats(model: ResidualMLP) -> dict[str, np.ndarray]:
+    """After a probe pass: per seed, the RMS of h_0 .. h_L (the input Linear's output, then the
+    stream after each block), `stream_rms` [S, L+1]; of the loss's gradient there,
+    `stream_grad_rms` [S, L+1]; and per block the RMS of α·r over the RMS of the stream it is
+    added to (h_{l-1}), `branch_ratio` [S, L]: 0 for a block that starts as the identity."""
+    streams = torch.stack([_rms(h) for h in model.streams], dim=1)
+    grads = torch.stack([_rms(g) for g in model.stream_grads], dim=1)
+    branches = torch.stack([_rms(b.r) * b.alpha.abs() for b in model.blocks], dim=1)
+    return {"stream_rms": streams.float().cpu().numpy(),
+            "stream_grad_rms": grads.float().cpu().numpy(),
+            "branch_ratio": (branches / streams[:, :-1]).float().cpu().numpy()}
 
 
 def stack_captures(captures: dict[int, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -15,7 +16,7 @@ from initlab.config.sweeps import SweepJob, SweepPoint, expand_sweep, job_digest
 from initlab.data.split import unigram_entropy
 from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP
+from initlab.model.residual import build_model
 from initlab.numbers import finite_or_none
 from initlab.thresholds import SPECTRUM_SUMMARY
 from initlab.training.diagnostics import JACOBIAN_EXAMPLES, spectrum
@@ -32,6 +33,8 @@ from initlab.training.train import (
 )
 
 log = logging.getLogger(__name__)
+
+RESIDUAL_KEYS = ("stream_rms", "stream_grad_rms", "branch_ratio")  # diagnostics.residual_stats
 
 
 def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: dict, *,
@@ -50,7 +53,7 @@ def train_models(arch: Architecture, inits: list[dict], seeds: list[int], data: 
     """
     dev = resolve_device(device)
     Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
-    model = MLP(arch, init_parameters(arch, inits, seeds, dev))
+    model = build_model(arch, init_parameters(arch, inits, seeds, dev))
     log.info("%s: %s, %d models in lockstep, %d steps, device %s", label, arch, len(seeds),
              steps, dev)
     probe = probe_batch(min(probe_examples, len(Ytr)), len(Ytr)).to(dev)
@@ -153,10 +156,19 @@ def _model_row(m: int, point: SweepPoint, seed: int, result: LoopResult, step0: 
         "output_std_first": finite_or_none(act_std[0]),
         "output_std_last": finite_or_none(act_std[-1]),
         "flat_last": finite_or_none(step0["act_flat"][m][-1]),
-        "grad_ratio_first_last": finite_or_none(agrad_std[0] / agrad_std[-1]),
+        # NaN where no gradient reaches the branches (a block that starts as the identity)
+        "grad_ratio_first_last": finite_or_none(_ratio(agrad_std[0], agrad_std[-1])),
         # the step-0 spectrum of the Jacobian between the hidden layers (depth >= 2)
         **{key: finite_or_none(step0[key][m]) for key in SPECTRUM_SUMMARY if key in step0},
+        # a residual stack's stream per block (h_0 .. h_L) and its branches, at step 0
+        **{key: [finite_or_none(v) for v in step0[key][m]] for key in RESIDUAL_KEYS
+           if key in step0},
     }
+
+
+def _ratio(a: float, b: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / b
 
 
 def init_only_spectra(config: dict, sweep_name: str, data: dict) -> dict:
@@ -171,7 +183,7 @@ def init_only_spectra(config: dict, sweep_name: str, data: dict) -> dict:
     entries = []
     for values, depth, spec in sweep.init_only_points():
         arch = architecture(spec, len(data["itos"]), data["context_size"])
-        model = MLP(arch, init_parameters(arch, spec.init, spec.seeds, dev))
+        model = build_model(arch, init_parameters(arch, spec.init, spec.seeds, dev))
         with torch.no_grad():
             for bn in model.batchnorms():
                 bn.track_running_stats = False  # a capture's forward pass leaves no trace
@@ -181,8 +193,10 @@ def init_only_spectra(config: dict, sweep_name: str, data: dict) -> dict:
             # the spectrum is all these stacks are for: measured even where captures skip it
             summary = spectrum(model, config["diagnostics"]["jacobian_examples"]
                                or JACOBIAN_EXAMPLES)
+        # a residual stack has no spectrum (diagnostics.spectrum): its entries are None
         entries.append({"values": values, "depth": depth, "seeds": spec.seeds,
                         **{key: [finite_or_none(v) for v in summary[key].tolist()]
+                           if key in summary else [None] * len(spec.seeds)
                            for key in SPECTRUM_SUMMARY}})
     return {"sweep": sweep_name, "depths": sweep.init_only_depths,
             "vocab_size": len(data["itos"]), "context_size": data["context_size"],

@@ -38,7 +38,7 @@ from initlab.files import (
 )
 from initlab.model.architecture import Architecture
 from initlab.model.initialization import init_parameters
-from initlab.model.mlp import MLP
+from initlab.model.residual import Model, build_model, load_model
 from initlab.training import diagnostics
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ def architecture(spec: VariantSpec, vocab_size: int, context_size: int) -> Archi
     return Architecture(vocab_size=vocab_size, context_size=context_size,
                         embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
                         batchnorm=spec.batchnorm, bn_momentum=spec.bn_momentum,
-                        bn_eps=spec.bn_eps, activation=spec.activation)
+                        bn_eps=spec.bn_eps, activation=spec.activation, residual=spec.residual,
+                        layernorm=spec.layernorm, norm_position=spec.norm_position,
+                        ffn_mult=spec.ffn_mult, residual_learnable=spec.residual_learnable)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -87,7 +89,7 @@ def batch_stream(seeds: list[int], n_train: int, batch_size: int):
                            for g in generators], dim=1)
 
 
-def split_loss(model: MLP, X: Tensor, Y: Tensor, batch_stats: bool = False) -> Tensor:
+def split_loss(model: Model, X: Tensor, Y: Tensor, batch_stats: bool = False) -> Tensor:
     """Mean cross-entropy per seed [S] over a whole split, in chunks.
 
     With batch_stats, batch norm normalizes each chunk with its own statistics (used at step 0,
@@ -160,7 +162,7 @@ def record_divergence(losses: Tensor, start: int, stop: int,
 class LoopResult:
     """What train_lockstep leaves, on the host: the record of every trainer's run."""
 
-    model: MLP  # the trained model: the one passed in, or (drop_diverged) its survivors
+    model: Model  # the trained model: the one passed in, or (drop_diverged) its survivors
     alive: list[int]  # the models of `model`, as indices into the seeds
     losses: np.ndarray  # [M, steps] float32, the minibatch loss of every step, NaN after a stop
     diverged_at: list[int | None]  # first step with a non-finite loss, per model
@@ -201,7 +203,7 @@ class Probe:
     histogram_bins: int
     jacobian_examples: int = diagnostics.JACOBIAN_EXAMPLES
 
-    def capture(self, model: MLP) -> dict[str, np.ndarray]:
+    def capture(self, model: Model) -> dict[str, np.ndarray]:
         return diagnostics.capture(model, self.X, self.Y, self.histogram_bins,
                                    self.jacobian_examples)
 
@@ -224,7 +226,7 @@ class _Clock:
                  1e6 * (now - self.start) / model_steps, (self.plan.steps - step) / rate)
 
 
-def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], plan: LoopPlan,
+def train_lockstep(model: Model, Xtr: Tensor, Ytr: Tensor, seeds: list[int], plan: LoopPlan,
                    probe: Probe) -> LoopResult:
     """The SGD loop of every trainer: model k of `model` draws the minibatches of seeds[k].
 
@@ -284,7 +286,7 @@ def train_lockstep(model: MLP, Xtr: Tensor, Ytr: Tensor, seeds: list[int], plan:
                       model_steps=model_steps)
 
 
-def _chunk_steps(model: MLP, chunk: Chunk, start: int, plan: LoopPlan, probe: Probe,
+def _chunk_steps(model: Model, chunk: Chunk, start: int, plan: LoopPlan, probe: Probe,
                  captures: dict[int, dict]) -> Iterator[tuple[int, int, float]]:
     """Steps start, start + 1, ... of the loop, one per minibatch of `chunk`, capturing into
     `captures`; at each log line it yields (t, steps done, lr) and waits for the caller."""
@@ -304,13 +306,13 @@ def _chunk_steps(model: MLP, chunk: Chunk, start: int, plan: LoopPlan, probe: Pr
             yield t, step + 1, lr
 
 
-def _drop_diverged(model: MLP, alive: list[int],
-                   diverged_at: list[int | None]) -> tuple[MLP, list[int]]:
+def _drop_diverged(model: Model, alive: list[int],
+                   diverged_at: list[int | None]) -> tuple[Model, list[int]]:
     """The models of `model` that have not diverged, as a batched model of their own, and
     their indices into the seeds."""
     keep = [i for i, k in enumerate(alive) if diverged_at[k] is None]
-    model = MLP.from_state_dict(model.arch, {name: value[keep].clone() for name, value
-                                             in model.state_dict().items()})
+    model = load_model(model.arch, {name: value[keep].clone() for name, value
+                                    in model.state_dict().items()})
     return model, [alive[i] for i in keep]
 
 
@@ -353,7 +355,7 @@ def train_variant(spec: VariantSpec, data: dict, *, device: str = "cpu", probe_e
     dev = resolve_device(device)
     Xtr, Ytr = data["train"]["X"].to(dev), data["train"]["Y"].to(dev)
     arch = architecture(spec, len(data["itos"]), data["context_size"])
-    model = MLP(arch, init_parameters(arch, spec.init, spec.seeds, dev))
+    model = build_model(arch, init_parameters(arch, spec.init, spec.seeds, dev))
     S, steps = len(spec.seeds), spec.steps
     log.info("variant %s: %s, %d parameters per seed, %d seeds, %d steps, device %s",
              spec.name, arch, arch.n_params(), S, steps, dev)
@@ -405,12 +407,12 @@ def save_checkpoint(path, spec: VariantSpec, arch: Architecture, result: TrainRe
                        "state": result.state})
 
 
-def load_checkpoint(path) -> tuple[MLP, dict]:
+def load_checkpoint(path) -> tuple[Model, dict]:
     """The trained batched model of a variant's model.pt, and the checkpoint's other fields."""
     checkpoint = read_torch(path, "checkpoint")
     try:
         arch = Architecture(**checkpoint["arch"])
-        return MLP.from_state_dict(arch, checkpoint["state"]), checkpoint
+        return load_model(arch, checkpoint["state"]), checkpoint
     except (KeyError, TypeError) as err:  # loads, but is not (or no longer) a checkpoint
         raise DamagedFileError(f"{path}: damaged checkpoint, {type(err).__name__}: {err}; "
                                f"rebuild it with `{rebuild_command(path)}`") from None

@@ -28,20 +28,25 @@ def _sized_architecture(spec: VariantSpec, context_size: int) -> Architecture:
     cleaned yet when the workflow is planned)."""
     return Architecture(vocab_size=MAX_VOCAB_SIZE, context_size=context_size,
                         embedding_dim=spec.embedding_dim, width=spec.width, depth=spec.depth,
-                        batchnorm=spec.batchnorm, activation=spec.activation)
+                        batchnorm=spec.batchnorm, activation=spec.activation,
+                        residual=spec.residual, layernorm=spec.layernorm,
+                        norm_position=spec.norm_position, ffn_mult=spec.ffn_mult,
+                        residual_learnable=spec.residual_learnable)
 
 
 def expected_cpu_seconds(spec: VariantSpec, models: int, context_size: int) -> float:
     """One core's seconds to train `models` models of `spec`'s architecture in lockstep.
 
     Kernels per step: about 8 per layer (a Linear's forward, input gradient and two fused
-    updates, the activation's two, the loss's share), 12 with batch norm. It ranks the jobs in
+    updates, the activation's two, the loss's share), 12 with a norm; a residual block has
+    two Linears. It ranks the jobs in
     the order their measured CPU time does (the deep batch-norm stack, the other deep stacks,
     the depth-20 sweep job, the shallow ones), which is what the priority needs; the estimates
     beside the measurements are in docs/performance.md.
     """
     arch = _sized_architecture(spec, context_size)
-    kernels = (arch.depth + 1) * (12 if arch.batchnorm else 8)
+    normalized = arch.batchnorm or arch.layernorm
+    kernels = len(arch.layer_shapes()) * (12 if normalized else 8)  # a Linear each
     return spec.steps * (models * arch.matmul_flops(spec.batch_size) / BMM_FLOPS_PER_SECOND
                          + kernels * KERNEL_SECONDS)
 
