@@ -7,13 +7,15 @@ rule theory:
         # train.json carries initial_loss.per_seed (whole training set, before any update)
         summaries=variant_files("train.json"),
         data_summary=res("data/summary.json"),
+        # the diagnostics' probe batch: a batch-norm stack's prediction uses its statistics
+        tensors=res("data/splits.pt"),
         code=package_inputs("theory"),
     output:
         json=res("theory/theory.json"),
         **{key: theory_figure(key) for key in THEORY_FIGURES},
     params:
         variants=VARIANTS,
-        declared=list(config["variants"]),
+        declared=palette_order(config),  # colours: the study's variants first
         specs={variant: config["variants"][variant] for variant in VARIANTS},
         groups=config["groups"],
         training=config["training"],

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from initlab.analysis.meanfield import CRITICAL_TOLERANCE, phase_curve
-from initlab.analysis.prediction import VariantPrediction, predict_variant
+from initlab.analysis.prediction import Probe, VariantPrediction, predict_variant
 from initlab.config.variants import VariantSpec, resolve_variant, variant_groups
 from initlab.numbers import finite_or_none, fmt, json_safe
 from initlab.thresholds import SATURATED, SPECTRUM_SUMMARY
@@ -150,9 +150,66 @@ def variant_entry(prediction: VariantPrediction, spec: VariantSpec, group: str |
         "initial_loss": compare(prediction.initial_loss, initial_loss_per_seed or []),
         "spectrum": spectrum_entry(prediction, diag),
         "hidden_scheme": spec.init["hidden_weight"]["scheme"],
+        "residual": residual_entry(prediction, spec, diag) if spec.residual else None,
         "notes": notes,
         "caveats": list(prediction.caveats),
     }
+
+
+STREAM_ARRAYS = ("stream_rms", "stream_grad_rms", "branch_ratio")
+
+
+def residual_entry(prediction: VariantPrediction, spec: VariantSpec,
+                   diag: Mapping[str, np.ndarray] | None) -> dict:
+    """The residual stream of theory.json, predicted beside the step-0 capture: per block l
+    (0 = the input Linear's output) the stream's RMS relative to h_0, the gradient's RMS at the
+    stream relative to the top's and the branch-to-stream ratio; and the whole stack's ratios."""
+    measured = _stream_step0(diag)
+    blocks = spec.depth + 1
+    rel = grad_rel = branch = None
+    if measured is not None:
+        rms, grad = measured["stream_rms"], measured["stream_grad_rms"]
+        rel, grad_rel = _safe_ratio(rms, rms[:, :1]), _safe_ratio(grad, grad[:, -1:])
+        branch = measured["branch_ratio"]
+    predicted = {key: list(getattr(prediction, key, None) or []) for key in STREAM_ARRAYS}
+
+    def pair(key: str, values: np.ndarray | None, layer: int) -> dict:
+        wanted = predicted[key]
+        return compare(wanted[layer] if layer < len(wanted) else None,
+                       [] if values is None else values[:, layer].tolist())
+
+    return {
+        "norm": spec.norm, "norm_position": spec.norm_position,
+        "alpha": spec.init["residual_scale"]["scale"], "learnable": spec.residual_learnable,
+        "depth_scaling": {kind: entry["depth_scaling"] for kind, entry in spec.init.items()
+                          if kind.endswith("_weight")},
+        "blocks": [{"layer": layer,
+                    "stream_rms_rel": pair("stream_rms", rel, layer),
+                    "stream_grad_rms_rel": pair("stream_grad_rms", grad_rel, layer),
+                    "branch_ratio": None if layer == 0 else pair("branch_ratio", branch,
+                                                                 layer - 1)}
+                   for layer in range(blocks)],
+        "stream_ratio": pair("stream_rms", rel, blocks - 1),
+        "stream_grad_ratio": compare(
+            _first_over_last(predicted["stream_grad_rms"]),
+            [] if grad_rel is None else grad_rel[:, 0].tolist()),
+    }
+
+
+def _first_over_last(values: list[float]) -> float | None:
+    return values[0] / values[-1] if len(values) > 1 and values[-1] else None
+
+
+def _stream_step0(diag: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+    """The stream's arrays of the step-0 capture, per seed [S, L + 1] ([S, L] for the branch
+    ratio); None without a step-0 capture or without stream arrays."""
+    if diag is None or "stream_rms" not in diag or "capture_steps" not in diag:
+        return None
+    steps = [int(s) for s in np.asarray(diag["capture_steps"]).tolist()]
+    if 0 not in steps:
+        return None
+    k = steps.index(0)
+    return {key: np.asarray(diag[key][k], dtype=np.float64) for key in STREAM_ARRAYS}
 
 
 def _layer_names(spec: VariantSpec, diag: Mapping[str, np.ndarray] | None) -> list[str]:
@@ -216,17 +273,19 @@ def phase_diagram(entries: Mapping[str, dict]) -> dict:
 
 def build_theory(config: dict, vocab_size: int, context_size: int,
                  diagnostics: Mapping[str, Mapping[str, np.ndarray]],
-                 metrics: Mapping[str, Mapping]) -> dict:
+                 metrics: Mapping[str, Mapping], probe: Probe | None = None) -> dict:
     """theory.json: every variant in `diagnostics` (config order), predicted and measured.
 
     `metrics` maps each variant to its train.json or metrics.json (both carry
-    initial_loss.per_seed, the whole-training-set loss before any update).
+    initial_loss.per_seed, the whole-training-set loss before any update); `probe` is the
+    diagnostics' probe batch (initlab.training.train.probe_batch), which a batch-norm stack's
+    prediction takes its batch statistics from.
     """
     group_of = {v: g.name for g in variant_groups(config) for v in g.variants}
     entries = {}
     for name in diagnostics:
         spec = resolve_variant(config, name)
-        prediction = predict_variant(spec, vocab_size, context_size)
+        prediction = predict_variant(spec, vocab_size, context_size, probe)
         summary = metrics.get(name) or {}
         per_seed = (summary.get("initial_loss") or {}).get("per_seed")
         entries[name] = entry = variant_entry(prediction, spec, group_of.get(name),
