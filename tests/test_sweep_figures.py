@@ -72,7 +72,8 @@ def make_sweep(x: dict, row: dict | None = None, *, verdicts=None, fast=None, fi
                 "dev_loss": loss, "dev_loss_per_seed": [loss, None if loss is None
                                                         else loss + 0.01],
                 "grad_ratio_first_last": 10.0 ** (j - 2),
-                "depth": rv if row and row["path"] == DEPTH_AXIS else 20,
+                "depth": (rv if row and row["path"] == DEPTH_AXIS
+                          else xv if x["path"] == DEPTH_AXIS else 20),
                 "activation": rv if row and row["path"] == ACT else "tanh",
                 "theory": {},
             })
@@ -289,6 +290,34 @@ def test_two_named_axes_are_categorical(tmp_path):
     assert len([p for p in ax.patches if p.get_hatch()]) == 3
     assert len(by_gid(fig, "fast")) == 2
     assert {"tanh", "ReLU"} <= set(legend_texts(figures.dev_loss_lines(sweep)))
+    check_pngs(sweep, tmp_path)
+
+
+def test_a_variant_axis_is_rows_named_by_the_variants(tmp_path):
+    """depth x rule (a variant axis, the rows): the depth across on a log scale, one row per
+    declared variant, each named as the config names it (not "variant res_gpt2"), in the map,
+    the lines' legend and the spectrum's colours; no mean-field lines (the gain is not
+    across)."""
+    rules = ["res_none", "res_gpt2", "res_postln"]
+    sweep = make_sweep(axis(DEPTH_AXIS, [2, 8, 32]), axis("variant", rules),
+                       verdicts=[["trained", "untrained", "diverged"], ["trained"] * 3,
+                                 ["trained", "trained", "mixed"]],
+                       fast=[[1, 0, 0], [1, 1, 1], [0, 1, 0]])
+    fig = figures.dev_loss_map(sweep)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == rules
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "8", "32"]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "linear")
+    assert ax.get_ylim() == (-0.5, 2.5)
+    assert len([p for p in ax.patches if p.get_hatch()]) == 3
+    assert len(by_gid(fig, "fast")) == 5
+    for plot in figures.PLOTS.values():
+        assert not theory_artists(plot(sweep)), plot.__name__
+    assert set(rules) <= set(legend_texts(figures.dev_loss_lines(sweep)))
+    assert set(rules) <= set(legend_texts(figures.spectrum(sweep)))
+    assert not any(t.startswith("variant ") for t in legend_texts(figures.dev_loss_lines(sweep)))
+    info = registry.for_sweep(registry.SWEEP_FIGURES["dev_loss_map"], sweep)
+    assert "x: depth; y: variant" in info.caption
     check_pngs(sweep, tmp_path)
 
 

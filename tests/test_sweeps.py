@@ -352,6 +352,209 @@ def test_a_diverged_model_leaves_the_lockstep_batch_and_the_others_train_on(conf
                                torch.from_numpy(alone.losses[0]), rtol=0, atol=5e-6)
 
 
+# ---------------------------------------------------------------------------- a variant axis
+RULES = "depth_rule"
+# three residual rules: res_a and res_c share an architecture (they differ in init only);
+# res_b differs from both in several keys (norm, its position, a learned alpha, activation).
+# All read out as the deep stack does (x 0.1), the other tensors at their defaults.
+READOUT = {"output_weight": {"scheme": "kaiming", "gain": 1, "scale": 0.1}}
+RULE_VARIANTS = {
+    "res_a": {"description": "ReLU blocks, GPT-2's 1/sqrt(depth) on W2",
+              "model": {"family": "residual", "activation": "relu", "width": 50},
+              "init": {"hidden_weight": {"scheme": "kaiming", "gain": "relu"},
+                       "branch_weight": {"scheme": "kaiming", "gain": "relu",
+                                         "depth_scaling": True}, **READOUT}},
+    "res_b": {"description": "post-LN <tanh> & ReZero",
+              "model": {"family": "residual", "width": 50, "norm_position": "post",
+                        "residual_scale": {"init": 0.0, "learnable": True}},
+              "norm": "layernorm",
+              "init": {"branch_weight": {"scheme": "kaiming", "gain": 1, "scale": 0.5},
+                       **READOUT}},
+    "res_c": {"model": {"family": "residual", "activation": "relu", "width": 50},
+              "init": {"branch_weight": {"scheme": "zeros"}, **READOUT}},
+}
+
+
+def rule_study(config: dict, variants: dict | None = None, **sweep) -> dict:
+    """The default study with RULE_VARIANTS (or `variants`) declared and a sweep RULES of
+    depth x variant (`sweep` replaces its keys), checked as the workflow checks it."""
+    spec = {"description": "Which rule trains at which depth?",
+            "axes": {DEPTH_AXIS: [2, 8], "variant": ["res_a", "res_b", "res_c"]},
+            "training": {"steps": 300, "seeds": 2}} | sweep
+    declared = copy.deepcopy(config["variants"]) | copy.deepcopy(variants or RULE_VARIANTS)
+    return load_study(REPO / "config.yaml", {"variants": declared,
+                                             "sweeps": {**config["sweeps"], RULES: spec}})
+
+
+def test_a_variant_axis_starts_each_row_from_its_own_variant(config):
+    """Each point's spec is its row's variant with the sweep's training and the depth applied,
+    whatever else the rows differ in; the variants are left as declared; the workflow's view
+    (params.sweep_config of the rows' variants) expands to the same jobs."""
+    from initlab.config.variants import resolve_variant
+    from initlab.workflow.params import sweep_config
+
+    cfg = rule_study(config)
+    before = copy.deepcopy(cfg["variants"])
+    sweep = expand_sweep(cfg, RULES)
+    assert cfg["variants"] == before
+    assert sweep.base is None and sweep.bases == ["res_a", "res_b", "res_c"]
+    assert [p.values for p in sweep.points] == [
+        {DEPTH_AXIS: d, "variant": v} for d in (2, 8) for v in ("res_a", "res_b", "res_c")]
+    for point in sweep.points:
+        row = resolve_variant(cfg, point.values["variant"])
+        assert point.spec.depth == point.values[DEPTH_AXIS] and point.spec.steps == 300
+        assert len(point.spec.seeds) == 2
+        # everything else is the row's variant
+        assert dataclasses.replace(point.spec, name=row.name, depth=row.depth, steps=row.steps,
+                                   seeds=row.seeds, capture_points=row.capture_points) == row
+    b = next(p.spec for p in sweep.points if p.values["variant"] == "res_b")
+    assert (b.norm, b.norm_position, b.residual_learnable, b.activation) == (
+        "layernorm", "post", True, "tanh")
+    assert sweep.points[4].label == "depth 8, res_b"
+    params = {"sweep": cfg["sweeps"][RULES], "training": cfg["training"],
+              "diagnostics": cfg["diagnostics"], "device": cfg["device"],
+              "bases": {v: cfg["variants"][v] for v in sweep.bases}}
+    alone = expand_sweep(sweep_config(RULES, params), RULES)
+    assert [(j.name, job_digest(j)) for j in alone.jobs] == [
+        (j.name, job_digest(j)) for j in sweep.jobs]
+
+
+def test_a_variant_axis_splits_the_jobs_by_architecture_and_names_the_rows(config):
+    """res_a and res_c (init apart, one architecture) share a job at each depth, res_b has its
+    own; each name says the depth and the variants it trains, and is a file name."""
+    sweep = expand_sweep(rule_study(config), RULES)
+    assert [j.name for j in sweep.jobs] == ["depth2-res_a+res_c", "depth2-res_b",
+                                            "depth8-res_a+res_c", "depth8-res_b"]
+    assert [[p.values["variant"] for p in j.points] for j in sweep.jobs] == [
+        ["res_a", "res_c"], ["res_b"], ["res_a", "res_c"], ["res_b"]]
+    assert all(len(j.models) == 2 * len(j.points) for j in sweep.jobs)
+    # every rule in one architecture: no variant in the names
+    same = expand_sweep(rule_study(config, axes={DEPTH_AXIS: [2, 8],
+                                                 "variant": ["res_a", "res_c"]}), RULES)
+    assert [j.name for j in same.jobs] == ["depth2", "depth8"]
+
+
+@pytest.mark.parametrize("change", [
+    {"ffn_mult": 2}, {"norm_position": "post"},
+    {"residual_scale": {"init": 1.0, "learnable": True}},
+])
+def test_each_residual_architecture_field_makes_its_own_job(config, change):
+    """Two rules differing only in ffn_mult, norm_position or a learnable alpha never train
+    in one job; alpha's init alone (not learned) is an initialization, and they share one."""
+    base = {"model": {"family": "residual", "width": 50}, "norm": "layernorm"}
+    other = copy.deepcopy(base)
+    other["model"].update(change)
+    cfg = rule_study(config, {"r1": base, "r2": other},
+                     axes={"variant": ["r1", "r2"], DEPTH_AXIS: [4]})
+    assert [j.name for j in expand_sweep(cfg, RULES).jobs] == ["r1", "r2"]
+    alpha = copy.deepcopy(base)
+    alpha["model"]["residual_scale"] = {"init": 0.0}
+    cfg = rule_study(config, {"r1": base, "r2": alpha},
+                     axes={"variant": ["r1", "r2"], DEPTH_AXIS: [4]})
+    assert [j.name for j in expand_sweep(cfg, RULES).jobs] == ["all"]
+
+
+@pytest.mark.parametrize("sweep, words", [
+    ({"axes": {DEPTH_AXIS: [2], "variant": ["res_a", "res_nope"]}},
+     ["sweeps.depth_rule.axes.variant", "'res_nope'", "not a declared variant", "'res_b'"]),
+    ({"base": "res_a"}, ["sweeps.depth_rule", "`base`", "remove `base`"]),
+    ({"axes": {DEPTH_AXIS: [2, 8]}}, ["sweeps.depth_rule", "no `base`", "'variant'"]),
+    ({"axes": {DEPTH_AXIS: [2], "variant": ["res_a", 3]}}, ["sweeps", "depth_rule", "variant"]),
+    ({"axes": {DEPTH_AXIS: [2, 0], "variant": ["res_a"]}}, ["sweeps.depth_rule",
+                                                            DEPTH_AXIS, "value 0"]),
+])
+def test_a_bad_variant_axis_is_a_config_error_naming_sweep_axis_and_value(config, sweep,
+                                                                          words):
+    with pytest.raises(ConfigError) as err:
+        rule_study(config, **sweep)
+    for word in words:
+        assert word in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_the_default_sweeps_jobs_keep_their_names_and_digests(config):
+    """The residual family's fields (ffn_mult, norm_position, a learnable alpha, an init's
+    depth_scaling) at their plain values leave a plain job's identity as it was before them:
+    the default study's job results stay valid. A residual job's identity carries them."""
+    sweep = expand_sweep(config, SWEEP)
+    assert [(j.name, job_digest(j)) for j in sweep.jobs] == [
+        ("depth2", "0a774cac051b527b"), ("depth5", "2ab86381d8d527d0"),
+        ("depth10", "abfe15a66e1e5f65"), ("depth20", "2e6644ac8dea1444")]
+    from initlab.config.sweeps import job_identity
+
+    rules = expand_sweep(rule_study(config), RULES)
+    assert '"depth_scaling": true' in job_identity(rules.jobs[0])
+    assert '"residual_learnable": true' in job_identity(rules.jobs[1])
+
+
+def rule_jobs(cfg: dict, dev: dict) -> list[dict]:
+    """fake_jobs for the rule sweep, each model's step-0 stream as the theory predicts it but
+    10 % above at depth 8 for res_a (so the summary's worst point is known)."""
+    from initlab.analysis.prediction import predict_variant
+
+    jobs = fake_jobs(cfg, RULES, dev)
+    points = expand_sweep(cfg, RULES).points
+    for job in jobs:
+        for row in job["rows"]:
+            pred = predict_variant(points[row["point"]].spec, 28, 3)
+            off = 1.1 if row["values"] == {DEPTH_AXIS: 8, "variant": "res_a"} else 1.0
+            row["stream_rms"] = [2.0, 2.0 * pred.stream_ratio * off]
+            row["stream_grad_rms"] = [pred.stream_grad_ratio, 1.0]
+    return jobs
+
+
+def test_a_variant_axis_sweep_json_report_and_figures(config, tmp_path):
+    """From constructed job results: the variants are the rows (with their descriptions), the
+    depth runs across; the verdict per rule and depth; a residual point has the theory's
+    stream prediction but no plain stack's depth bound; the report names each rule (escaped)
+    and the worst stream prediction; the dev-loss map's rows are the rules."""
+    from initlab.analysis.sweep import build_sweep_json
+    from initlab.figures import sweep as figures
+    from initlab.report.render import environment
+
+    # the variant axis first: still the rows
+    cfg = rule_study(config, axes={"variant": ["res_a", "res_b", "res_c"], DEPTH_AXIS: [2, 8]})
+    dev = {(d, v): [2.0, 2.1] for d in (2, 8) for v in ("res_a", "res_b", "res_c")}
+    dev[8, "res_b"] = [3.0, 3.05]  # at the unigram entropy: did not train
+    sweep = build_sweep_json(cfg, RULES, rule_jobs(cfg, dev))
+    assert (sweep["x_axis"], sweep["row_axis"]) == (DEPTH_AXIS, "variant")
+    assert sweep["base"] is None and sweep["bases"] == ["res_a", "res_b", "res_c"]
+    assert [a["kind"] for a in sweep["axes"]] == ["named", "numeric"]
+    assert [(r["value"], r["description"]) for r in sweep["rows"]] == [
+        ("res_a", "ReLU blocks, GPT-2's 1/sqrt(depth) on W2"),
+        ("res_b", "post-LN <tanh> & ReZero"), ("res_c", "")]
+    rows = {r["value"]: r for r in sweep["summary"]["rows"]}
+    assert rows["res_b"]["trained"] == [2] and rows["res_b"]["untrained"] == [8]
+    assert rows["res_a"]["trained"] == [2, 8]
+    for p in sweep["points"]:
+        assert p["theory"]["trainable"] is None and p["theory"]["reason"]
+        assert p["theory"]["stream_ratio"] is not None
+    a8 = next(p for p in sweep["points"] if p["label"] == "res_a, depth 8")
+    assert a8["stream_ratio"] == pytest.approx(1.1 * a8["theory"]["stream_ratio"])
+    summary = sweep["summary"]
+    assert summary["stream_ratio_rel_error_max"] == pytest.approx(0.1)
+    assert summary["stream_ratio_rel_error_worst"] == "res_a, depth 8"
+    assert summary["stream_grad_ratio_rel_error_max"] == pytest.approx(0.0, abs=1e-12)
+    context = report_context({RULES: sweep}, {})
+    (entry,) = context["entries"]
+    assert [r["label"] for r in entry["rows"]] == ["res_a", "res_b", "res_c"]
+    assert entry["rows"][1]["sentences"][0].startswith("res_b: trained at depths 2; not at 8")
+    stream = sweep_sentences(sweep)[-1]
+    assert stream.startswith("At step 0, measured against the mean-field prediction, the "
+                             "stream's RMS ratio h_L / h_0 is within 0 % at the median point "
+                             "(at worst 10 %, res_a, depth 8); the gradient's")
+    html = environment().get_template("_sweeps.html.j2").render(sweeps=context)
+    assert "Each row starts from its own variant" in html
+    assert "post-LN &lt;tanh&gt; &amp; ReZero" in html and "<tanh>" not in html
+    fig = figures.dev_loss_map(sweep)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["res_a", "res_b", "res_c"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["2", "8"]
+    assert len([p for p in fig.axes[0].patches if p.get_hatch()]) == 1
+    paths = {key: tmp_path / f"{key}.png" for key in figures.PLOTS}
+    figures.write_figures(sweep, paths)
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths.values())
+
+
 # -------------------------------------------------------------------------- config errors
 @pytest.mark.parametrize("sweep, words", [
     ({"axes": {"init.hidden_weight.gian": [1, 2]}}, ["sweeps.gain_depth", "gian",

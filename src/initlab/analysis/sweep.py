@@ -16,8 +16,11 @@ the gradient grows by sqrt(chi_1) per layer toward the input, e-fold (in its mea
 mean squared gradient ratio of at most e^6 (about 400) between the first and the last layer.
 
 Rows: the points that share the value of the second axis (the depth, the activation, ...);
-with one axis, one row. Where the first axis is the hidden gain, each row's two boundaries are
-the gains where its depth meets 6 xi_c (ordered side) and 6 |xi_grad| (chaotic side).
+with one axis, one row. A variant axis (each row its own declared variant) is always the rows,
+each with its variant's description. Where the first axis is the hidden gain, each row's two
+boundaries are the gains where its depth meets 6 xi_c (ordered side) and 6 |xi_grad| (chaotic
+side). A residual stack has no such bound: its points carry the theory's prediction without a
+trainable depth.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 from initlab.analysis import compare
 from initlab.analysis.meanfield import chi1, depth_scale, xi_grad_of
 from initlab.analysis.prediction import predict_variant
-from initlab.axes import GAIN_AXIS, SCHEME_AXIS
+from initlab.axes import GAIN_AXIS, SCHEME_AXIS, VARIANT_AXIS
 from initlab.config.sweeps import (
     Sweep,
     SweepPoint,
@@ -44,6 +47,12 @@ from initlab.config.variants import VariantSpec
 from initlab.thresholds import SPECTRUM_SUMMARY
 
 TRAINABLE_DEPTH_FACTOR = 6  # Schoenholz et al.: trainable up to about 6 depth scales
+# a residual stack's step-0 ratios from a model's per-block RMS (h_0 .. h_L), as the theory
+# states them: the stream's at h_L over h_0, the gradient's at h_0 over h_L
+STREAM_RATIOS = {"stream_ratio": ("stream_rms", -1, 0),
+                 "stream_grad_ratio": ("stream_grad_rms", 0, -1)}
+# the step-0 ratios whose prediction the summary checks against the measurement
+CHECKED_RATIOS = ("grad_ratio_first_last", *STREAM_RATIOS)
 CURVE_POINTS = 120  # gains on each theory curve (the boundaries within 0.1 % of 1,000 points)
 
 
@@ -60,11 +69,16 @@ def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
            "q_in": pred.q_in,
            "sigma_w_first": pred.sigma_w_layers[0] if pred.sigma_w_layers else None,
            "fixed_point": pred.fixed_point, "spectrum": pred.spectrum,
+           "stream_ratio": pred.stream_ratio, "stream_grad_ratio": pred.stream_grad_ratio,
            "critical_gain": None, "xi_c": None,
            "xi_grad": None, "side": None,
            "trainable_depth": None, "trainable": None}
     if not pred.predicted or pred.chi is None:  # batch norm, a constant bias: no phase
         out["reason"] = out["reason"] or pred.notes.get("phase")
+        return out
+    if spec.residual:  # the skips carry the signal: a plain stack's depth scales do not bound it
+        out["reason"] = out["reason"] or ("a residual stack: the edge-of-chaos bound on the "
+                                          "trainable depth is a plain stack's")
         return out
     gain = spec.init["hidden_weight"]["gain"]
     critical = pred.critical.get("sigma_w")  # the prediction's own critical point
@@ -122,9 +136,11 @@ def _mean(values: list[float | None]) -> float | None:
 
 def layout(sweep: Sweep) -> tuple[str, str | None]:
     """(x axis path, row axis path or None): the gain across when the sweep varies it (the
-    theory's boundaries are gains), else the first axis; the other axis makes the rows."""
+    theory's boundaries are gains), else the axis other than a variant axis (variants are
+    rows), else the first axis; the other axis makes the rows."""
     paths = list(sweep.axes)
-    x = GAIN_AXIS if GAIN_AXIS in paths else paths[0]
+    others = [p for p in paths if p != VARIANT_AXIS]
+    x = GAIN_AXIS if GAIN_AXIS in paths else (others or paths)[0]
     rest = [p for p in paths if p != x]
     return x, (rest[0] if rest else None)
 
@@ -214,8 +230,12 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict],
                            margin, vocab, context) for point in sweep.points]
     x_path, row_path = layout(sweep)
     rows, curves = _rows(sweep, points, x_path, row_path, within)
+    if row_path == VARIANT_AXIS:  # a row is a declared variant: say what it is
+        for row in rows:
+            row["description"] = config["variants"][row["value"]].get("description") or ""
     out = {
         "sweep": sweep.name, "description": sweep.description, "base": sweep.base,
+        "bases": sweep.bases,
         "axes": [_axis_entry(path, values) for path, values in sweep.axes.items()],
         "x_axis": x_path, "row_axis": row_path,
         "fixed": [{"path": path, "label": axis_label(path), "value": value}
@@ -275,9 +295,19 @@ def _point_entry(point: SweepPoint, rows: list[dict], entropy: float, margin: fl
                 "flat_last", *SPECTRUM_SUMMARY):
         entry[key] = _mean([r.get(key) for r in rows])
         entry[f"{key}_per_seed"] = [r.get(key) for r in rows]
+    for key, (source, top, bottom) in STREAM_RATIOS.items():  # None for a plain stack
+        per_seed = [_ratio(r.get(source), top, bottom) for r in rows]
+        entry[key], entry[f"{key}_per_seed"] = _mean(per_seed), per_seed
     entry["verdict"], entry["trained_seeds"] = verdict(rows, entropy, margin)
     entry["theory"] = theory_for(point.spec, vocab, context)
     return entry
+
+
+def _ratio(values: list | None, top: int, bottom: int) -> float | None:
+    """values[top] / values[bottom], None where either is missing or the bottom is 0."""
+    if not values or values[top] is None or not values[bottom]:
+        return None
+    return values[top] / values[bottom]
 
 
 def _rows(sweep: Sweep, points: list[dict], x_path: str, row_path: str | None,
@@ -387,11 +417,8 @@ def _row_theory(row_points, members: list[dict], curves: dict) -> dict:
 def summarize_sweep(sweep: dict) -> dict:
     """Per row: which points trained (and which as fast as the row's best), the theory's
     boundaries and the points where measurement and theory disagree; the agreement per side;
-    how well the step-0 gradient ratio was predicted."""
+    how well the step-0 ratios were predicted (prediction_errors)."""
     points = sweep["points"]
-    errors = [abs(p["grad_ratio_first_last"] / p["theory"]["grad_ratio_first_last"] - 1)
-              for p in points if p["grad_ratio_first_last"] is not None
-              and (p["theory"]["grad_ratio_first_last"] or None) is not None]
     x = sweep["x_axis"]
     agreement = {side: {"agree": 0, "points": 0} for side in ("ordered", "chaotic")}
     rows = []
@@ -430,8 +457,23 @@ def summarize_sweep(sweep: dict) -> dict:
             "chaotic_boundary": row.get("chaotic_boundary"),
             "disagree": disagree,
         })
-    return {"grad_ratio_rel_error_median": statistics.median(errors) if errors else None,
-            "grad_ratio_rel_error_max": max(errors) if errors else None,
-            "rows": rows, "agreement": agreement}
+    return {**prediction_errors(points), "rows": rows, "agreement": agreement}
+
+
+def prediction_errors(points: list[dict]) -> dict:
+    """Per CHECKED_RATIOS key (grad_ratio: the first/last gradient std; a residual stack's
+    stream ratios), the median and largest |measured / predicted - 1| over the points that
+    have both and the label of the point with the largest: <key>_rel_error_median, _max and
+    _worst (the gradient's as grad_ratio_rel_error_*)."""
+    out = {}
+    for key in CHECKED_RATIOS:
+        errors = [(abs(p[key] / p["theory"][key] - 1), p["label"]) for p in points
+                  if p.get(key) is not None and (p["theory"].get(key) or None) is not None]
+        name = "grad_ratio" if key == "grad_ratio_first_last" else key
+        worst = max(errors, default=(None, None))
+        out[f"{name}_rel_error_median"] = (statistics.median(e for e, _ in errors) if errors
+                                           else None)
+        out[f"{name}_rel_error_max"], out[f"{name}_rel_error_worst"] = worst
+    return out
 
 

@@ -7,6 +7,11 @@ paths for every point (`model.depth: 20`) without making them axes. Every point 
 resolved through the same schema and `resolve_variant` as a declared variant, so a value the
 schema refuses is refused here too, naming the sweep, the axis and the value.
 
+Instead of a base, the axis `variant` may list declared variants: each is the base of the points
+of its row, so that rules differing in several keys (a residual stack's norm, its alpha, its
+init) make one sweep with another axis (the depth). Its points start from their row's variant,
+then take the sweep's training, its `set` paths and the other axis, as points do from a base.
+
 Points that share an architecture and a schedule (`job_key`) become one job: all their models
 (points x seeds) train as one batched model (initlab.training.sweep), each with its own
 initialization and batch stream, so the fixed cost of each small kernel is paid once per step
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from initlab.axes import DEPTH_AXIS
+from initlab.axes import DEPTH_AXIS, VARIANT_AXIS
 from initlab.config.schema import (
     ConfigError,
     SchemaError,
@@ -37,7 +42,11 @@ from initlab.config.variants import VariantSpec, parse_gain, resolve_variant
 
 # what must be equal for models to share a job: the architecture and the schedule
 JOB_FIELDS = ("family", "depth", "width", "embedding_dim", "activation", "norm", "bn_momentum",
-              "bn_eps", "steps", "batch_size", "lr_schedule")
+              "bn_eps", "ffn_mult", "norm_position", "residual_learnable", "steps", "batch_size",
+              "lr_schedule")
+# fields added with the residual family, left out of a job's identity where they hold these
+# values (and an init entry's depth_scaling where false): a plain stack's jobs keep their digest
+NEUTRAL_FIELDS = {"ffn_mult": 1, "norm_position": "pre", "residual_learnable": False}
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,9 @@ class SweepPoint:
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{axis_label(path)} {value}" for path, value in self.values.items())
+        """"gain 5/3, depth 20"; a variant axis's value names itself ("res_gpt2, depth 8")."""
+        return ", ".join(str(value) if path == VARIANT_AXIS else f"{axis_label(path)} {value}"
+                         for path, value in self.values.items())
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,18 @@ class SweepJob:
 @dataclass(frozen=True)
 class Sweep:
     name: str
-    base: str
+    base: str | None  # None: a variant axis names each row's base
     description: str
     axes: dict[str, list]
     points: list[SweepPoint]
     jobs: list[SweepJob]
     fixed: dict[str, Any] = dataclasses.field(default_factory=dict)  # `set`: path -> value
     init_only_depths: list[int] = dataclasses.field(default_factory=list)  # step 0 only
+
+    @property
+    def bases(self) -> list[str]:
+        """The declared variants the points start from: the base, or the variant axis's."""
+        return list(self.axes[VARIANT_AXIS]) if self.base is None else [self.base]
 
     def init_only_points(self) -> list[tuple[dict[str, Any], int, VariantSpec]]:
         """(the other axes' values, depth, spec) of every initialize-only point: each setting
@@ -118,6 +134,8 @@ def selected_sweeps(config: dict) -> list[str]:
 
 def check_path(path: str, where: str) -> None:
     """A dotted path must name a key the variant schema declares (e.g. model.depth)."""
+    if path == VARIANT_AXIS:  # not a path: its values are variants (_check_bases)
+        return
     node = variant_node()
     for i, part in enumerate(path.split(".")):
         node = resolve_ref(node)
@@ -138,11 +156,12 @@ def _set_path(variant: dict, path: str, value: Any) -> None:
 
 
 def _point_variant(config: dict, sweep: dict, values: dict[str, Any]) -> dict:
-    """A deep copy of the base variant with the sweep's training, its `set` paths and the
-    axis values applied."""
-    variant = copy.deepcopy(config["variants"][sweep["base"]])
+    """A deep copy of the point's base variant (the base, or its value of the variant axis)
+    with the sweep's training, its `set` paths and the other axis values applied."""
+    paths = {path: value for path, value in values.items() if path != VARIANT_AXIS}
+    variant = copy.deepcopy(config["variants"][values.get(VARIANT_AXIS, sweep.get("base"))])
     variant.setdefault("training", {}).update(copy.deepcopy(sweep.get("training") or {}))
-    for path, value in {**(sweep.get("set") or {}), **values}.items():
+    for path, value in {**(sweep.get("set") or {}), **paths}.items():
         _set_path(variant, path, value)
     return variant
 
@@ -193,10 +212,8 @@ def expand_sweep(config: dict, name: str) -> Sweep:
                           f"(declared: {sorted(sweeps)})")
     sweep = sweeps[name]
     where = f"sweeps.{name}"
-    if sweep["base"] not in config["variants"]:
-        raise ConfigError(f"{where}.base: {sweep['base']!r} is not declared under `variants` "
-                          f"(declared: {sorted(config['variants'])})")
     axes = {path: list(values) for path, values in sweep["axes"].items()}
+    _check_bases(config, sweep, axes, where)
     fixed = dict(sweep.get("set") or {})
     for path in fixed:
         check_path(path, f"{where}.set.{path}")
@@ -209,8 +226,28 @@ def expand_sweep(config: dict, name: str) -> Sweep:
     if init_only and DEPTH_AXIS not in axes:
         raise ConfigError(f"{where}.init_only_depths: the sweep has no {DEPTH_AXIS} axis to "
                           f"extend; add one or remove init_only_depths")
-    return Sweep(name, sweep["base"], sweep.get("description", ""), axes, points,
+    return Sweep(name, sweep.get("base"), sweep.get("description", ""), axes, points,
                  jobs_of(points), fixed, init_only)
+
+
+def _check_bases(config: dict, sweep: dict, axes: dict[str, list], where: str) -> None:
+    """Exactly one of `base` and a variant axis, naming declared variants."""
+    declared = sorted(config["variants"])
+    if VARIANT_AXIS in axes:
+        if sweep.get("base") is not None:
+            raise ConfigError(f"{where}: `base` and the axis {VARIANT_AXIS!r} both say where "
+                              f"the points start (the axis: each row from its own variant); "
+                              "remove `base`")
+        for value in axes[VARIANT_AXIS]:
+            if not isinstance(value, str) or value not in config["variants"]:
+                raise ConfigError(f"{where}.axes.{VARIANT_AXIS}: {value!r} is not a declared "
+                                  f"variant (declared: {declared})")
+    elif sweep.get("base") is None:
+        raise ConfigError(f"{where}: no `base`: name the declared variant every point starts "
+                          f"from, or list variants as the axis {VARIANT_AXIS!r}")
+    elif sweep["base"] not in config["variants"]:
+        raise ConfigError(f"{where}.base: {sweep['base']!r} is not declared under `variants` "
+                          f"(declared: {declared})")
 
 
 def _value_where(where: str, path: str, value: Any) -> str:
@@ -265,13 +302,17 @@ def _grid_points(config: dict, name: str, axes: dict[str, list],
 
 
 def _check_values_alone(config: dict, sweep: dict, axes: dict[str, list], where: str) -> None:
-    """Each axis value alone on the base, through the schema (one call): a refusal names the
-    axis and the value. Only asked once the grid was refused, to say which value did it."""
+    """Each axis value alone on each base (every row's variant, with a variant axis), through
+    the schema (one call): a refusal names the axis and the value. Only asked once the grid
+    was refused, to say which value did it."""
+    bases = [{VARIANT_AXIS: v} for v in axes[VARIANT_AXIS]] if VARIANT_AXIS in axes else [{}]
     singles, single_where = {}, {}
-    for a, (path, values) in enumerate(axes.items()):
-        for v, value in enumerate(values):
-            singles[f"a{a}v{v}"] = _point_variant(config, sweep, {path: value})
-            single_where[f"a{a}v{v}"] = _value_where(where, path, value)
+    for b, base in enumerate(bases):
+        on = f" (on {base[VARIANT_AXIS]})" if base else ""
+        for a, (path, values) in enumerate(axes.items()):
+            for v, value in enumerate(values):
+                singles[f"b{b}a{a}v{v}"] = _point_variant(config, sweep, {**base, path: value})
+                single_where[f"b{b}a{a}v{v}"] = _value_where(where, path, value) + on
     _validate_variants(singles, single_where)
 
 
@@ -288,34 +329,58 @@ def _hashable(value: Any) -> Any:
 
 def jobs_of(points: list[SweepPoint]) -> list[SweepJob]:
     """Points grouped by job_key, in first-appearance order; each job is named by the job
-    fields that differ between the jobs (depth5, depth20), or `all` for a single job."""
+    fields that differ between the jobs (depth5, depth20), or `all` for a single job. Along a
+    variant axis the fields are those that differ within a row, and the name ends with the
+    variants the job trains unless it trains all of them (depth8-res_none+res_gpt2)."""
     by_key: dict[tuple, list[SweepPoint]] = {}
     for point in points:
         by_key.setdefault(job_key(point.spec), []).append(point)
     keys = list(by_key)
-    varying = [i for i, field in enumerate(JOB_FIELDS)
-               if len({key[i][1] for key in keys}) > 1]
+    rows = list(dict.fromkeys(p.values.get(VARIANT_AXIS) for p in points))
+    # each row's job keys (without a variant axis, one row: every job)
+    row_keys = [[k for k in keys if any(p.values.get(VARIANT_AXIS) == row for p in by_key[k])]
+                for row in rows]
+    varying = [i for i in range(len(JOB_FIELDS))
+               if any(len({key[i][1] for key in group}) > 1 for group in row_keys)]
     jobs = []
     for key in keys:
-        parts = []
-        for i in varying:
-            field, value = key[i]
-            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-                parts.append(f"{field}{value}".replace(".", "p").replace("-", "m"))
-            else:  # a schedule: numbered by first appearance
-                distinct = list(dict.fromkeys(k[i][1] for k in keys))
-                parts.append(f"{field}{distinct.index(value)}")
-        jobs.append(SweepJob("_".join(parts) or "all", by_key[key]))
+        name = "_".join(_field_part(key, keys, i) for i in varying)
+        held = list(dict.fromkeys(p.values.get(VARIANT_AXIS) for p in by_key[key]))
+        if len(held) < len(rows):
+            name = "-".join(filter(None, [name, "+".join(held)]))
+        jobs.append(SweepJob(name or "all", by_key[key]))
     if len({j.name for j in jobs}) != len(jobs):  # e.g. bn_eps 1e-5 vs 1.0e-5 spelled alike
         jobs = [SweepJob(f"job{n}", j.points) for n, j in enumerate(jobs)]
     return jobs
 
 
+def _field_part(key: tuple, keys: list[tuple], i: int) -> str:
+    """Job field i of `key` in a job's name: depth20, bn_eps1em05; a schedule or a flag
+    numbered by first appearance among `keys` (lr_schedule1, residual_learnable0)."""
+    field, value = key[i]
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return f"{field}{value}".replace(".", "p").replace("-", "m")
+    distinct = list(dict.fromkeys(k[i][1] for k in keys))
+    return f"{field}{distinct.index(value)}"
+
+
 def job_identity(job: SweepJob) -> str:
     """What a job trains, names aside: every point's resolved spec and seeds, in order."""
-    return json.dumps([dataclasses.asdict(dataclasses.replace(point.spec, name="",
-                                                              description=""))
-                       for point in job.points], sort_keys=True, default=str)
+    return json.dumps([_identity(point.spec) for point in job.points], sort_keys=True,
+                      default=str)
+
+
+def _identity(spec: VariantSpec) -> dict:
+    """The spec as a dict without its name and description, and without the residual-era
+    fields that hold their NEUTRAL_FIELDS values (a plain stack's identity as before them)."""
+    out = dataclasses.asdict(dataclasses.replace(spec, name="", description=""))
+    for field, neutral in NEUTRAL_FIELDS.items():
+        if out[field] == neutral:
+            del out[field]
+    for entry in out["init"].values():
+        if entry.get("depth_scaling") is False:
+            del entry["depth_scaling"]
+    return out
 
 
 def job_digest(job: SweepJob) -> str:

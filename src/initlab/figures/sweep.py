@@ -3,7 +3,8 @@
 Any one or two axes: `x_axis` across, `row_axis` up (one row when the sweep has one axis).
 A numeric axis with positive values is log-spaced, its cells at their real values (edges
 halfway between, in log), so the theory's curves share the cells' coordinates; any other axis
-(an activation, a scheme) is categorical, cells at 0..n-1 with the values' labels.
+(an activation, a scheme, a variant axis's declared variants) is categorical, cells at 0..n-1
+with the values' labels (a variant by its name, the rows' axis).
 
 - dev_loss_map: the final dev loss / the unigram entropy of the dev split, printed in each
   cell, with both verdict measures: a cell that did not train is hatched (the other way, with

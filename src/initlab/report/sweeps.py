@@ -2,7 +2,8 @@
 
 Every sentence is computed from sweep.json's summary (initlab.analysis.sweep): per row which
 points trained, where the theory puts its boundaries, and the points where the two disagree,
-named with their numbers.
+named with their numbers. Along a variant axis a row is a declared variant, named as the config
+names it (the template escapes it) and described by its description.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from initlab.numbers import fmt
 
 
 def row_label(sweep: dict, value) -> str:
-    """"depth 20", "ReLU", or "every point" for a one-axis sweep."""
+    """"depth 20", "ReLU", "res_gpt2" (a variant), or "every point" for a one-axis sweep."""
     path = sweep["row_axis"]
     if path is None:
         return "every point"
@@ -134,6 +135,26 @@ def _prediction_sentence(summary: dict) -> str:
             f"at the median point (at worst {100 * summary['grad_ratio_rel_error_max']:.0f} %).")
 
 
+STREAM_WORDS = {"stream_ratio": "the stream's RMS ratio h_L / h_0 is",
+                "stream_grad_ratio": "the gradient's RMS ratio at the stream (h_0 / h_L) is"}
+
+
+def _stream_sentence(summary: dict) -> str | None:
+    """How well a residual stack's step-0 stream ratios were predicted, or None (no point
+    has both)."""
+    parts = []
+    for key, words in STREAM_WORDS.items():
+        median = summary.get(f"{key}_rel_error_median")
+        if median is not None:
+            parts.append(f"{words} within {100 * median:.0f} % at the median point (at worst "
+                         f"{100 * summary[f'{key}_rel_error_max']:.0f} %, "
+                         f"{summary[f'{key}_rel_error_worst']})")
+    if not parts:
+        return None
+    return ("At step 0, measured against the mean-field prediction, " + "; ".join(parts)
+            + ".")
+
+
 def sweep_sentences(sweep: dict) -> list[str]:
     """What the report says of a whole sweep: the agreement on each side, learning speed,
     and the step-0 prediction check."""
@@ -153,6 +174,9 @@ def sweep_sentences(sweep: dict) -> list[str]:
                      + "; ".join(fast) + ".")
     if summary["grad_ratio_rel_error_median"] is not None:
         sentences.append(_prediction_sentence(summary))
+    stream = _stream_sentence(summary)
+    if stream:
+        sentences.append(stream)
     return sentences
 
 
@@ -165,9 +189,10 @@ def report_context(sweeps: dict[str, dict], figures: dict[str, dict[str, Path]])
         summary = sweep["summary"]
         gain_rows = sweep["x_axis"] == GAIN_AXIS
         rows = []
-        for row in summary["rows"]:
+        for row, full in zip(summary["rows"], sweep["rows"], strict=True):
             rows.append({
                 "label": row_label(sweep, row["value"]),
+                "description": full.get("description") or "",  # a variant row's
                 "best_dev_loss": row["best_dev_loss"],
                 "trained": value_list(sweep, row["trained"]),
                 "untrained": value_list(sweep, row["untrained"]),
@@ -184,6 +209,7 @@ def report_context(sweeps: dict[str, dict], figures: dict[str, dict[str, Path]])
             "name": name,
             "description": sweep["description"],
             "base": sweep["base"],
+            "bases": sweep.get("bases") or [sweep["base"]],  # a variant axis: every row's
             "axes": [{"label": a["label"], "path": a["path"],
                       "values": ", ".join(str(v) for v in a["values"])} for a in sweep["axes"]],
             "fixed": sweep["fixed"],

@@ -14,8 +14,9 @@ def variant_config(variant: str, params: dict) -> dict:
 
 
 def sweep_config(sweep: str, params: dict) -> dict:
-    """The config of one sweep (rule train_sweep_job's and sweep's params)."""
-    return {"sweeps": {sweep: params["sweep"]},
-            "variants": {params["sweep"]["base"]: params["base"]},
+    """The config of one sweep (rule train_sweep_job's and sweep's params): its base, or with
+    a variant axis every row's variant (`bases`)."""
+    variants = params.get("bases") or {params["sweep"]["base"]: params["base"]}
+    return {"sweeps": {sweep: params["sweep"]}, "variants": variants,
             "training": params["training"], "diagnostics": params["diagnostics"],
             "device": params["device"]}
