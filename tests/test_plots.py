@@ -89,6 +89,25 @@ def test_first_divergence():
     assert plots.first_divergence(losses) == [None, 4, 7]
 
 
+def test_beyond_ten_variants_the_first_ten_keep_distinct_hues():
+    import colorsys
+
+    colors = plots.variant_colors([f"v{i}" for i in range(15)])
+    assert len(set(colors.values())) == 15
+    hues = [round(colorsys.rgb_to_hls(*to_rgba(colors[f"v{i}"])[:3])[0], 2) for i in range(10)]
+    grays = [i for i in range(10) if max(to_rgba(colors[f"v{i}"])[:3])
+             - min(to_rgba(colors[f"v{i}"])[:3]) < 0.05]
+    assert len({h for i, h in enumerate(hues) if i not in grays}) == 10 - len(grays)
+
+
+def test_a_studys_selection_comes_first_in_the_palette_order():
+    from initlab.config.variants import palette_order
+
+    config = {"variants": {"a": {}, "b": {}, "c": {}}, "run_variants": ["c"]}
+    assert palette_order(config) == ["c", "a", "b"]
+    assert palette_order({**config, "run_variants": []}) == ["a", "b", "c"]
+
+
 def test_variant_colors_do_not_depend_on_the_selection():
     declared = ["a", "b", "c", "d"]
     colors = plots.variant_colors(declared)

@@ -308,10 +308,10 @@ def test_tiny_run_report(tiny_run):
     assert '<p class="question"><strong>The question.</strong> How does the way' in html
     studies = html[html.index('<section id="studies">'):]
     studies = studies[:studies.index("</section>")]
-    for name in ("activations", "isometry", "makemore"):
+    for name in ("activations", "isometry", "makemore", "residual"):
         assert f"snakemake --cores 4 --configfile configs/{name}.yaml" in studies
         assert f'href="{name}/report.html"' not in html
-    assert studies.count("not built yet") == 3 and "this page" in studies
+    assert studies.count("not built yet") == 4 and "this page" in studies
     # a sweep without a scheme axis shows its own spectrum figure (the isometry section tells
     # a scheme sweep's: test_isometry)
     start = html.index('<article class="sweep" id="sweep-gain_depth">')
@@ -543,6 +543,6 @@ def test_by_folder_groups_figures_by_the_folder_below():
 def test_every_feature_section_has_its_module_and_partial():
     # the rule's code inputs follow the imports (initlab.workflow.depends), so the feature modules
     # must be imported plainly by the report, not looked up by name at run time
-    assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps", "isometry"}
+    assert set(RENDER.FEATURE_MODULES) == {"theory", "compare", "sweeps", "isometry", "residual"}
     for feature in RENDER.FEATURES:
         assert (Path(str(TEMPLATE_DIR)) / f"_{feature}.html.j2").is_file()

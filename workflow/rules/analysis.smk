@@ -1,7 +1,12 @@
 # Diagnostics plots, sampling and the variance-growth demonstration (issue 4). Which figures
 # exist, their titles and captions: initlab.figures.registry (workflow/report/*.rst are written from it).
 
-from initlab.figures.registry import CROSS_FIGURES, GROUP_FIGURES, VARIANT_FIGURES
+from initlab.figures.registry import (
+    CROSS_FIGURES,
+    GROUP_FIGURES,
+    RESIDUAL_FIGURES,
+    VARIANT_FIGURES,
+)
 
 
 rule sample:
@@ -59,7 +64,7 @@ rule plot_compare:
         **{key: comparison_figure(key) for key in CROSS_FIGURES},
     params:
         variants=VARIANTS,
-        declared=list(config["variants"]),
+        declared=palette_order(config),  # colours: the study's variants first
     conda:
         "../envs/initlab.yaml"
     log:
@@ -79,7 +84,7 @@ rule plot_group:
         **{key: group_figure(key) for key in GROUP_FIGURES},
     params:
         members=group_members,
-        declared=list(config["variants"]),
+        declared=palette_order(config),  # colours: the study's variants first
     conda:
         "../envs/initlab.yaml"
     log:
@@ -88,6 +93,30 @@ rule plot_group:
         res("benchmarks/plot_group/{group}.tsv")
     script:
         "../scripts/plot_group.py"
+
+
+# The residual stream per block beside its prediction: only the groups with a residual variant
+# (RESIDUAL_GROUPS), so a study of plain stacks has no such job.
+rule plot_residual:
+    input:
+        diagnostics=residual_group_files("diagnostics.npz"),
+        theory=res("theory/theory.json"),
+        code=package_inputs("plot_residual"),
+    output:
+        **{key: residual_figure(key) for key in RESIDUAL_FIGURES},
+    params:
+        members=residual_members,
+        declared=palette_order(config),  # colours: the study's variants first
+    wildcard_constraints:
+        group=one_of(RESIDUAL_GROUPS),
+    conda:
+        "../envs/initlab.yaml"
+    log:
+        res("logs/plot_residual/{group}.log"),
+    benchmark:
+        res("benchmarks/plot_residual/{group}.tsv")
+    script:
+        "../scripts/plot_residual.py"
 
 
 rule variance:

@@ -17,15 +17,22 @@ except ModuleNotFoundError:
 from initlab.analysis.tables import TABLES
 from initlab.config.schema import ConfigError
 from initlab.config.sweeps import shared_jobs
-from initlab.config.variants import resolve_variant, selected_variants, variant_groups
+from initlab.config.variants import (
+    palette_order,
+    resolve_variant,
+    selected_variants,
+    variant_groups,
+)
 from initlab.figures.registry import (
     COMPARISON_FIGURES,
     CROSS_FIGURES,
     GROUP_FIGURES,
+    RESIDUAL_FIGURES,
     SWEEP_FIGURES,
     THEORY_FIGURES,
     VARIANT_FIGURES,
 )
+from initlab.figures.residual import residual_groups
 from initlab.workflow import runlock
 from initlab.workflow.depends import module_files
 from initlab.workflow.resources import (
@@ -54,6 +61,8 @@ RESULTS = results_root(config)  # results/ for the default study, results/<study
 
 VARIANTS = selected_variants(config)
 GROUPS = {group.name: group for group in variant_groups(config)}  # from the config, not code
+# the groups with a residual variant -> those members: only they draw the residual stream
+RESIDUAL_GROUPS = residual_groups(config)
 SWEEP_JOBS = {name: {job.name: job for job in sweep.jobs} for name, sweep in SWEEPS.items()}
 SWEEP_JOB_SOURCES = shared_jobs(SWEEPS)  # (sweep, job) -> the (sweep, job) that trains it
 PACKAGE = Path(workflow.basedir) / "src" / "initlab"
@@ -124,6 +133,20 @@ def group_files(name):
     return files
 
 
+def residual_members(wildcards):
+    """The residual variants of the {group} wildcard's group, in the group's order."""
+    return RESIDUAL_GROUPS[wildcards.group]
+
+
+def residual_group_files(name):
+    """Input function: file `name` of every residual variant of the {group} wildcard's group."""
+
+    def files(wildcards):
+        return expand(res(f"variants/{{variant}}/{name}"), variant=residual_members(wildcards))
+
+    return files
+
+
 def sweep_job_files(wildcards):
     """Every lockstep job's JSON of the {sweep} wildcard's sweep, in its jobs' order: a job
     that an earlier sweep trains too is read from that sweep's jobs (shared_jobs)."""
@@ -152,11 +175,16 @@ def variant_params(wildcards):
 
 
 def sweep_params(wildcards):
-    """What one sweep's jobs use: the sweep, its base variant and the shared settings."""
+    """What one sweep's jobs use: the sweep, its base variant (with a variant axis: every
+    row's, `bases`) and the shared settings."""
     sweep = config["sweeps"][wildcards.sweep]
+    if sweep.get("base") is not None:
+        bases = {"base": config["variants"][sweep["base"]]}
+    else:  # a variant axis: each row starts from its own variant
+        bases = {"bases": {name: config["variants"][name] for name in sweep["axes"]["variant"]}}
     return {
         "sweep": sweep,
-        "base": config["variants"][sweep["base"]],
+        **bases,
         "training": config["training"],
         "diagnostics": config["diagnostics"],
         "device": config["device"],
@@ -215,6 +243,25 @@ def group_figure(key):
     )
 
 
+def residual_figure(key):
+    return report(
+        res(f"figures/groups/{{group}}/{key}.png"),
+        caption=f"../report/{key}.rst",
+        category="Groups of variants",
+        subcategory="{group}",
+        labels={"group": "{group}", "figure": RESIDUAL_FIGURES[key].title},
+    )
+
+
+def residual_figure_files():
+    """Every residual-stream figure of the study (none without a residual variant)."""
+    return expand(
+        res("figures/groups/{group}/{key}.png"),
+        group=list(RESIDUAL_GROUPS),
+        key=list(RESIDUAL_FIGURES),
+    )
+
+
 def theory_figure(key):
     return report(
         res(f"theory/{key}.png"),
@@ -248,6 +295,7 @@ def all_outputs():
         *(f for key in VARIANT_FIGURES for f in variant_files(f"figures/{key}.png")),
         *(res(f"figures/{key}.png") for key in CROSS_FIGURES),
         *expand(res("figures/groups/{group}/{key}.png"), group=GROUPS, key=GROUP_FIGURES),
+        *residual_figure_files(),
         res("variance/variance.json"),
         res("variance/variance.png"),
         res("theory/theory.json"),

@@ -55,6 +55,8 @@ try:
         # results/figures/groups/{group}/{key}.png -> {group: {key: path}}
         group_figures=by_folder(inp.get("group_figures", []), under="groups"),
         theory=optional_path("theory"),
+        # results/figures/groups/{group}/residual_stream.png -> {group: path}
+        residual_figures={Path(p).parent.name: Path(p) for p in inp.get("residual_figures", [])},
         theory_figures=stems("theory_figures"),
         comparisons=optional_path("comparisons"),
         comparison_figures=stems("comparison_figures"),

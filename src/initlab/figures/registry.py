@@ -11,6 +11,8 @@ Paths: VARIANT_FIGURES -> results/variants/{variant}/figures/{key}.png;
 CROSS_FIGURES -> results/figures/{key}.png (every selected variant);
 GROUP_FIGURES -> results/figures/groups/{group}/{key}.png (one per group of
 `initlab.config.variants.variant_groups`); THEORY_FIGURES -> results/theory/{key}.png;
+RESIDUAL_FIGURES -> results/figures/groups/{group}/{key}.png (only the groups with a residual
+variant: initlab.figures.residual.residual_groups);
 COMPARISON_FIGURES -> results/figures/{key}.png; SWEEP_FIGURES ->
 results/sweeps/{sweep}/figures/{key}.png; VARIANCE_FIGURE -> results/variance/variance.png.
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from initlab.activations import ACTIVATIONS
-from initlab.axes import ACTIVATION_AXIS, DEPTH_AXIS, GAIN_AXIS
+from initlab.axes import ACTIVATION_AXIS, DEPTH_AXIS, GAIN_AXIS, VARIANT_AXIS
 from initlab.thresholds import CONFIDENCE, SATURATED, SATURATION_MAP
 
 
@@ -208,6 +210,24 @@ THEORY_FIGURES: dict[str, FigureInfo] = _registry(
                "direction of the signal alike."),
 )
 
+RESIDUAL_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("residual_stream", "The residual stream at step 0",
+               "The residual variants of the group (one colour each, the same in every panel), "
+               "block by block: left, the RMS of the stream h_l over the probe batch and the "
+               "units (block 0 is the input Linear's output, block l the stream after the l-th "
+               "block); middle, the RMS of the gradient of the probe batch's mean loss at the "
+               "stream, divided by the top block's (above 1: the gradient grows on its way "
+               "back to the input); right, the branch-to-stream ratio RMS(α·r_l) / "
+               "RMS(h_(l−1)), how far block l is from the identity (0: it adds nothing). Solid "
+               "with dots: measured at step 0, the seeds' mean, with the band spanning the "
+               "seeds; dashed: the mean-field prediction (the left panel's is the predicted "
+               "ratio to h_0 times the measured RMS of h_0); lighter lines in other styles: "
+               "the same measurement at the later capture steps (seed mean). Without "
+               "normalization the stream's second moment grows by a factor per block (3 for "
+               "ReLU branches with He weights), pre-norm makes it grow linearly, post-norm "
+               "pins it to 1."),
+)
+
 COMPARISON_FIGURES: dict[str, FigureInfo] = _registry(
     FigureInfo("forest", "Paired differences with their intervals",
                f"Mean of treatment − baseline over paired seeds with its {CONFIDENCE:.0%} "
@@ -269,9 +289,9 @@ def sweep_value_label(path: str, value) -> str:
 
 
 def sweep_setting(path: str, label: str, value) -> str:
-    """One setting in words: "depth 20", "ReLU" (an activation names itself)."""
+    """One setting in words: "depth 20", "ReLU" (an activation, a variant names itself)."""
     text = sweep_value_label(path, value)
-    return text if path == ACTIVATION_AXIS else f"{label} {text}"
+    return text if path in (ACTIVATION_AXIS, VARIANT_AXIS) else f"{label} {text}"
 
 
 def sweep_fixed(sweep: Mapping) -> str:
@@ -417,6 +437,7 @@ def rst_files() -> dict[str, str]:
     files.update({f"{k}.rst": rst_caption(f) for k, f in CROSS_FIGURES.items()})
     files.update({f"group_{k}.rst": rst_caption(f, "group") for k, f in GROUP_FIGURES.items()})
     files.update({f"theory_{k}.rst": rst_caption(f) for k, f in THEORY_FIGURES.items()})
+    files.update({f"{k}.rst": rst_caption(f, "group") for k, f in RESIDUAL_FIGURES.items()})
     files.update({f"{k}.rst": rst_caption(f) for k, f in COMPARISON_FIGURES.items()})
     files.update({f"sweep_{k}.rst": rst_caption(f, "sweep") for k, f in SWEEP_FIGURES.items()})
     files[f"{VARIANCE_FIGURE.key}.rst"] = rst_caption(VARIANCE_FIGURE)

@@ -54,10 +54,16 @@ def weight_color(name: str, n_layers: int):
 
 
 def variant_colors(names: Sequence[str]) -> dict[str, tuple]:
-    """One colour per variant, by its position among the declared variants (stable across runs
-    that select a subset)."""
-    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
+    """One colour per variant, by its position in `names` (the declared variants, a study's
+    selection first: config.variants.palette_order), stable across runs that select a subset.
+    Beyond ten, tab20 with its ten dark shades first, so that the first ten stay distinct
+    hues (tab20 pairs each hue with a light shade of it)."""
+    if len(names) <= 10:
+        cmap = colormaps["tab10"]
+        return {name: cmap(i) for i, name in enumerate(names)}
+    cmap = colormaps["tab20"]
+    shades = [*range(0, 20, 2), *range(1, 20, 2)]
+    return {name: cmap(shades[i % 20]) for i, name in enumerate(names)}
 
 
 def note(ax: Axes, text: str) -> None:

@@ -155,6 +155,7 @@ def activation_figure(diag: Mapping, *, title: str) -> Figure:
     fig = Figure(figsize=(4 * len(steps), 3.4))
     for k, ax in enumerate(_per_step_axes(fig, steps, sharey=act.name == "tanh")):
         edges = activation_edges(diag, k)
+        counted = diag["act_hist"][k].sum() > 0  # nothing counted: every seed diverged
         for i, name in enumerate(names):
             density = _density(diag["act_hist"][k, :, i].sum(0), edges)
             std = nanmean(nonfinite_to_nan(diag["act_std"][k, :, i]))
@@ -164,7 +165,7 @@ def activation_figure(diag: Mapping, *, title: str) -> Figure:
         ax.set(title=_step_label(steps[k]), xlabel=act.output, xlim=(edges[0], edges[-1]))
         if act.name == "tanh":
             ax.set_xticks([-1, -0.5, 0, 0.5, 1])
-        else:  # ReLU's zeros make a spike in the first bin: a log axis keeps the rest visible
+        elif counted:  # ReLU's zeros spike the first bin: a log axis keeps the rest visible
             ax.set_yscale("log")
         if act.name == "tanh":
             ax.set_ylim(bottom=0)

@@ -50,6 +50,8 @@ class ReportInputs:
     group_figures: dict[str, dict[str, Path]] = field(default_factory=dict)
     theory: Path | None = None  # results/theory/theory.json
     theory_figures: dict[str, Path] = field(default_factory=dict)
+    # group -> results/figures/groups/{group}/residual_stream.png (groups with a residual variant)
+    residual_figures: dict[str, Path] = field(default_factory=dict)
     comparisons: Path | None = None  # results/comparisons.json
     comparison_figures: dict[str, Path] = field(default_factory=dict)
     sweeps: dict[str, Path] = field(default_factory=dict)  # sweep -> results/sweeps/{s}/sweep.json

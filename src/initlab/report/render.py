@@ -3,8 +3,8 @@ provenance modules for their parts, and render one self-contained page with Jinj
 data URIs; CSS, JavaScript and chart data inline).
 
 Jinja2 autoescapes every value, so names from the dataset or the model cannot inject markup.
-Feature stages (theory, paired comparisons, sweeps, isometry) plug in through their own
-`report_context` and partial template; a feature that is absent leaves its section out.
+Feature stages (theory, paired comparisons, sweeps, isometry, residual stacks) plug in through
+their own `report_context` and partial template; a feature that is absent leaves its section out.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import jinja2
 from PIL import Image, UnidentifiedImageError  # Pillow, a dependency of matplotlib
 
 from initlab.activations import activation
-from initlab.config.variants import variant_groups
+from initlab.config.variants import palette_order, variant_groups
 from initlab.data import SPLITS
 from initlab.figures import registry as figures
 from initlab.files import read_json
 from initlab.numbers import duration, fmt, pct, signed
-from initlab.report import compare, isometry, lessons, sweeps, theory
+from initlab.report import compare, isometry, lessons, residual, sweeps, theory
 
 from . import charts, judgement, provenance, tables
 from .inputs import ReportError, ReportInputs, need, read_diagnostics, read_losses
@@ -41,7 +41,8 @@ CSS = "report.css"
 SCRIPT = "charts.js"  # the page's own script: sortable table and interactive charts
 VENDOR_SCRIPTS = ("uPlot.iife.min.js",)
 VENDOR_STYLES = ("uPlot.min.css",)
-FEATURES = ("theory", "comparisons", "sweeps", "isometry")  # context key = partial _<key>.html.j2
+# context key = partial _<key>.html.j2
+FEATURES = ("theory", "comparisons", "sweeps", "isometry", "residual")
 LAYER_FIGURE = "layer_stats"  # the theory stage's per-layer figure (results/theory/{key}.png)
 WIDE_FIGURE_PX = 1000  # figures at least this wide (many panels) get the page's full width
 
@@ -78,7 +79,7 @@ def _figure(path: Path, title: str, caption: str) -> dict:
 
 # Each feature stage's module turns its JSON into the context of its section (partial).
 FEATURE_MODULES = {"theory": theory, "compare": compare, "sweeps": sweeps,
-                   "isometry": isometry}
+                   "isometry": isometry, "residual": residual}
 
 
 def _feature_context(module: str, *args) -> dict:
@@ -159,6 +160,9 @@ def _feature_sections(inputs: ReportInputs, metrics: dict[str, dict]
         if sweep_jsons else None,
         "isometry": _feature_context("isometry", theory_json, comparisons, sweep_jsons, metrics,
                                      dict(inputs.theory_figures), dict(inputs.sweep_figures)),
+        # None without a residual variant: a study of plain stacks has no such section
+        "residual": _feature_context("residual", theory_json, dict(inputs.residual_figures))
+        if theory_json is not None else None,
     }
     if features["isometry"] is not None and features["sweeps"] is not None:
         # a sweep's spectrum figure sits in the isometry section when that section tells it
@@ -219,7 +223,7 @@ def build_context(inputs: ReportInputs, now: datetime | None = None) -> dict:
     cross = {k: _figure(inputs.figures[k], *CROSS_FIGURES[k]) for k in CROSS_FIGURES}
     features, theory_json, comparisons = _feature_sections(
         inputs, {v["name"]: v["metrics"] for v in variants})
-    colors = charts.hex_colors(inputs.variants, list(config["variants"]))
+    colors = charts.hex_colors(inputs.variants, palette_order(config))
     interactive = _charts(inputs, variants, cross, comparisons, theory_json, colors)
     features = _without_charted_figures(features, interactive)
     summary, from_lessons = _summary(variants, comparisons, theory_json)
