@@ -8,7 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from initlab.analysis.tables import TABLES, layer_rows, loss_rows, sweep_rows
+from initlab.analysis.tables import (
+    TABLES,
+    THEORY_QUANTITIES,
+    layer_rows,
+    loss_rows,
+    sweep_rows,
+    theory_rows,
+)
 from initlab.files import read_csv, read_json, read_npz
 
 
@@ -99,6 +106,67 @@ def test_layer_rows_follow_capture_step_seed_and_layer():
         (0, 5, 1), (0, 5, 2), (0, 6, 1), (0, 6, 2), (100, 5, 1), (100, 5, 2), (100, 6, 1),
         (100, 6, 2)]
     assert [r["act_std"] for r in rows] == list(range(8))
+
+
+def test_a_residual_stack_has_a_row_per_block_with_its_stream():
+    # two blocks, one capture, one seed: stream arrays [K, S, L + 1], branch ratio [K, S, L]
+    diag = {"capture_steps": np.array([0]), "layer_names": np.array(["relu0", "relu1"]),
+            **{key: np.array([[[0.5, 0.25]]], dtype=np.float32)
+               for key in ("act_mean", "act_std", "act_flat", "act_dead", "agrad_std")},
+            "stream_rms": np.array([[[1.0, 2.0, 3.0]]], dtype=np.float32),
+            "stream_grad_rms": np.array([[[4.0, 5.0, 6.0]]], dtype=np.float32),
+            "branch_ratio": np.array([[[0.0, 0.75]]], dtype=np.float32)}
+    rows = list(layer_rows({"v": {"seeds": [5]}}, {"v": diag}))
+    assert [(r["layer"], r["layer_name"]) for r in rows] == [(0, "input"), (1, "relu0"),
+                                                             (2, "relu1")]
+    assert [r["stream_rms"] for r in rows] == [1.0, 2.0, 3.0]
+    assert [r["stream_grad_rms"] for r in rows] == [4.0, 5.0, 6.0]
+    assert [r["branch_ratio"] for r in rows] == [None, 0.0, 0.75]
+    assert "act_std" not in rows[0] and rows[2]["act_std"] == 0.25
+
+
+def test_plain_layer_rows_leave_the_stream_columns_out():
+    diag = {"capture_steps": np.array([0]), "layer_names": np.array(["tanh0"]),
+            **{key: np.ones((1, 1, 1), dtype=np.float32)
+               for key in ("act_mean", "act_std", "act_flat", "act_dead", "agrad_std")}}
+    (row,) = layer_rows({"v": {"seeds": [5]}}, {"v": diag})
+    assert not {"stream_rms", "stream_grad_rms", "branch_ratio"} & set(row)
+
+
+def pair(predicted, measured):
+    return {"predicted": predicted, "measured_mean": measured, "measured_std": None,
+            "rel_error": None}
+
+
+def test_theory_rows_name_each_prediction_beside_its_measurement():
+    layer = {"output_std": pair(0.6, 0.62), "flat": pair(0.1, None),
+             "grad_std_rel_last": pair(None, None)}
+    theory = {"variants": {
+        "plain": {"layers": [layer, layer], "grad_ratio_first_last": pair(1.2, 1.3),
+                  "initial_loss": pair(3.3, 3.31),
+                  "spectrum": {"step0": {"mean_s2": pair(1.0, 0.9)}}, "residual": None},
+        "res": {"layers": [], "grad_ratio_first_last": pair(None, None),
+                "initial_loss": pair(3.3, 3.3), "spectrum": None,
+                "residual": {"blocks": [
+                    {"layer": 0, "stream_rms_rel": pair(1.0, 1.0),
+                     "stream_grad_rms_rel": pair(2.0, 2.1), "branch_ratio": None},
+                    {"layer": 1, "stream_rms_rel": pair(1.7, 1.8),
+                     "stream_grad_rms_rel": pair(1.0, 1.0), "branch_ratio": pair(1.4, 1.5)}],
+                    "stream_ratio": pair(1.7, 1.8), "stream_grad_ratio": pair(2.0, 2.1)}}}}
+    rows = list(theory_rows(theory))
+    keyed = {(r["variant"], r["layer"], r["quantity"]): (r["predicted"], r["measured"])
+             for r in rows}
+    assert len(keyed) == len(rows)  # one row per variant, layer and quantity
+    assert keyed[("plain", 1, "act_std")] == (0.6, 0.62)
+    assert keyed[("plain", 2, "flat_share")] == (0.1, None)
+    assert ("plain", 1, "grad_std_rel_last") not in keyed  # neither predicted nor measured
+    assert keyed[("plain", None, "grad_ratio_rms")] == (1.2, 1.3)
+    assert keyed[("plain", None, "spectrum_mean")] == (1.0, 0.9)
+    assert keyed[("res", 0, "stream_grad_rms")] == (2.0, 2.1)
+    assert keyed[("res", 1, "branch_ratio")] == (1.4, 1.5)
+    assert ("res", 0, "branch_ratio") not in keyed
+    assert keyed[("res", None, "stream_grad_ratio")] == (2.0, 2.1)
+    assert {r["quantity"] for r in rows} <= set(THEORY_QUANTITIES)
 
 
 def test_sweep_rows_of_a_one_axis_sweep_leave_the_second_axis_empty():

@@ -76,17 +76,21 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def read_npz(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+def read_npz(path: str | Path, keys: Sequence[str] | None = None,
+             optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """The arrays `keys` of an .npz file (all of them when None), read in full, so that a
     damaged member fails here, not later; a key that is missing is damage too (an older or
-    foreign file). Naming the keys leaves the other members undecompressed."""
+    foreign file), unless it is `optional` (read where present). Naming the keys leaves the
+    other members undecompressed."""
     path = _exists(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in keys or () if key not in npz.files]
             if missing:
                 raise _damaged(path, "npz file", KeyError(f"missing arrays {missing}"))
-            return {key: npz[key] for key in (npz.files if keys is None else keys)}
+            wanted = list(npz.files if keys is None else keys)
+            wanted += [key for key in optional if key in npz.files and key not in wanted]
+            return {key: npz[key] for key in wanted}
     except _DAMAGE as err:
         raise _damaged(path, "npz file", err) from None
 

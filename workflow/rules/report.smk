@@ -7,6 +7,7 @@ rule tables:
         metrics=variant_files("metrics.json"),
         diagnostics=variant_files("diagnostics.npz"),
         sweeps=sweep_files("sweep.json"),
+        theory=res("theory/theory.json"),
         code=package_inputs("tables"),
     output:
         **{name: res(f"tables/{name}.csv") for name in TABLES},
@@ -46,6 +47,8 @@ rule report:
             key=list(GROUP_FIGURES),
         ),
         theory=res("theory/theory.json"),
+        # results/figures/groups/{group}/residual_stream.png of the groups with a residual variant
+        residual_figures=residual_figure_files(),
         theory_figures=expand(res("theory/{key}.png"), key=list(THEORY_FIGURES)),
         comparisons=res("comparisons.json"),
         comparison_figures=[res("figures/forest.png")],
@@ -62,7 +65,7 @@ rule report:
         script=str(TEMPLATES / "charts.js"),
         partials=[
             str(TEMPLATES / f"_{feature}.html.j2")
-            for feature in ("theory", "comparisons", "sweeps", "isometry")
+            for feature in ("theory", "comparisons", "sweeps", "isometry", "residual")
         ],
         vendor=[
             str(PACKAGE / "resources" / "vendor" / name)
