@@ -487,13 +487,13 @@ def study_configs(study: str) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def tiny_studies(tmp_path_factory) -> Path:
-    """The tiny activations and isometry studies, started at once in one working directory
+    """The tiny activations, isometry and residual studies, started at once in one working directory
     (each has its own results root and run lock); returns the working directory."""
     workdir = tmp_path_factory.mktemp("tiny_studies")
     runs = [subprocess.Popen(snakemake_command(workdir, "--cores", "1",
                                                configfiles=study_configs(study)),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for study in ("activations", "isometry")]
+            for study in ("activations", "isometry", "residual")]
     for run in runs:
         output = run.communicate(timeout=900)[0]
         assert run.returncode == 0, f"snakemake failed ({run.returncode}):\n{output[-6000:]}"

@@ -43,6 +43,8 @@ def test_the_default_study_is_the_seeds_question():
     ("activations", ["deep_gain_5_3", "deep_relu_he", "deep_relu_gain_1"], ["activation"]),
     ("isometry", ["deep_gain_5_3", "deep_orthogonal_5_3"], ["isometry"]),
     ("makemore", ["makemore_batchnorm"], []),
+    ("residual", ["res_none", "res_gpt2", "res_fixup", "res_rezero", "res_preln", "res_postln"],
+     ["depth_rule"]),
 ])
 def test_each_shipped_study_runs_its_own_variants_and_sweeps_under_its_own_root(
         name, variants, sweeps):
@@ -105,19 +107,21 @@ def test_study_links_point_from_each_page_to_the_reports_that_exist(tmp_path, mo
     assert default["isometry"]["href"] == "isometry/report.html"
 
 
-# --- end to end (slow): the tiny activations and isometry studies, run at once ---------------
+# --- end to end (slow): the tiny activations, isometry and residual studies, run at once -----
 @pytest.mark.slow
-def test_two_studies_run_at_once_each_in_its_own_root(tiny_studies):
+def test_studies_run_at_once_each_in_its_own_root(tiny_studies):
     """Started together in one folder, each study wrote only under results/<study>/ (nothing
     of the default root), and each report names its own question and links the other's report
     where it existed when the page was built."""
     results = tiny_studies / "results"
-    assert sorted(p.name for p in results.iterdir()) == ["activations", "isometry"]
-    for name, question in (("activations", "Which initialization does each activation"),
-                           ("isometry", "Does drawing a deep tanh stack")):
+    assert sorted(p.name for p in results.iterdir()) == ["activations", "isometry", "residual"]
+    for name, question, variant in (
+            ("activations", "Which initialization does each activation", "deep_gain_5_3"),
+            ("isometry", "Does drawing a deep tanh stack", "deep_gain_5_3"),
+            ("residual", "Which initialization rules let a residual stack", "res_postln")):
         html = (results / name / "report.html").read_text(encoding="utf-8")
         assert f"The {name} study" in html and question in html
-        assert (results / name / "variants" / "deep_gain_5_3" / "metrics.json").is_file()
+        assert (results / name / "variants" / variant / "metrics.json").is_file()
 
 
 @pytest.mark.slow
