@@ -11,11 +11,13 @@ import math
 
 import numpy as np
 import pytest
+from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 
 from initlab.axes import DEPTH_AXIS, GAIN_AXIS
 from initlab.figures import registry
 from initlab.figures import sweep as figures
+from initlab.figures.style import variant_colors
 
 ENTROPY = 3.0
 MARGIN = 0.1
@@ -492,3 +494,131 @@ def test_spectrum_without_any_jacobian_says_why(tmp_path):
                for t in fig.axes[0].texts)
     figures.write_figures(sweep, {"spectrum": tmp_path / "spectrum.png"})
     assert (tmp_path / "spectrum.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+# ------------------------------------------------------------------- the stream's theory
+RULES = ["res_none", "res_gpt2", "res_rezero"]
+DECLARED = ["plain_a", "res_rezero", "res_none", "plain_b", "res_gpt2"]  # a palette order
+
+
+def stream_sweep() -> dict:
+    """The depth_rule shape: the depth across, a variant per row; each row's measured step-0
+    ratios (two seeds) on its theory curve, sqrt(k)^L for k = 3, 1.5 and 1, times 1.1 in the
+    second seed; res_none diverges at 32 and does not train at 8."""
+    depths = [2, 8, 32]
+    sweep = make_sweep(axis(DEPTH_AXIS, depths), axis("variant", RULES),
+                       verdicts=[["trained", "untrained", "diverged"], ["trained"] * 3,
+                                 ["trained", "trained", "mixed"]])
+    growth = {"res_none": 3.0, "res_gpt2": 1.5, "res_rezero": 1.0}
+    curves = []
+    for row in sweep["rows"]:
+        k = growth[row["value"]]
+        theory = [k ** (d / 2) for d in range(1, 33)]
+        curves.append({"values": {"variant": row["value"]}, "points": row["points"],
+                       "row": row["value"], "depth": list(range(1, 33)),
+                       "stream_ratio": theory, "stream_grad_ratio": theory})
+        for i in row["points"]:
+            p = sweep["points"][i]
+            for key in ("stream_ratio", "stream_grad_ratio"):
+                seeds = [k ** (p["depth"] / 2), 1.1 * k ** (p["depth"] / 2)]
+                p[key], p[f"{key}_per_seed"] = sum(seeds) / 2, seeds
+    sweep["stream_theory"] = curves
+    return sweep
+
+
+def test_the_stream_theory_draws_each_rows_curve_beside_its_points_and_verdicts(tmp_path):
+    """Two log-log panels (stream ratio, gradient ratio); per panel one theory line per row
+    over every depth from 1, in the row's variant colour (the declared palette order); each
+    point a marker of its verdict (hollow where it did not train) at its seed mean, with the
+    seeds' range as an error bar; the legend names the rules and the verdicts drawn."""
+    sweep = stream_sweep()
+    fig = figures.stream_theory(sweep, DECLARED)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == 2
+    colors = variant_colors(DECLARED)
+    for ax in panels:
+        assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+        lines = on_axes(fig, ax, "stream_curve")
+        assert len(lines) == len(RULES)
+        for line, rule in zip(lines, RULES, strict=True):
+            assert to_rgba(line.get_color()) == to_rgba(colors[rule])
+            x, y = line.get_data()
+            assert list(x) == list(range(1, 33))
+        none = lines[0].get_data()[1]
+        assert none[7] == pytest.approx(3.0 ** 4)  # sqrt(3)^8
+        assert set(lines[2].get_data()[1]) == {1.0}
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "8", "32"]
+    counts = {v: len(by_gid(fig, f"measured_{v}")) // 2
+              for v in ("trained", "mixed", "untrained", "diverged")}
+    assert counts == {"trained": 6, "mixed": 1, "untrained": 1, "diverged": 1}
+    (hollow,) = on_axes(fig, panels[0], "measured_untrained")
+    assert hollow.get_xydata().tolist() == [[8.0, pytest.approx(1.05 * 3.0 ** 4)]]
+    assert to_rgba(hollow.get_markerfacecolor()) == to_rgba("white")
+    (filled,) = [m for m in on_axes(fig, panels[0], "measured_trained")
+                 if m.get_xydata()[0, 0] == 2 and m.get_color() == colors["res_none"]]
+    assert to_rgba(filled.get_markerfacecolor()) == to_rgba(colors["res_none"])
+    bars = [b for b in on_axes(fig, panels[0], "stream_seeds") if isinstance(b, LineCollection)]
+    assert len(bars) == 8  # res_none at 32, 1.05 * 3^16, is beyond the top: on the edge
+    (beyond,) = on_axes(fig, panels[0], "stream_beyond")
+    assert beyond.get_text() == "4.5e7"
+    (edge,) = on_axes(fig, panels[0], "measured_diverged")
+    assert edge.get_xydata().tolist() == [[32.0, figures.STREAM_TOP]]
+    assert panels[0].get_ylim()[1] == figures.STREAM_TOP
+    assert bars[1].get_segments()[0].tolist() == [[8.0, 3.0 ** 4],
+                                                  [8.0, pytest.approx(1.1 * 3.0 ** 4)]]
+    texts = legend_texts(fig)
+    assert set(RULES) <= set(texts)
+    assert "measured (seed mean): did not train" in texts
+    assert "measured (seed mean): diverged" in texts
+    assert "on the top edge: measured beyond it (value printed)" in texts
+    figures.write_stream_figures(sweep, DECLARED, {"stream_theory": tmp_path / "s.png"})
+    assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_stream_figure_colours_other_series_and_says_when_there_are_none():
+    """Rows that are not declared variants get tab10 colours by series; a sweep.json without
+    residual points (a plain sweep) draws a note instead of panels."""
+    sweep = stream_sweep()
+    fig = figures.stream_theory(sweep)  # no palette order: by series
+    lines = on_axes(fig, fig.axes[0], "stream_curve")
+    assert [to_rgba(line.get_color()) for line in lines] == [
+        to_rgba(c) for c in variant_colors(RULES).values()]
+    # two rules that measure the same at a depth: their markers side by side about it
+    gpt2_at_2 = sweep["points"][sweep["rows"][1]["points"][0]]
+    gpt2_at_2 |= {"stream_ratio": 1.0, "stream_ratio_per_seed": [1.0, 1.0]}
+    fig = figures.stream_theory(sweep)
+    at_2 = sorted(m.get_xydata()[0, 0] for m in on_axes(fig, fig.axes[0], "measured_trained")
+                  if m.get_xydata()[0, 0] < 3)
+    dodge = math.sqrt(figures.DODGE)
+    assert at_2 == pytest.approx([2 / dodge, 2.0, 2 * dodge])  # res_none's 3 stands alone
+    plain = make_sweep(axis(GAIN_AXIS, GAINS), fixed=[(DEPTH_AXIS, 20)])
+    fig = figures.stream_theory(plain)
+    assert not by_gid(fig, "stream_curve")
+    assert any("no point of this sweep is a residual stack" in t.get_text()
+               for t in fig.axes[0].texts)
+
+
+def test_a_residual_sweeps_captions_point_to_the_stream_figure(tmp_path):
+    """The stream figure's caption names the rows and the verdict's threshold; the dev-loss
+    map says the stream's theory has its own figure; the spectrum of a sweep of residual
+    stacks only says that none is measured, and its figure is a note."""
+    sweep = stream_sweep()
+    info = registry.for_sweep(registry.STREAM_SWEEP_FIGURES["stream_theory"], sweep)
+    assert info.title == "The residual stream against depth, one colour per variant"
+    assert f"dev loss ≤ {ENTROPY - MARGIN:.3f} nats" in info.caption
+    assert "after 1,000 steps" in info.caption
+    dev = registry.for_sweep(registry.SWEEP_FIGURES["dev_loss_map"], sweep)
+    assert dev.caption.endswith(registry.STREAM_INSTEAD)
+    spectrum = registry.for_sweep(registry.SWEEP_FIGURES["spectrum"], sweep)
+    assert spectrum.title == "No Jacobian spectrum for residual stacks"
+    for p in sweep["points"]:
+        p["theory"]["spectrum"] = None
+        p |= {key: None for key in p if key.startswith("jacobian_")}
+    fig = figures.spectrum(sweep)
+    assert any("every point of this sweep is a residual stack" in t.get_text()
+               for t in fig.axes[0].texts)
+    # a plain sweep's captions are as before
+    plain = make_sweep(axis("model.width", [50, 100]), axis(DEPTH_AXIS, [5, 20]))
+    assert "no mean-field lines" in registry.for_sweep(
+        registry.SWEEP_FIGURES["dev_loss_map"], plain).caption
+    assert not registry.residual_only(plain)

@@ -553,6 +553,88 @@ def test_a_variant_axis_sweep_json_report_and_figures(config, tmp_path):
     paths = {key: tmp_path / f"{key}.png" for key in figures.PLOTS}
     figures.write_figures(sweep, paths)
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths.values())
+    # the stream's theory per rule over every depth to 8, the figure in the sweep's section
+    assert [(c["row"], c["depth"]) for c in sweep["stream_theory"]] == [
+        (rule, list(range(1, 9))) for rule in ("res_a", "res_b", "res_c")]
+    assert sweep["stream_theory"][0]["stream_ratio"][7] == pytest.approx(
+        a8["theory"]["stream_ratio"])
+    figures.write_stream_figures(sweep, list(cfg["variants"]),
+                                 {"stream_theory": tmp_path / "stream_theory.png"})
+    context = report_context({RULES: sweep}, {RULES: {
+        "stream_theory": tmp_path / "stream_theory.png"}})
+    (fig,) = context["entries"][0]["figures"]
+    assert fig["title"] == "The residual stream against depth, one colour per variant"
+    html = environment().get_template("_sweeps.html.j2").render(sweeps=context)
+    assert "A residual stack has no edge-of-chaos bound" in html
+    assert "The residual stream against depth, one colour per variant." in html
+
+
+# ------------------------------------------------------------- the stream's theory by depth
+ZERO = {"scheme": "zeros"}
+HE = {"scheme": "kaiming", "gain": "relu"}
+# ReLU blocks without norm, every bias zero: He on both layers, the same under GPT-2's
+# 1/sqrt(depth) on W2, and ReZero's alpha = 0 (closed forms below)
+CLOSED_FORM_VARIANTS = {
+    name: {"model": {"family": "residual", "activation": "relu", "width": 50, **model},
+           "init": {"input_bias": ZERO, "hidden_weight": HE, "hidden_bias": ZERO,
+                    "branch_weight": HE | branch, "branch_bias": ZERO, **READOUT}}
+    for name, model, branch in (
+        ("res_he", {}, {}), ("res_scaled", {}, {"depth_scaling": True}),
+        ("res_zero", {"residual_scale": {"init": 0.0, "learnable": True}}, {}))}
+
+
+def test_the_stream_theory_follows_the_closed_forms_at_every_depth(config):
+    """Per variant row, the predicted step-0 ratios at every depth 1 .. the sweep's largest:
+    He on both layers multiplies the stream's second moment and the gradient's by
+    1 + 2/2 = 3 per block (RMS ratio sqrt(3)^L); GPT-2's 1/sqrt(L) on W2 by 1 + 2/L, so
+    (1 + 2/L)^(L/2) at depth L; ReZero's alpha = 0 is the identity. The prefix of one deep
+    prediction (no depth scaling) equals the prediction at each depth."""
+    from initlab.analysis.prediction import predict_variant
+    from initlab.analysis.sweep import stream_curve, stream_theory
+
+    cfg = rule_study(config, CLOSED_FORM_VARIANTS,
+                     axes={DEPTH_AXIS: [2, 12], "variant": list(CLOSED_FORM_VARIANTS)})
+    sweep = expand_sweep(cfg, RULES)
+    curves = {c["row"]: c for c in stream_theory(sweep, 28, 3)}
+    assert list(curves) == ["res_he", "res_scaled", "res_zero"]
+    depths = list(range(1, 13))
+    closed = {"res_he": [3 ** (d / 2) for d in depths],
+              "res_scaled": [(1 + 2 / d) ** (d / 2) for d in depths],
+              "res_zero": [1.0] * len(depths)}
+    for name, curve in curves.items():
+        assert curve["depth"] == depths and curve["values"] == {"variant": name}
+        assert curve["points"] == [p.index for p in sweep.points
+                                   if p.values["variant"] == name]
+        for key in ("stream_ratio", "stream_grad_ratio"):
+            assert curve[key] == pytest.approx(closed[name], rel=1e-5), (name, key)
+    he = next(p.spec for p in sweep.points if p.values["variant"] == "res_he")
+    at = stream_curve(he, [1, 5, 12], 28, 3)
+    for i, depth in enumerate([1, 5, 12]):
+        alone = predict_variant(dataclasses.replace(he, depth=depth), 28, 3)
+        assert at["stream_ratio"][i] == pytest.approx(alone.stream_ratio, rel=1e-12)
+        assert at["stream_grad_ratio"][i] == pytest.approx(alone.stream_grad_ratio, rel=1e-12)
+    assert stream_theory(expand_sweep(config, SWEEP), 28, 3) == []  # plain stacks: none
+
+
+def test_stream_depths_are_dense_then_log_spaced():
+    from initlab.analysis.sweep import STREAM_CURVE_DEPTHS, stream_depths
+
+    assert stream_depths(8) == list(range(1, 9))
+    deep = stream_depths(1000)
+    assert deep[:STREAM_CURVE_DEPTHS] == list(range(1, STREAM_CURVE_DEPTHS + 1))
+    assert deep[-1] == 1000 and deep == sorted(set(deep))
+    assert STREAM_CURVE_DEPTHS + 40 < len(deep) <= 2 * STREAM_CURVE_DEPTHS
+
+
+def test_only_a_sweep_with_residual_points_draws_the_stream_figure(config):
+    """The default study plans no stream figure (its sweeps are plain stacks); the residual
+    study's depth x rule sweep does."""
+    from initlab.figures.registry import stream_sweeps
+    from initlab.workflow.study import plan_study
+
+    assert stream_sweeps(plan_study(config)) == []
+    residual = load_study(REPO / "config.yaml", overlays=[REPO / "configs" / "residual.yaml"])
+    assert stream_sweeps(plan_study(residual)) == ["depth_rule"]
 
 
 # -------------------------------------------------------------------------- config errors

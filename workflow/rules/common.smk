@@ -28,9 +28,11 @@ from initlab.figures.registry import (
     CROSS_FIGURES,
     GROUP_FIGURES,
     RESIDUAL_FIGURES,
+    STREAM_SWEEP_FIGURES,
     SWEEP_FIGURES,
     THEORY_FIGURES,
     VARIANT_FIGURES,
+    stream_sweeps,
 )
 from initlab.figures.residual import residual_groups
 from initlab.workflow import runlock
@@ -65,6 +67,8 @@ GROUPS = {group.name: group for group in variant_groups(config)}  # from the con
 RESIDUAL_GROUPS = residual_groups(config)
 SWEEP_JOBS = {name: {job.name: job for job in sweep.jobs} for name, sweep in SWEEPS.items()}
 SWEEP_JOB_SOURCES = shared_jobs(SWEEPS)  # (sweep, job) -> the (sweep, job) that trains it
+# the sweeps with residual points: only they draw the stream's theory against depth
+STREAM_SWEEPS = stream_sweeps(SWEEPS)
 PACKAGE = Path(workflow.basedir) / "src" / "initlab"
 STUDIES = [asdict(study) for study in shipped_studies(workflow.basedir)]
 TEMPLATES = PACKAGE / "resources" / "templates"
@@ -272,17 +276,28 @@ def theory_figure(key):
 
 
 def sweep_figure(key):
+    """A figure of SWEEP_FIGURES or STREAM_SWEEP_FIGURES."""
+    info = SWEEP_FIGURES.get(key) or STREAM_SWEEP_FIGURES[key]
     return report(
         res(f"sweeps/{{sweep}}/figures/{key}.png"),
         caption=f"../report/sweep_{key}.rst",
         category="Sweeps",
         subcategory="{sweep}",
-        labels={"sweep": "{sweep}", "figure": SWEEP_FIGURES[key].title},
+        labels={"sweep": "{sweep}", "figure": info.title},
     )
 
 
 def sweep_files(name):
     return expand(res(f"sweeps/{{sweep}}/{name}"), sweep=list(SWEEPS))
+
+
+def stream_sweep_files():
+    """Every stream-theory figure of the study (none without a sweep of residual stacks)."""
+    return expand(
+        res("sweeps/{sweep}/figures/{key}.png"),
+        sweep=STREAM_SWEEPS,
+        key=list(STREAM_SWEEP_FIGURES),
+    )
 
 
 def all_outputs():
@@ -304,6 +319,7 @@ def all_outputs():
         res("figures/forest.png"),
         *sweep_files("sweep.json"),
         *(f for key in SWEEP_FIGURES for f in sweep_files(f"figures/{key}.png")),
+        *stream_sweep_files(),
         *(res(f"tables/{name}.csv") for name in TABLES),
         res("report.html"),
     ]

@@ -53,11 +53,15 @@ rule report:
         comparisons=res("comparisons.json"),
         comparison_figures=[res("figures/forest.png")],
         sweeps=sweep_files("sweep.json"),
-        sweep_figures=expand(
-            res("sweeps/{sweep}/figures/{key}.png"),
-            sweep=list(SWEEPS),
-            key=list(SWEEP_FIGURES),
-        ),
+        # the stream's theory after a sweep's other figures, only where it has residual points
+        sweep_figures=[
+            *expand(
+                res("sweeps/{sweep}/figures/{key}.png"),
+                sweep=list(SWEEPS),
+                key=list(SWEEP_FIGURES),
+            ),
+            *stream_sweep_files(),
+        ],
         variance=res("variance/variance.json"),
         variance_figure=res("variance/variance.png"),
         template=str(TEMPLATES / "report.html.j2"),

@@ -1,6 +1,7 @@
 # Sweeps: every lockstep job of a sweep (one architecture and schedule) trains as one batched
 # model; a sweep with init_only_depths also measures deeper stacks' step-0 spectrum without
-# training them; one rule gathers it all into sweep.json and draws the figures.
+# training them; one rule gathers it all into sweep.json and draws the figures; a sweep with
+# residual points also draws the stream's theory against depth.
 
 
 rule train_sweep_job:
@@ -64,3 +65,25 @@ rule sweep:
         res("benchmarks/sweeps/{sweep}/sweep.tsv")
     script:
         "../scripts/sweep.py"
+
+
+# The residual stream's theory against depth beside the measured points: only the sweeps with
+# residual points (STREAM_SWEEPS), so a sweep of plain stacks has no such job.
+rule plot_sweep_stream:
+    input:
+        json=res("sweeps/{sweep}/sweep.json"),
+        code=package_inputs("plot_sweep_stream"),
+    output:
+        **{key: sweep_figure(key) for key in STREAM_SWEEP_FIGURES},
+    params:
+        declared=palette_order(config),  # colours: a variant row keeps its variant's
+    wildcard_constraints:
+        sweep=one_of(STREAM_SWEEPS),
+    conda:
+        "../envs/initlab.yaml"
+    log:
+        res("logs/sweeps/{sweep}/plot_sweep_stream.log"),
+    benchmark:
+        res("benchmarks/sweeps/{sweep}/plot_sweep_stream.tsv")
+    script:
+        "../scripts/plot_sweep_stream.py"

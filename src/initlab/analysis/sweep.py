@@ -20,11 +20,15 @@ with one axis, one row. A variant axis (each row its own declared variant) is al
 each with its variant's description. Where the first axis is the hidden gain, each row's two
 boundaries are the gains where its depth meets 6 xi_c (ordered side) and 6 |xi_grad| (chaotic
 side). A residual stack has no such bound: its points carry the theory's prediction without a
-trainable depth.
+trainable depth, and each series of residual points (those that share every axis value but the
+depth: a row when the depth runs across) gets the theory's step-0 stream and gradient ratios as
+curves over the depth (stream_theory), for the figure that draws them beside the measured
+points and the verdict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from itertools import pairwise
@@ -34,7 +38,7 @@ import numpy as np
 from initlab.analysis import compare
 from initlab.analysis.meanfield import chi1, depth_scale, xi_grad_of
 from initlab.analysis.prediction import predict_variant
-from initlab.axes import GAIN_AXIS, SCHEME_AXIS, VARIANT_AXIS
+from initlab.axes import DEPTH_AXIS, GAIN_AXIS, SCHEME_AXIS, VARIANT_AXIS
 from initlab.config.sweeps import (
     Sweep,
     SweepPoint,
@@ -54,6 +58,7 @@ STREAM_RATIOS = {"stream_ratio": ("stream_rms", -1, 0),
 # the step-0 ratios whose prediction the summary checks against the measurement
 CHECKED_RATIOS = ("grad_ratio_first_last", *STREAM_RATIOS)
 CURVE_POINTS = 120  # gains on each theory curve (the boundaries within 0.1 % of 1,000 points)
+STREAM_CURVE_DEPTHS = 64  # a stream curve has every depth up to here, as many log-spaced beyond
 
 
 def theory_for(spec: VariantSpec, vocab_size: int, context_size: int) -> dict:
@@ -251,6 +256,7 @@ def build_sweep_json(config: dict, sweep_name: str, jobs_out: list[dict],
         "theory_curves": list(curves.values()),
         "init_only": _init_only(sweep, init_only, vocab, context),
         "contrasts": scheme_contrasts(sweep, points),
+        "stream_theory": stream_theory(sweep, vocab, context),
     }
     out["summary"] = summarize_sweep(out)
     return out
@@ -323,6 +329,73 @@ def _rows(sweep: Sweep, points: list[dict], x_path: str, row_path: str | None,
             row.update(_row_theory(row_points, members, curves))
         rows.append(row)
     return rows, curves
+
+
+def stream_theory(sweep: Sweep, vocab: int, context: int) -> list[dict]:
+    """Per series of residual points (those sharing every axis value but the depth, in the
+    sweep's point order; none for plain stacks), the theory's step-0 ratios at every depth of
+    stream_depths: "stream_ratio" (RMS h_L / h_0) and "stream_grad_ratio" (RMS dLoss/dh_0 over
+    dLoss/dh_L), None where the theory does not cover the spec. Each with its points'
+    indices, its axis values but the depth ("values") and its row's value ("row": None with
+    one row, or with the depth up)."""
+    groups: dict[str, list[SweepPoint]] = {}
+    for point in sweep.points:
+        if point.spec.residual:
+            rest = {k: v for k, v in point.values.items() if k != DEPTH_AXIS}
+            groups.setdefault(repr(sorted(rest.items())), []).append(point)
+    _, row_path = layout(sweep)
+    depths = stream_depths(max(p.spec.depth for p in sweep.points))
+    out = []
+    for members in groups.values():
+        first = members[0]
+        curve = {"values": {k: v for k, v in first.values.items() if k != DEPTH_AXIS},
+                 "points": [p.index for p in members],
+                 "row": first.values[row_path] if row_path not in (None, DEPTH_AXIS) else None,
+                 "depth": depths, **stream_curve(first.spec, depths, vocab, context)}
+        out.append(curve)
+    return out
+
+
+def stream_curve(spec: VariantSpec, depths: list[int], vocab: int, context: int
+                 ) -> dict[str, list[float | None]]:
+    """The predicted step-0 "stream_ratio" and "stream_grad_ratio" of `spec` at each depth
+    (None where not predicted). The recursion runs block by block up from h_0, and each
+    block's backward factor reads only that block: unless a tensor's std is scaled by the
+    depth, the stack of depth L is the first L blocks of the deepest one, so one prediction
+    serves every depth (a ReLU stack without norm needs fine quadratures once its stream
+    has grown, costly at every depth)."""
+    if any(entry.get("depth_scaling") for entry in spec.init.values()):
+        preds = [predict_variant(_stream_only(spec, d), vocab, context) for d in depths]
+        ratios = [(p.stream_ratio, p.stream_grad_ratio) for p in preds]
+    else:
+        pred = predict_variant(_stream_only(spec, max(depths)), vocab, context)
+        if not pred.predicted:
+            ratios = [(None, None)] * len(depths)
+        else:  # RMS ratios to h_0 upward, to h_L downward (stream_grad_rms is G_l / G_top)
+            stream, grad = pred.stream_rms, pred.stream_grad_rms
+            ratios = [(stream[d], grad[0] / grad[d] if grad[d] else None) for d in depths]
+    return {key: [v if v is not None and math.isfinite(v) else None
+                  for v in (r[i] for r in ratios)]
+            for i, key in enumerate(("stream_ratio", "stream_grad_ratio"))}
+
+
+def stream_depths(largest: int) -> list[int]:
+    """Every depth from 1 to min(largest, STREAM_CURVE_DEPTHS), then as many log-spaced
+    integers up to `largest` (it included)."""
+    dense = list(range(1, min(largest, STREAM_CURVE_DEPTHS) + 1))
+    if largest <= STREAM_CURVE_DEPTHS:
+        return dense
+    beyond = np.geomspace(STREAM_CURVE_DEPTHS, largest, STREAM_CURVE_DEPTHS + 1)[1:]
+    return sorted(set(dense) | {int(round(d)) for d in beyond} | {largest})
+
+
+def _stream_only(spec: VariantSpec, depth: int) -> VariantSpec:
+    """`spec` at `depth` with its output layer zero: the stream's ratios do not read it, and
+    a zero logit variance skips the step-0 loss's quadrature (slow for the huge logits of a
+    deep stack without normalization)."""
+    zero = {"scheme": "zeros", "scale": 1.0, "gain": 1.0, "depth_scaling": False}
+    init = spec.init | {"output_weight": zero, "output_bias": zero}
+    return dataclasses.replace(spec, depth=depth, init=init)
 
 
 def _init_only(sweep: Sweep, init_only: dict | None, vocab: int, context: int) -> list[dict]:

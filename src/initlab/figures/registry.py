@@ -14,7 +14,8 @@ GROUP_FIGURES -> results/figures/groups/{group}/{key}.png (one per group of
 RESIDUAL_FIGURES -> results/figures/groups/{group}/{key}.png (only the groups with a residual
 variant: initlab.figures.residual.residual_groups);
 COMPARISON_FIGURES -> results/figures/{key}.png; SWEEP_FIGURES ->
-results/sweeps/{sweep}/figures/{key}.png; VARIANCE_FIGURE -> results/variance/variance.png.
+results/sweeps/{sweep}/figures/{key}.png; STREAM_SWEEP_FIGURES -> the same folder, only the
+sweeps with residual points (stream_sweeps); VARIANCE_FIGURE -> results/variance/variance.png.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from initlab.activations import ACTIVATIONS
 from initlab.axes import ACTIVATION_AXIS, DEPTH_AXIS, GAIN_AXIS, VARIANT_AXIS
@@ -280,6 +282,43 @@ SWEEP_FIGURES: dict[str, FigureInfo] = _registry(
 )
 
 
+# the stream figure's y axes stop here (an RMS ratio, 10^8 in second moment): a stack without
+# norm reaches 10^15 at 64 blocks and would press every bounded rule onto one line
+STREAM_TOP = 1e4
+# drawn only for the sweeps with residual points (stream_sweeps), by their own rule
+STREAM_SWEEP_FIGURES: dict[str, FigureInfo] = _registry(
+    FigureInfo("stream_theory", "The residual stream's theory against depth",
+               "The residual stacks of the sweep against their number of blocks, one colour per "
+               "row (rule), on log–log axes: left, the RMS of the stream after the last block "
+               "over that of the input Linear's output, h_L / h_0; right, the RMS of the "
+               "gradient of the probe batch's mean loss at h_0 over that at h_L (above 1: the "
+               "gradient grows on its way back to the input). Lines: the mean-field prediction "
+               "at every depth; markers: measured at step 0 (the seeds' mean, the bar spanning "
+               "the seeds), with the point's verdict after training: filled, it trained; "
+               "half-filled, in some seeds only; hollow, it did not train; ×, it diverged. "
+               f"The y axes stop at {STREAM_TOP:,.0f}: a point beyond sits on the top edge "
+               "with its value printed; points that tie at one depth stand side by side. Without "
+               "normalization, ReLU branches with He weights triple the stream's "
+               "second moment per block; GPT-2's 1/√depth on the branch's last layer keeps it "
+               "below e² at any depth; pre-norm makes it grow linearly; post-norm, Fixup and "
+               "ReZero hold it at 1."),
+)
+
+
+def stream_sweeps(plan: Mapping[str, Any]) -> list[str]:
+    """The sweeps of `plan` (name -> initlab.config.sweeps.Sweep) with a residual point: only
+    they draw STREAM_SWEEP_FIGURES."""
+    return [name for name, sweep in plan.items()
+            if any(point.spec.residual for point in sweep.points)]
+
+
+def residual_only(sweep: Mapping) -> bool:
+    """Whether every point of a sweep.json is a residual stack (its stream_theory series hold
+    them all): no Jacobian spectrum is measured or predicted for one."""
+    residual = {i for s in sweep.get("stream_theory") or [] for i in s["points"]}
+    return bool(residual) and len(residual) == len(sweep["points"])
+
+
 def sweep_value_label(path: str, value) -> str:
     """An axis value as the figures print it: an activation by its label (ReLU), else as the
     config writes it (5/3)."""
@@ -326,7 +365,9 @@ def for_sweep(info: FigureInfo, sweep: Mapping) -> FigureInfo:
     layout = (f"x: {x}; y: {row}" if row else f"x: {x}, one row")
     steps = f"after {sweep['steps']:,} steps"
     if info.key == "dev_loss_map":
-        theory = _theory_sentence(mode, x, sweep.get("trainable_depth_factor", 6))
+        theory = (STREAM_INSTEAD if mode is None and sweep.get("stream_theory")
+                  and sweep["x_axis"] == DEPTH_AXIS
+                  else _theory_sentence(mode, x, sweep.get("trainable_depth_factor", 6)))
         return FigureInfo(info.key, f"Final dev loss over {over}", (
             f"One cell per grid point ({layout}){at}: the final dev loss {steps} (mean over "
             f"seeds) divided by the unigram entropy of the dev split ({entropy:.3f} nats), so "
@@ -357,7 +398,30 @@ def for_sweep(info: FigureInfo, sweep: Mapping) -> FigureInfo:
             f"threshold for trained.{crit}"))
     if info.key == "spectrum":
         return _spectrum_caption(info, sweep, axes, at)
+    if info.key == "stream_theory":
+        return _stream_caption(info, sweep, row, at)
     return info
+
+
+def _stream_caption(info: FigureInfo, sweep: Mapping, row: str | None, at: str) -> FigureInfo:
+    """STREAM_SWEEP_FIGURES' caption for one sweep: its colours, steps and verdict."""
+    per = f", one colour per {row}" if row and sweep.get("row_axis") != DEPTH_AXIS else ""
+    below = sweep["verdict"]["trained_below"]
+    return FigureInfo(info.key, f"The residual stream against depth{per}", (
+        f"The sweep's residual stacks against their number of blocks{per}{at}, on log–log "
+        "axes: left, the RMS of the stream after the last block over that of the input "
+        "Linear's output, h_L / h_0; right, the RMS of the gradient of the probe batch's "
+        "mean loss at h_0 over that at h_L (above 1: the gradient grows on its way back to "
+        "the input). Lines: the mean-field prediction at every depth; markers: measured at "
+        "step 0 (the seeds' mean, the bar spanning the seeds), with the point's verdict "
+        f"after {sweep['steps']:,} steps: filled, it trained (every seed's dev loss ≤ "
+        f"{below:.3f} nats); half-filled, in some seeds only; hollow, it did not train; ×, "
+        f"it diverged. The y axes stop at {STREAM_TOP:,.0f}: a point beyond sits on the top "
+        "edge with its value printed; points that tie at one depth stand side by side. Without "
+        "normalization, ReLU branches with He weights triple the "
+        "stream's second moment per block; GPT-2's 1/√depth on the branch's last layer keeps "
+        "it below e² at any depth; pre-norm makes it grow linearly; post-norm, Fixup and "
+        "ReZero hold it at 1."))
 
 
 def _theory_sentence(mode: str | None, x: str, factor: float) -> str:
@@ -379,6 +443,11 @@ def _theory_sentence(mode: str | None, x: str, factor: float) -> str:
     return f" The axis across is {x}, not the gain, so no mean-field lines are drawn."
 
 
+STREAM_INSTEAD = (" The axis across is the depth, not the gain, so no edge-of-chaos lines are "
+                  "drawn: the residual stream's mean-field theory has a figure of its own, "
+                  "against depth.")
+
+
 def spectrum_layout(sweep: Mapping) -> tuple[str | None, str | None]:
     """(the axis across, the axis of the colours) of the sweep's spectrum figure: the depth
     and the other axis (None: one colour) when the sweep varies the depth, else its x_axis
@@ -390,6 +459,12 @@ def spectrum_layout(sweep: Mapping) -> tuple[str | None, str | None]:
 
 
 def _spectrum_caption(info: FigureInfo, sweep: Mapping, axes: Mapping, at: str) -> FigureInfo:
+    if residual_only(sweep):
+        return FigureInfo(info.key, "No Jacobian spectrum for residual stacks", (
+            f"Every point of this sweep{at} is a residual stack: the Jacobian spectrum between "
+            "hidden layers is measured and predicted for plain stacks only, so this figure is "
+            "empty; the residual stream's theory against depth is drawn beside the measured "
+            "points in its own figure."))
     across, colour = spectrum_layout(sweep)
     x = axes[across]["label"]
     per = f", one colour per {axes[colour]['label']}" if colour else ""
@@ -440,6 +515,8 @@ def rst_files() -> dict[str, str]:
     files.update({f"{k}.rst": rst_caption(f, "group") for k, f in RESIDUAL_FIGURES.items()})
     files.update({f"{k}.rst": rst_caption(f) for k, f in COMPARISON_FIGURES.items()})
     files.update({f"sweep_{k}.rst": rst_caption(f, "sweep") for k, f in SWEEP_FIGURES.items()})
+    files.update({f"sweep_{k}.rst": rst_caption(f, "sweep")
+                  for k, f in STREAM_SWEEP_FIGURES.items()})
     files[f"{VARIANCE_FIGURE.key}.rst"] = rst_caption(VARIANCE_FIGURE)
     return files
 

@@ -18,6 +18,14 @@ with the values' labels (a variant by its name, the rows' axis).
   colour per row): free probability's prediction as lines, measured seed means as filled
   markers (trained points) and hollow ones (initialize-only stacks).
 
+- stream_theory (registry.STREAM_SWEEP_FIGURES, only for sweeps with residual points): the
+  step-0 stream ratio h_L / h_0 and gradient ratio (at h_0 over h_L) against depth on log–log
+  axes, one colour per series of residual points (a row: each declared variant keeps its
+  colour from style.variant_colors): the theory's curve (sweep.json's stream_theory) as a
+  line, the measured seed means as markers with the seeds' range as error bars, filled when
+  the point trained, half-filled when only some seeds did, hollow when it did not, × where it
+  diverged.
+
 Mean-field theory where the axes make it meaningful (registry.sweep_theory): with the gain
 across and the depth up, the critical gain and the two trainable-depth curves (6·ξ_c on the
 ordered side, 6·|ξ_∇| on the chaotic side, each over its own side's gains); with the gain
@@ -26,14 +34,15 @@ its two boundary gains at its depth as markers; with another axis across, nothin
 
 Every drawn mark carries a gid ("untrained", "mixed", "diverged", "fast", "critical_gain",
 "ordered_curve", "chaotic_curve", "ordered_boundary", "chaotic_boundary"; on the spectrum
-figure "predicted_spectrum", "measured_spectrum", "init_only_spectrum") so that tests can
-find it. A diverged point is marked, never dropped.
+figure "predicted_spectrum", "measured_spectrum", "init_only_spectrum"; on the stream figure
+"stream_curve", "stream_seeds" and "measured_<verdict>") so that tests can find it. A diverged
+point is marked, never dropped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +54,23 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from initlab.axes import DEPTH_AXIS, SCHEME_AXIS
+from initlab.axes import DEPTH_AXIS, SCHEME_AXIS, VARIANT_AXIS
 from initlab.figures.registry import (
+    STREAM_TOP,
+    residual_only,
     spectrum_layout,
     sweep_fixed,
     sweep_setting,
     sweep_theory,
     sweep_value_label,
 )
-from initlab.figures.style import DIVERGED_COLOR, empty_figure, nanreduce, save
+from initlab.figures.style import (
+    DIVERGED_COLOR,
+    empty_figure,
+    nanreduce,
+    save,
+    variant_colors,
+)
 
 MAX_DECADES = 3.0  # the gradient-ratio colour scale spans at most 10^-3 .. 10^3
 HATCH = {"untrained": "///", "diverged": "///", "mixed": "\\\\"}  # mixed: the other way
@@ -581,6 +598,9 @@ def spectrum(sweep: Mapping) -> Figure:
         shallow = all((p.get("depth") or 0) < 2 for p in sweep["points"])
         why = ("no point of this sweep has a Jacobian between hidden layers: every point has "
                "one hidden layer" if shallow else
+               "every point of this sweep is a residual stack: its Jacobian spectrum is "
+               "neither measured nor predicted (the stream's theory against depth is its own "
+               "figure)" if residual_only(sweep) else
                "no point of this sweep has a predicted or measured Jacobian spectrum")
         return empty_figure(title, why, size=(7.5, 2.4), layout="constrained", title_size=10)
     fig = Figure(figsize=(11, 4.6), layout="constrained")
@@ -658,11 +678,176 @@ def _spectrum_proxies(init_only: bool) -> list:
     return handles
 
 
+STREAM_PANELS = (("stream_ratio", "RMS h_L / RMS h_0", "the stream: h_L over h_0"),
+                 ("stream_grad_ratio", "RMS ∂loss/∂h_0 / RMS ∂loss/∂h_L",
+                  "the gradient at the stream: at h_0 over h_L"))
+# a point's verdict after training, on its step-0 marker
+VERDICT_MARKERS = {"trained": {"marker": "o"}, "mixed": {"marker": "o", "fillstyle": "left",
+                                                         "mfcalt": "white"},
+                   "untrained": {"marker": "o", "mfc": "white"}, "diverged": {"marker": "x"}}
+VERDICT_WORDS = {"trained": "trained", "mixed": "trained in some seeds only",
+                 "untrained": "did not train", "diverged": "diverged"}
+DODGE = 1.2  # markers that tie (within TIE) this factor apart in depth (about a marker)
+TIE = 1.15
+
+
+def stream_theory(sweep: Mapping, declared: Sequence[str] = ()) -> Figure:
+    """The residual stream's step-0 ratios against depth (log–log): each series' theory
+    curve and its measured points, marked by their verdict; `declared` the variants in
+    palette order (config.variants.palette_order), so that a variant row keeps its colour."""
+    series = sweep.get("stream_theory") or []
+    title = _title("Step 0: the residual stream against depth", sweep, steps=False)
+    if not series:
+        return empty_figure(title, "no point of this sweep is a residual stack",
+                            size=(7.5, 2.4), layout="constrained", title_size=10)
+    fig = Figure(figsize=(11, 5.0), layout="constrained")
+    axes = fig.subplots(1, 2)
+    labels = [_series_label(sweep, s) for s in series]
+    colors = _series_colors(sweep, series, labels, declared)
+    for ax, (key, *_) in zip(axes, STREAM_PANELS, strict=True):
+        ax.set_yscale("log")
+        ax.set_ylim(*_stream_range(sweep, series, key))
+    depths, seen = set(), set()
+    dodges = {key: _dodges(sweep, series, key) for key, *_ in STREAM_PANELS}
+    for k, (s, color) in enumerate(zip(series, colors, strict=True)):
+        style = SERIES_STYLES[k % len(SERIES_STYLES)]
+        depths.update(_stream_marks(axes, sweep, s, (color, style, dodges, k), seen))
+    ticks = sorted(depths)
+    for ax, (_, name, heading) in zip(axes, STREAM_PANELS, strict=True):
+        ax.set_xscale("log")
+        _log_ticks(ax.yaxis)
+        ax.xaxis.set_ticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(1 / 1.15, max(ticks) * DODGE * 1.15)  # room for a dodged marker
+        ax.set(xlabel="depth (blocks)", ylabel=name, title=heading)
+        ax.title.set_fontsize(10)
+        ax.grid(alpha=0.3, which="both")
+    fig.legend(handles=_stream_legend(labels, colors, seen), loc="outside lower center",
+               fontsize=8, frameon=False, ncol=4)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _stream_range(sweep: Mapping, series: list, key: str) -> tuple[float, float]:
+    """The y limits of one panel: every positive value of the curves and the points, the
+    top at most STREAM_TOP."""
+    values = [v for s in series for v in map(_finite, s[key]) if v > 0]
+    values += [v for s in series for i in s["points"]
+               for v in map(_finite, sweep["points"][i].get(f"{key}_per_seed") or [])
+               if v > 0]
+    lo, hi = (min(values), max(values)) if values else (1.0, 1.0)
+    return min(lo, 1.0) / 1.3, min(max(hi, 1.0) * 1.3, STREAM_TOP)
+
+
+def _dodges(sweep: Mapping, series: list, key: str) -> dict[tuple[int, int], float]:
+    """(series index, depth) -> the factor its marker's depth is drawn at: the measured
+    values at one depth that tie (each within TIE of the next) spread DODGE apart, centred
+    on the depth; 1 for a value alone."""
+    at: dict[int, list[tuple[float, int]]] = {}
+    for k, s in enumerate(series):
+        for i in s["points"]:
+            p = sweep["points"][i]
+            if _finite(p.get(key)) > 0:
+                at.setdefault(p["depth"], []).append((p[key], k))
+    out = {}
+    for depth, values in at.items():
+        values.sort()
+        groups = [[values[0]]]
+        for v in values[1:]:
+            if v[0] <= groups[-1][-1][0] * TIE:
+                groups[-1].append(v)
+            else:
+                groups.append([v])
+        for group in groups:
+            for n, (_, k) in enumerate(group):
+                out[k, depth] = DODGE ** (n - (len(group) - 1) / 2)
+    return out
+
+
+def _stream_legend(labels: list[str], colors: list, seen: set) -> list:
+    handles = [Line2D([], [], color=c, ls=SERIES_STYLES[k % len(SERIES_STYLES)], lw=1.5,
+                      marker="o", ms=5, label=label)
+               for k, (label, c) in enumerate(zip(labels, colors, strict=True))]
+    handles.append(Line2D([], [], color="#444444", lw=1.5, label="mean-field prediction"))
+    handles += [Line2D([], [], ls="none", ms=6, color="#444444", mew=1.2,
+                       label=f"measured (seed mean): {VERDICT_WORDS[v]}",
+                       **VERDICT_MARKERS[v]) for v in VERDICT_MARKERS if v in seen]
+    if "beyond" in seen:
+        handles.append(Line2D([], [], ls="none", marker="$1e7$", ms=14, color="#444444",
+                              label="on the top edge: measured beyond it (value printed)"))
+    return handles
+
+
+def _series_label(sweep: Mapping, series: Mapping) -> str:
+    """A series in words: its axis values but the depth ("res_gpt2", "gain 2"), else the
+    sweep's fixed settings."""
+    labels = {a["path"]: a["label"] for a in sweep["axes"]}
+    words = [sweep_setting(path, labels[path], value)
+             for path, value in series["values"].items()]
+    return ", ".join(words) or sweep_fixed(sweep) or "residual stack"
+
+
+def _series_colors(sweep: Mapping, series: list, labels: list[str],
+                   declared: Sequence[str]) -> list:
+    """A variant row's colour from the declared variants (as in every other figure), else
+    one tab10 colour per series."""
+    rows = [s.get("row") for s in series]
+    if sweep.get("row_axis") == VARIANT_AXIS and all(r in declared for r in rows):
+        palette = variant_colors(list(declared))
+        return [palette[r] for r in rows]
+    palette = variant_colors(labels)
+    return [palette[label] for label in labels]
+
+
+def _stream_marks(axes, sweep: Mapping, series: Mapping, look: tuple, seen: set
+                  ) -> list[float]:
+    """One series on both panels (look: its colour, line style, every panel's _dodges and
+    its index): the theory as a line over every depth, each measured point (seed mean) as a
+    marker of its verdict with the seeds' range as an error bar, on the top edge with its
+    value printed where it lies beyond; adds what it drew to `seen`; returns the measured
+    depths."""
+    color, style, dodges, k = look
+    points = sorted((sweep["points"][i] for i in series["points"]), key=lambda p: p["depth"])
+    for ax, (key, *_) in zip(axes, STREAM_PANELS, strict=True):
+        theory = np.array([np.nan if v is None else v for v in series[key]], dtype=float)
+        ax.plot(series["depth"], np.where(theory > 0, theory, np.nan), color=color, ls=style,
+                lw=1.5, zorder=3, gid="stream_curve")
+        top = ax.get_ylim()[1]
+        for p in points:
+            mean = _finite(p.get(key))
+            if not mean > 0:
+                continue
+            x = p["depth"] * dodges[key][k, p["depth"]]
+            seeds = [v for v in map(_finite, p.get(f"{key}_per_seed") or []) if v > 0]
+            if seeds and mean <= top:
+                ax.errorbar([x], [mean], yerr=[[mean - min(seeds)], [max(seeds) - mean]],
+                            fmt="none", ecolor=color, elinewidth=1.0, capsize=2.5, zorder=4,
+                            gid="stream_seeds")
+            if mean > top:
+                seen.add("beyond")
+                ax.annotate(_compact(mean), (x, top), xytext=(-6, -4), textcoords="offset points",
+                            ha="right", va="top", fontsize=7, color=color, gid="stream_beyond")
+            ax.plot([x], [min(mean, top)], ls="none", ms=7, color=color, mew=1.4, zorder=5,
+                    clip_on=False, gid=f"measured_{p['verdict']}",
+                    **VERDICT_MARKERS.get(p["verdict"], VERDICT_MARKERS["untrained"]))
+            seen.add(p["verdict"])
+    return [float(p["depth"]) for p in points]
+
+
 PLOTS = {"dev_loss_map": dev_loss_map, "grad_ratio_map": grad_ratio_map,
          "dev_loss_lines": dev_loss_lines, "spectrum": spectrum}
+STREAM_PLOTS = {"stream_theory": stream_theory}  # registry.STREAM_SWEEP_FIGURES
 
 
 def write_figures(sweep: Mapping, paths: Mapping[str, str | Path]) -> None:
     """Draw every figure of registry.SWEEP_FIGURES into paths[key]."""
     for key, path in paths.items():
         save(PLOTS[key](sweep), path)
+
+
+def write_stream_figures(sweep: Mapping, declared: Sequence[str],
+                         paths: Mapping[str, str | Path]) -> None:
+    """Draw every figure of registry.STREAM_SWEEP_FIGURES into paths[key], the variants'
+    colours from `declared` (config.variants.palette_order)."""
+    for key, path in paths.items():
+        save(STREAM_PLOTS[key](sweep, declared), path)

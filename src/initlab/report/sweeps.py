@@ -11,7 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from initlab.axes import GAIN_AXIS
-from initlab.figures.registry import SWEEP_FIGURES, for_sweep, sweep_setting
+from initlab.figures.registry import (
+    STREAM_SWEEP_FIGURES,
+    SWEEP_FIGURES,
+    for_sweep,
+    sweep_setting,
+)
 from initlab.numbers import fmt
 
 
@@ -221,13 +226,16 @@ def report_context(sweeps: dict[str, dict], figures: dict[str, dict[str, Path]])
             "jobs": sweep["jobs"],
             "x_label": _x_name(sweep, plural=True),
             "gain_rows": gain_rows,
+            "stream_theory": bool(sweep.get("stream_theory")),  # it has residual points
             "rows": rows,
             "sentences": sweep_sentences(sweep),
             "verdict": sweep["verdict"],
             "dev_unigram_entropy": sweep["dev_unigram_entropy"],
+            # the stream's theory (a sweep with residual points) beside the measured ones
             "figures": [{"key": key, "title": info.title, "caption": info.caption,
                          "path": figs[key]}
-                        for key, info in ((k, for_sweep(i, sweep))
-                                          for k, i in SWEEP_FIGURES.items()) if key in figs],
+                        for key, info in ((k, for_sweep(i, sweep)) for k, i in
+                                          (SWEEP_FIGURES | STREAM_SWEEP_FIGURES).items())
+                        if key in figs],
         })
     return {"entries": out}
