@@ -249,7 +249,53 @@ _FORWARD = {"tanh": _tanh, "relu": torch.relu, "gelu": F.gelu, "silu": F.silu,
             "linear": lambda x: x}
 
 
-class MLP:
+class BatchedModel:
+    """What every family's batched model shares: its norms named as in the checkpoint
+    (`_named_norms`, each family's own), the batch-norm running statistics in the state dict,
+    training and evaluation mode, and the number of models."""
+
+    arch: Architecture
+    embedding: Embedding
+
+    def _named_norms(self) -> list[tuple[str, object]]:
+        raise NotImplementedError
+
+    def named_parameters(self) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def batchnorms(self) -> list[BatchNorm1d]:
+        return [norm for _, norm in self._named_norms() if isinstance(norm, BatchNorm1d)]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        state = dict(self.named_parameters())
+        for name, norm in self._named_norms():
+            if isinstance(norm, BatchNorm1d):
+                state[f"{name}.running_mean"], state[f"{name}.running_var"] = norm.buffers()
+        return state
+
+    @classmethod
+    def from_state_dict(cls, arch: Architecture, state: dict[str, Tensor]):
+        model = cls(arch, state)
+        for name, norm in model._named_norms():
+            if isinstance(norm, BatchNorm1d):
+                norm.running_mean = state[f"{name}.running_mean"]
+                norm.running_var = state[f"{name}.running_var"]
+        return model
+
+    @property
+    def n_seeds(self) -> int:
+        return self.embedding.weight.shape[0]
+
+    def train(self, mode: bool = True):
+        for bn in self.batchnorms():
+            bn.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+
+class MLP(BatchedModel):
     """embedding -> depth x [Linear -> (BatchNorm) -> φ] -> Linear, for S seeds at once.
 
     Two ways to take an SGD step after forward(): backward() then sgd_step(lr), which keeps
@@ -294,39 +340,14 @@ class MLP:
         """Gradients in the order of parameters(), after backward()."""
         return self.embedding.grads + [g for layer in self.layers for g in layer.grads]
 
-    def batchnorms(self) -> list[BatchNorm1d]:
-        return [layer for layer in self.layers if isinstance(layer, BatchNorm1d)]
+    def _named_norms(self) -> list[tuple[str, BatchNorm1d]]:
+        return [(f"bn{i}", bn) for i, bn in
+                enumerate(layer for layer in self.layers if isinstance(layer, BatchNorm1d))]
 
     def nonlinearities(self) -> list[Nonlinearity]:
         return [layer for layer in self.layers if isinstance(layer, Nonlinearity)]
 
-    def state_dict(self) -> dict[str, Tensor]:
-        state = dict(self.named_parameters())
-        for i, bn in enumerate(self.batchnorms()):
-            state[f"bn{i}.running_mean"], state[f"bn{i}.running_var"] = bn.buffers()
-        return state
-
-    @classmethod
-    def from_state_dict(cls, arch: Architecture, state: dict[str, Tensor]) -> MLP:
-        model = cls(arch, state)
-        for i, bn in enumerate(model.batchnorms()):
-            bn.running_mean = state[f"bn{i}.running_mean"]
-            bn.running_var = state[f"bn{i}.running_var"]
-        return model
-
-    @property
-    def n_seeds(self) -> int:
-        return self.embedding.weight.shape[0]
-
     # --- forward / backward -----------------------------------------------------------------
-    def train(self, mode: bool = True) -> MLP:
-        for bn in self.batchnorms():
-            bn.training = mode
-        return self
-
-    def eval(self) -> MLP:
-        return self.train(False)
-
     def forward(self, idx: Tensor) -> Tensor:  # idx: [S, B, T] -> logits [S, B, V]
         x = self.embedding.forward(idx)
         for layer in self.layers:

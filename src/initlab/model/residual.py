@@ -21,7 +21,14 @@ import torch
 from torch import Tensor
 
 from initlab.model.architecture import Architecture
-from initlab.model.mlp import MLP, BatchNorm1d, Embedding, Linear, Nonlinearity
+from initlab.model.mlp import (
+    MLP,
+    BatchedModel,
+    BatchNorm1d,
+    Embedding,
+    Linear,
+    Nonlinearity,
+)
 
 
 class LayerNorm:
@@ -135,7 +142,7 @@ def _norm(arch: Architecture, params: dict[str, Tensor], prefix: str) -> Norm | 
     return None
 
 
-class ResidualMLP:
+class ResidualMLP(BatchedModel):
     """embedding -> Linear -> depth x ResidualBlock -> (final Norm) -> Linear, S seeds at once.
 
     The interface of initlab.model.mlp.MLP (forward, backward then sgd_step, or the fused
@@ -199,41 +206,10 @@ class ResidualMLP:
         return [(name, n) for name, n in named + [("final_norm", self.final_norm)]
                 if n is not None]
 
-    def batchnorms(self) -> list[BatchNorm1d]:
-        return [n for _, n in self._named_norms() if isinstance(n, BatchNorm1d)]
-
     def nonlinearities(self) -> list[Nonlinearity]:
         return [block.act for block in self.blocks]
 
-    def state_dict(self) -> dict[str, Tensor]:
-        state = dict(self.named_parameters())
-        for name, norm in self._named_norms():
-            if isinstance(norm, BatchNorm1d):
-                state[f"{name}.running_mean"], state[f"{name}.running_var"] = norm.buffers()
-        return state
-
-    @classmethod
-    def from_state_dict(cls, arch: Architecture, state: dict[str, Tensor]) -> ResidualMLP:
-        model = cls(arch, state)
-        for name, norm in model._named_norms():
-            if isinstance(norm, BatchNorm1d):
-                norm.running_mean = state[f"{name}.running_mean"]
-                norm.running_var = state[f"{name}.running_var"]
-        return model
-
-    @property
-    def n_seeds(self) -> int:
-        return self.embedding.weight.shape[0]
-
     # --- forward / backward -----------------------------------------------------------------
-    def train(self, mode: bool = True) -> ResidualMLP:
-        for bn in self.batchnorms():
-            bn.training = mode
-        return self
-
-    def eval(self) -> ResidualMLP:
-        return self.train(False)
-
     def forward(self, idx: Tensor) -> Tensor:  # idx: [S, B, T] -> logits [S, B, V]
         h = self.input.forward(self.embedding.forward(idx))
         self.streams = [h]
